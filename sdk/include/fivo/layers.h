@@ -1,0 +1,60 @@
+/* Layers over the tape. Weights are Xavier-uniform, biases zero, as in the
+ * reference. Parameter names are "<prefix>/w" and "<prefix>/b"; an MLP's
+ * layers are "<prefix>/fc1", "<prefix>/fc2", ... */
+#ifndef FIVO_LAYERS_H
+#define FIVO_LAYERS_H
+
+#include <fivo/params.h>
+#include <fivo/tensor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fivo_linear {
+    fivo_tensor *w; /* in x out */
+    fivo_tensor *b; /* 1 x out */
+    int in, out;
+} fivo_linear;
+
+fivo_status fivo_linear_init(fivo_linear *l, fivo_params *p, const char *prefix, int in, int out,
+                             fivo_error *err);
+/* x @ w + b */
+fivo_tensor *fivo_linear_forward(fivo_ctx *ctx, const fivo_linear *l, const fivo_tensor *x);
+
+#define FIVO_MLP_MAX_LAYERS 8
+
+typedef struct fivo_mlp {
+    int num_layers;
+    fivo_linear layers[FIVO_MLP_MAX_LAYERS];
+} fivo_mlp;
+
+/* sizes[0..n) are the output widths of each layer (hidden..., output). ReLU
+ * after every layer but the last (linear output). */
+fivo_status fivo_mlp_init(fivo_mlp *m, fivo_params *p, const char *prefix, int in, const int *sizes,
+                          int n, fivo_error *err);
+fivo_tensor *fivo_mlp_forward(fivo_ctx *ctx, const fivo_mlp *m, const fivo_tensor *x);
+
+/* TensorFlow LSTMCell semantics: z = [x, h] @ kernel + bias, split into gates
+ * i, j, f, o (in that order); c' = sigmoid(f + forget_bias) * c +
+ * sigmoid(i) * tanh(j); h' = sigmoid(o) * tanh(c'). forget_bias = 1.0.
+ * Parameters "<prefix>/kernel" ((in + hidden) x 4 hidden, Xavier) and
+ * "<prefix>/bias" (1 x 4 hidden, zeros). */
+typedef struct fivo_lstm {
+    fivo_tensor *kernel;
+    fivo_tensor *bias;
+    int input_size, hidden_size;
+    float forget_bias;
+} fivo_lstm;
+
+fivo_status fivo_lstm_init(fivo_lstm *l, fivo_params *p, const char *prefix, int input_size,
+                           int hidden_size, fivo_error *err);
+/* One step; x is rows x input_size, h and c rows x hidden_size. */
+void fivo_lstm_forward(fivo_ctx *ctx, const fivo_lstm *l, const fivo_tensor *x,
+                       const fivo_tensor *h, const fivo_tensor *c, fivo_tensor **h_out,
+                       fivo_tensor **c_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,41 @@
+/* Bound plugins (kind FIVO_PLUGIN_BOUND): per-sequence log p-hat for a model
+ * and batch, differentiable, plus diagnostics. Settings come from [bound]. */
+#ifndef FIVO_PLUGIN_BOUND_H
+#define FIVO_PLUGIN_BOUND_H
+
+#include <fivo/abi.h>
+#include <fivo/config.h>
+#include <fivo/metrics.h>
+#include <fivo/plugin_model.h>
+#include <fivo/plugin_resampler.h>
+#include <fivo/smc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fivo_bound_vtable {
+    fivo_status (*create)(const fivo_config *cfg, void **self, fivo_error *err);
+    void (*destroy)(void *self);
+    /* Runs the bound on `batch` (already given to nothing: the bound calls
+     * the model's set_observations itself) with num_particles particles and
+     * fills *out (arena memory of ctx). resampler may be NULL for bounds that
+     * never resample. */
+    fivo_status (*compute)(void *self, fivo_ctx *ctx, const fivo_model *model,
+                           const fivo_resampler *resampler, const fivo_batch *batch,
+                           int num_particles, fivo_smc_result *out, fivo_error *err);
+} fivo_bound_vtable;
+
+typedef struct fivo_bound {
+    const fivo_bound_vtable *vt;
+    size_t vt_size;
+    void *self;
+    const char *name;
+} fivo_bound;
+
+#define FIVO_BOUND_HAS(b, slot) FIVO_VTABLE_HAS((b)->vt, (b)->vt_size, fivo_bound_vtable, slot)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,67 @@
+/* Dataset plugins (kind FIVO_PLUGIN_DATASET): read a split of a dataset as
+ * padded, time-major batches; optionally convert raw data into dataset files.
+ * Settings come from the [dataset] config section. */
+#ifndef FIVO_PLUGIN_DATASET_H
+#define FIVO_PLUGIN_DATASET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <fivo/abi.h>
+#include <fivo/batch.h>
+#include <fivo/config.h>
+#include <fivo/metrics.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fivo_dataset_info {
+    int dim;                 /* D */
+    const char *kind;        /* "binary" or "real" (see fivo_data_spec) */
+    int num_sequences;
+    int min_len, max_len;
+    double mean_len;
+    int64_t total_timesteps; /* sum of lengths */
+    const double *mean;      /* [dim] train mean used for centring, or NULL */
+} fivo_dataset_info;
+
+typedef struct fivo_dataset_vtable {
+    /* Opens split `split` ("train", "valid", "test") of the data at `path`.
+     * MUST validate the whole file before returning FIVO_OK and name the file
+     * and position on error. MUST NOT keep `cfg` beyond the call. */
+    fivo_status (*open)(const fivo_config *cfg, const char *path, const char *split, void **self,
+                        fivo_error *err);
+    /* MUST free everything open allocated. self may be NULL. */
+    void (*close)(void *self);
+    /* Pointers in *out stay valid until close. */
+    fivo_status (*info)(void *self, fivo_dataset_info *out, fivo_error *err);
+    /* Batch number `index`:
+     *  shuffle = true: sequences drawn from an endless concatenation of
+     *    permutations, epoch e permuted by (seed, FIVO_RNG_SHUFFLE, e); always
+     *    a full batch. A pure function of (seed, index), so training resumes
+     *    exactly.
+     *  shuffle = false: sequences index*B .. in file order; the last batch may
+     *    be smaller; FIVO_END when index is past the end.
+     * The batch's memory is the dataset's, valid until the next call or close. */
+    fivo_status (*batch)(void *self, int batch_size, bool shuffle, uint64_t seed, uint64_t index,
+                         fivo_batch *out, fivo_error *err);
+    /* OPTIONAL (may be NULL): converts raw data into this dataset's files,
+     * from [dataset] settings (e.g. raw_timit_dir, out_dir). Adds its counts
+     * and statistics to `report`. MUST leave no partial output on failure. */
+    fivo_status (*convert)(const fivo_config *cfg, fivo_report *report, fivo_error *err);
+} fivo_dataset_vtable;
+
+typedef struct fivo_dataset {
+    const fivo_dataset_vtable *vt;
+    size_t vt_size;
+    void *self;
+    const char *name;
+} fivo_dataset;
+
+#define FIVO_DATASET_HAS(d, slot) FIVO_VTABLE_HAS((d)->vt, (d)->vt_size, fivo_dataset_vtable, slot)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,48 @@
+/* Resampler plugins (kind FIVO_PLUGIN_RESAMPLER): from the N log weights of
+ * one filter, N ancestor indices; or, for relaxed schemes, an N x N blend
+ * matrix that carries gradients. Settings come from [resampler]. */
+#ifndef FIVO_PLUGIN_RESAMPLER_H
+#define FIVO_PLUGIN_RESAMPLER_H
+
+#include <fivo/abi.h>
+#include <fivo/config.h>
+#include <fivo/rng.h>
+#include <fivo/tensor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fivo_resampler_vtable {
+    /* Reads its settings; MUST NOT keep cfg. */
+    fivo_status (*create)(const fivo_config *cfg, void **self, fivo_error *err);
+    void (*destroy)(void *self);
+    /* log_w[0..n): unnormalised log weights (-inf allowed). Draws uniforms
+     * only from `rng` at row `row` (fivo_rng_uniform_double), so results are
+     * reproducible. Writes ancestors[0..n) in [0, n). All weights -inf, or
+     * any NaN: FIVO_ERR_NUMERIC. Ancestors carry no gradient.
+     * OPTIONAL for relaxed resamplers that only provide resample_relaxed. */
+    fivo_status (*resample)(void *self, const double *log_w, int n, const fivo_rng *rng,
+                            uint32_t row, int32_t *ancestors, fivo_error *err);
+    /* OPTIONAL: differentiable resampling. log_w is an n x 1 tensor on the
+     * tape; returns an n x n row-stochastic blend matrix A (new particle i =
+     * sum_j A[i][j] * old particle j) whose gradient flows to log_w. */
+    fivo_status (*resample_relaxed)(void *self, fivo_ctx *ctx, const fivo_tensor *log_w,
+                                    const fivo_rng *rng, uint32_t row, fivo_tensor **blend,
+                                    fivo_error *err);
+} fivo_resampler_vtable;
+
+typedef struct fivo_resampler {
+    const fivo_resampler_vtable *vt;
+    size_t vt_size;
+    void *self;
+    const char *name;
+} fivo_resampler;
+
+#define FIVO_RESAMPLER_HAS(r, slot) \
+    FIVO_VTABLE_HAS((r)->vt, (r)->vt_size, fivo_resampler_vtable, slot)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

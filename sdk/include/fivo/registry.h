@@ -1,0 +1,86 @@
+/* The plugin registry (host side, libltdl): finds plugin modules, checks
+ * their descriptors, and opens instances. A refused candidate never stops
+ * the host: it is listed with the reason.
+ *
+ * Search order (first plugin of a kind and name wins; later ones are
+ * refused as shadowed): the build tree's plugin folder, the install folder
+ * (<prefix>/lib/fivo/plugins), each folder of FIVO_PLUGIN_PATH (':'
+ * separated), then each folder of the config key [fivo] plugin_path. */
+#ifndef FIVO_REGISTRY_H
+#define FIVO_REGISTRY_H
+
+#include <fivo/abi.h>
+#include <fivo/batch.h>
+#include <fivo/config.h>
+#include <fivo/params.h>
+#include <fivo/plugin_bound.h>
+#include <fivo/plugin_dataset.h>
+#include <fivo/plugin_model.h>
+#include <fivo/plugin_resampler.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fivo_plugin_info {
+    const char *file;          /* the module's path */
+    fivo_plugin_kind kind;
+    const char *name;
+    const char *version;
+    const char *description;
+    uint32_t abi_major, abi_minor;
+    const void *vtable;
+    size_t vtable_size;
+    const fivo_option *options;
+    size_t num_options;
+} fivo_plugin_info;
+
+typedef struct fivo_plugin_refusal {
+    const char *file;
+    const char *reason; /* names the file and, for ABI mismatches, both ABI versions */
+} fivo_plugin_refusal;
+
+typedef struct fivo_registry fivo_registry;
+
+fivo_registry *fivo_registry_new(void);
+void fivo_registry_free(fivo_registry *reg); /* unloads every module */
+
+/* Scans one folder for loadable modules. A missing folder is not an error. */
+fivo_status fivo_registry_scan_dir(fivo_registry *reg, const char *dir, fivo_error *err);
+/* Loads one module file (also used by tests). Refusals are recorded, not
+ * returned as errors; returns FIVO_OK unless out of memory. */
+fivo_status fivo_registry_load_file(fivo_registry *reg, const char *path, fivo_error *err);
+/* The standard search order above. cfg may be NULL. */
+fivo_status fivo_registry_scan_default(fivo_registry *reg, const fivo_config *cfg,
+                                       fivo_error *err);
+
+int fivo_registry_count(const fivo_registry *reg);
+const fivo_plugin_info *fivo_registry_at(const fivo_registry *reg, int i);
+int fivo_registry_refused_count(const fivo_registry *reg);
+const fivo_plugin_refusal *fivo_registry_refused_at(const fivo_registry *reg, int i);
+const fivo_plugin_info *fivo_registry_find(const fivo_registry *reg, fivo_plugin_kind kind,
+                                           const char *name);
+const char *fivo_plugin_kind_name(fivo_plugin_kind kind); /* "model", "bound", ... */
+
+/* Opening instances: FIVO_ERR_NOT_FOUND names the kind and name and lists
+ * the available ones. A required slot missing from a short vtable is
+ * FIVO_ERR_ABI naming the plugin and slot. */
+fivo_status fivo_model_open(const fivo_registry *reg, const char *name, const fivo_config *cfg,
+                            const fivo_data_spec *spec, fivo_params *params, fivo_model *out,
+                            fivo_error *err);
+void fivo_model_close(fivo_model *m);
+fivo_status fivo_bound_open(const fivo_registry *reg, const char *name, const fivo_config *cfg,
+                            fivo_bound *out, fivo_error *err);
+void fivo_bound_close(fivo_bound *b);
+fivo_status fivo_resampler_open(const fivo_registry *reg, const char *name,
+                                const fivo_config *cfg, fivo_resampler *out, fivo_error *err);
+void fivo_resampler_close(fivo_resampler *r);
+fivo_status fivo_dataset_open(const fivo_registry *reg, const char *name, const fivo_config *cfg,
+                              const char *path, const char *split, fivo_dataset *out,
+                              fivo_error *err);
+void fivo_dataset_close(fivo_dataset *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

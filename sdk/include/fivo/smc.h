@@ -1,0 +1,59 @@
+/* The SMC engine shared by every bound: particle-major rows, per-filter log
+ * weights, resampling criteria, log Z-hat accounting, masking past each
+ * sequence's end. ELBO is IWAE with one particle; IWAE is FIVO that never
+ * resamples. */
+#ifndef FIVO_SMC_H
+#define FIVO_SMC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <fivo/batch.h>
+#include <fivo/plugin_model.h>
+#include <fivo/plugin_resampler.h>
+#include <fivo/tensor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fivo_criterion {
+    FIVO_RESAMPLE_NEVER = 0,
+    FIVO_RESAMPLE_ALWAYS = 1,
+    FIVO_RESAMPLE_ESS = 2 /* resample when ESS <= threshold * N */
+} fivo_criterion;
+
+typedef struct fivo_smc_options {
+    int num_particles;
+    fivo_criterion criterion;
+    double ess_threshold;               /* default 0.5 */
+    const fivo_resampler *resampler;    /* required unless criterion is NEVER */
+} fivo_smc_options;
+
+typedef struct fivo_smc_result {
+    fivo_tensor *log_phat;     /* B x 1, on the tape: per-sequence log p-hat */
+    int max_len, batch_size, num_particles;
+    float *log_weights;        /* [T, N * B] accumulated log weights after step t, before resampling (arena) */
+    uint8_t *resampled;        /* [T, B]: 1 where filter b resampled after step t (arena) */
+    double resample_rate;      /* resampling steps / valid steps, over the batch */
+    double log_weight_var;     /* mean over valid (t, b) of the variance of the normalised log weights */
+    fivo_state final_state;    /* the particles after the last step (for sampling) */
+    fivo_tensor *final_log_weights; /* (N * B) x 1 at the end */
+} fivo_smc_result;
+
+/* Calls model->set_observations, then steps t = 0..T-1. Random numbers:
+ * proposal noise from the model, resampling uniforms from
+ * fivo_ctx_rng(ctx, FIVO_RNG_RESAMPLE, t) at row key of the sequence. When
+ * batch->seq_ids is set, row keys are seq_id * N + particle so a sequence gets
+ * the same numbers in any batch. A filter whose weights are all -inf or NaN is
+ * FIVO_ERR_NUMERIC naming the step and sequence. */
+fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batch *batch,
+                         const fivo_smc_options *opts, fivo_smc_result *out, fivo_error *err);
+
+/* Parses "ess" | "always" | "never". */
+fivo_status fivo_criterion_parse(const char *text, fivo_criterion *out, fivo_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
