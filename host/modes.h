@@ -1,0 +1,39 @@
+/* The fivo host: one function per mode, each in its own file
+ * (mode_<name>.c), returning the process exit code.
+ *
+ * Configuration (flags override the key file; every flag is also a key):
+ *   [fivo]      mode, logdir, plugin_path, random_seed, batch_size, num_samples
+ *   [train]     learning_rate, max_steps, summarize_every, normalize_by_seq_len,
+ *               eval_every, checkpoint_every_secs, keep_checkpoints, clip_global_norm
+ *   [eval]      split, checkpoint
+ *   [sample]    prefix_length, sample_length
+ *   [model]     plugin (--model), latent_size, proposal_type, variance, num_timesteps, ...
+ *   [bound]     plugin (--bound), resampling_criterion (ess|always|never), ess_threshold
+ *   [resampler] plugin (--resampling_type), temperature, ...
+ *   [dataset]   plugin (--dataset_type), path (--dataset_path), split (--split),
+ *               raw_timit_dir, out_dir, ...
+ * Keys in the plugin sections are checked against the options the plugins
+ * of that kind declare (fivo_plugin_descriptor.options). */
+#ifndef FIVO_HOST_MODES_H
+#define FIVO_HOST_MODES_H
+
+#include <fivo/fivo.h>
+
+typedef struct fivo_host {
+    fivo_config *cfg;     /* merged key file + flags */
+    fivo_registry *reg;   /* every plugin found */
+    const char *logdir;   /* [fivo] logdir, created on demand */
+    const char *metrics_path; /* <logdir>/metrics.jsonl */
+} fivo_host;
+
+int fivo_host_run_train(fivo_host *h);
+int fivo_host_run_eval(fivo_host *h);
+int fivo_host_run_sample(fivo_host *h);
+int fivo_host_run_convert(fivo_host *h);
+int fivo_host_run_inspect(fivo_host *h);
+int fivo_host_run_plugins(fivo_host *h);
+
+/* Writes a report to metrics.jsonl and prints it; shared by every mode. */
+int fivo_host_emit(fivo_host *h, fivo_report *r);
+
+#endif
