@@ -23,7 +23,7 @@ namespace fivo_test {
 inline const fivo_plugin_descriptor *load_plugin(const std::string &name)
 {
     std::string path = std::string(FIVO_TEST_PLUGIN_DIR) + "/" + name + ".so";
-    void *h = dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);
+    void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (h == nullptr) {
         ADD_FAILURE() << "dlopen " << path << ": " << dlerror();
         return nullptr;
