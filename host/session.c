@@ -40,12 +40,22 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
     s->num_samples = (int)samples;
     s->split = split;
 
-    /* The GHMM trains on synthetic chain data unless a dataset is chosen. */
+    /* The GHMM trains on synthetic chain data unless a dataset is chosen;
+     * given only --dataset_path it reads a speech-format TFRecord with one
+     * sample per timestep (so its likelihood can be checked outside). */
     s->model_name = config_string(h->cfg, "model", "plugin", "vrnn");
-    const char *ds_origin = fivo_config_origin(h->cfg, "dataset", "plugin");
-    if (strcmp(s->model_name, "ghmm") == 0 &&
-        (ds_origin == NULL || strcmp(ds_origin, "default") == 0))
-        fivo_config_set_from(h->cfg, "dataset", "plugin", "chain", "default for --model=ghmm");
+    if (strcmp(s->model_name, "ghmm") == 0) {
+        const char *origin = fivo_config_origin(h->cfg, "dataset", "plugin");
+        bool default_ds = origin == NULL || strcmp(origin, "default") == 0;
+        bool has_path = fivo_config_has(h->cfg, "dataset", "path");
+        if (default_ds)
+            fivo_config_set_from(h->cfg, "dataset", "plugin", has_path ? "speech" : "chain",
+                                 "default for --model=ghmm");
+        if (strcmp(config_string(h->cfg, "dataset", "plugin", ""), "speech") == 0 &&
+            !fivo_config_has(h->cfg, "dataset", "samples_per_timestep"))
+            fivo_config_set_from(h->cfg, "dataset", "samples_per_timestep", "1",
+                                 "default for --model=ghmm");
+    }
 
     const fivo_plugin_kind kinds[] = {FIVO_PLUGIN_DATASET, FIVO_PLUGIN_MODEL, FIVO_PLUGIN_BOUND,
                                       FIVO_PLUGIN_RESAMPLER};
