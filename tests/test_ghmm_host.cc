@@ -141,6 +141,22 @@ TEST_F(GhmmHost, FivoTrainingOfTheFilteringProposalShrinksTheGap)
     EXPECT_GT(number(e, "gap_per_t"), 0.0);
 }
 
+// Relaxed resampling: gradients flow through the blends and training still
+// closes most of the gap (the relaxed bound is not exactly FIVO's).
+TEST_F(GhmmHost, RelaxedResamplingTrains)
+{
+    Result r = run({"--model=ghmm", "--bound=fivo", "--resampling_type=relaxed",
+                    "--relaxed_resampling_temperature=0.5", "--learning_rate=0.003",
+                    "--max_steps=4000", "--summarize_every=1000", "--logdir=" + dir});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::vector<std::string> train = lines_of(metrics, "train");
+    ASSERT_EQ(train.size(), 4u);
+    double first = number(train.front(), "gap_per_t"), last = number(train.back(), "gap_per_t");
+    std::printf("relaxed: gap per timestep %.4f -> %.4f\n", first, last);
+    EXPECT_LT(last, first / 4);
+    EXPECT_GT(number(train.back(), "resample_rate"), 0.0);
+}
+
 TEST_F(GhmmHost, EvalReportsTheReferenceStatistics)
 {
     // true-smoothing ELBO: zero gap, zero log-weight variance, no resampling.
