@@ -52,7 +52,8 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
             fivo_config_set_from(h->cfg, "dataset", "plugin", has_path ? "speech" : "chain",
                                  "default for --model=ghmm");
         if (strcmp(config_string(h->cfg, "dataset", "plugin", ""), "speech") == 0 &&
-            !fivo_config_has(h->cfg, "dataset", "samples_per_timestep"))
+            !fivo_config_has(h->cfg, "dataset", "samples_per_timestep") &&
+            !fivo_config_has(h->cfg, "dataset", "data_dimension"))
             fivo_config_set_from(h->cfg, "dataset", "samples_per_timestep", "1",
                                  "default for --model=ghmm");
     }
