@@ -116,7 +116,8 @@ static fivo_status list_dir(const char *dir, bool want_dirs, bool (*keep)(const 
         }
     }
     closedir(d);
-    qsort(out->s + first, out->n - first, sizeof *out->s, cmp_str);
+    if (out->n > first)
+        qsort(out->s + first, out->n - first, sizeof *out->s, cmp_str);
     return FIVO_OK;
 }
 
@@ -164,7 +165,8 @@ static fivo_status list_split(const char *timit, const char *split, strlist *wav
         st = list_dir(speakers.s[i], false, keep_wav, wavs, err);
     if (st == FIVO_OK) {
         /* One sort of the full paths, as the reference sorts its glob. */
-        qsort(wavs->s, wavs->n, sizeof *wavs->s, cmp_str);
+        if (wavs->n > 0)
+            qsort(wavs->s, wavs->n, sizeof *wavs->s, cmp_str);
         if (wavs->n == 0)
             st = fivo_error_set(err, FIVO_ERR_NOT_FOUND,
                                 "%s: no .WAV files in %s/DR*/<SPEAKER>/ (empty TIMIT folder?)",
