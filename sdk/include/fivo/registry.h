@@ -5,7 +5,8 @@
  * Search order (first plugin of a kind and name wins; later ones are
  * refused as shadowed): the build tree's plugin folder, the install folder
  * (<prefix>/lib/fivo/plugins), each folder of FIVO_PLUGIN_PATH (':'
- * separated), then each folder of the config key [fivo] plugin_path. */
+ * separated), then each folder of the config key [fivo] plugin_path.
+ * The first two are one folder in practice: fivo_registry_builtin_dir(). */
 #ifndef FIVO_REGISTRY_H
 #define FIVO_REGISTRY_H
 
@@ -61,6 +62,12 @@ const fivo_plugin_refusal *fivo_registry_refused_at(const fivo_registry *reg, in
 const fivo_plugin_info *fivo_registry_find(const fivo_registry *reg, fivo_plugin_kind kind,
                                            const char *name);
 const char *fivo_plugin_kind_name(fivo_plugin_kind kind); /* "model", "bound", ... */
+
+/* The folder of the plugins bundled with this libfivo: the build tree's
+ * plugin folder when this libfivo is the one in the build tree, else
+ * <folder of libfivo>/fivo/plugins (so an install works wherever it is put,
+ * and never loads a build tree's plugins). Static storage, never NULL. */
+const char *fivo_registry_builtin_dir(void);
 
 /* Opening instances: FIVO_ERR_NOT_FOUND names the kind and name and lists
  * the available ones. A required slot missing from a short vtable is
