@@ -19,7 +19,7 @@ struct RunResult {
 };
 
 // Runs `cmd` through /bin/sh with stderr merged into stdout.
-inline RunResult Run(const std::string &cmd)
+inline RunResult Shell(const std::string &cmd)
 {
     RunResult r;
     FILE *p = popen(("(" + cmd + ") 2>&1").c_str(), "r");
@@ -63,7 +63,7 @@ class TempDir {
     ~TempDir()
     {
         if (!path_.empty() && std::getenv("FIVO_TEST_KEEP_TMP") == nullptr)
-            Run("rm -rf " + Quote(path_));
+            Shell("rm -rf " + Quote(path_));
     }
     TempDir(const TempDir &) = delete;
     TempDir &operator=(const TempDir &) = delete;

@@ -42,21 +42,21 @@ std::string Config(const std::string &logdir, const std::string &resampler)
            "plugin = " + resampler + "\n";
 }
 
-struct Run {
+struct TrainRun {
     int exit_code;
     std::string output;
     std::vector<std::string> train_lines;
 };
 
-Run Train(const sdk_test::TempDir &tmp, const std::string &resampler)
+TrainRun Train(const sdk_test::TempDir &tmp, const std::string &resampler)
 {
     const std::string logdir = tmp.path() + "/logs-" + resampler;
     const std::string ini = tmp.path() + "/" + resampler + ".ini";
     sdk_test::WriteFile(ini, Config(logdir, resampler));
-    sdk_test::RunResult r = sdk_test::Run("cd " + Quote(tmp.path()) + " && " +
+    sdk_test::RunResult r = sdk_test::Shell("cd " + Quote(tmp.path()) + " && " +
                                           Quote(FIVO_TEST_HOST) + " --config " + Quote(ini) +
                                           " --mode=train");
-    Run out{r.exit_code, r.output, {}};
+    TrainRun out{r.exit_code, r.output, {}};
     for (const std::string &l : sdk_test::ReadLines(logdir + "/metrics.jsonl"))
         if (sdk_test::JsonValue(l, "mode") == "train")
             out.train_lines.push_back(l);
@@ -70,7 +70,7 @@ TEST(ResamplerConfig, EachBundledResamplerIsUsedWhenNamedInTheConfig)
     std::set<std::string> final_bounds;
     for (const char *name : kResamplers) {
         SCOPED_TRACE(name);
-        Run run = Train(tmp, name);
+        TrainRun run = Train(tmp, name);
         ASSERT_EQ(run.exit_code, 0) << run.output;
         ASSERT_FALSE(run.train_lines.empty()) << run.output;
         for (const std::string &l : run.train_lines)
@@ -88,7 +88,7 @@ TEST(ResamplerConfig, EachBundledResamplerIsUsedWhenNamedInTheConfig)
 TEST(ResamplerConfig, SameResamplerTwiceGivesTheSameRun)
 {
     sdk_test::TempDir a("resampler_repeat_a"), b("resampler_repeat_b");
-    Run ra = Train(a, "systematic"), rb = Train(b, "systematic");
+    TrainRun ra = Train(a, "systematic"), rb = Train(b, "systematic");
     ASSERT_EQ(ra.exit_code, 0) << ra.output;
     ASSERT_EQ(rb.exit_code, 0) << rb.output;
     ASSERT_FALSE(ra.train_lines.empty());
@@ -100,7 +100,7 @@ TEST(ResamplerConfig, SameResamplerTwiceGivesTheSameRun)
 TEST(ResamplerConfig, UnknownResamplerIsAnErrorNamingIt)
 {
     sdk_test::TempDir tmp("resampler_unknown");
-    Run run = Train(tmp, "no_such_resampler");
+    TrainRun run = Train(tmp, "no_such_resampler");
     EXPECT_NE(run.exit_code, 0) << run.output;
     EXPECT_NE(run.output.find("no_such_resampler"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("systematic"), std::string::npos)

@@ -16,7 +16,7 @@
 namespace {
 
 using sdk_test::Quote;
-using sdk_test::Run;
+using sdk_test::Shell;
 using sdk_test::RunResult;
 
 bool Exists(const std::string &path)
@@ -32,10 +32,10 @@ class SdkInstall : public ::testing::Test {
     {
         tmp_ = new sdk_test::TempDir("sdk_install");
         prefix_ = tmp_->path() + "/prefix";
-        install_ = Run("cmake --install " + Quote(FIVO_TEST_BINARY_DIR) + " --prefix " +
+        install_ = Shell("cmake --install " + Quote(FIVO_TEST_BINARY_DIR) + " --prefix " +
                        Quote(prefix_));
         // libdir is lib/ unless the build was configured for /usr (multiarch).
-        RunResult pc = Run("cd " + Quote(prefix_) + " && find . -name fivo.pc");
+        RunResult pc = Shell("cd " + Quote(prefix_) + " && find . -name fivo.pc");
         std::string rel = pc.output.substr(0, pc.output.find('\n'));
         if (rel.size() > 2 && rel.compare(rel.size() - 18, 18, "/pkgconfig/fivo.pc") == 0)
             libdir_ = prefix_ + "/" + rel.substr(2, rel.size() - 2 - 18);
@@ -58,7 +58,7 @@ class SdkInstall : public ::testing::Test {
     // Builds the example with CMake into <tmp>/cmake-build once.
     static const RunResult &CMakeBuild()
     {
-        static RunResult r = Run(
+        static RunResult r = Shell(
             "cmake -S " + Quote(ExampleSrc()) + " -B " + Quote(Tmp() + "/cmake-build") +
             " -DCMAKE_PREFIX_PATH=" + Quote(prefix_) +
             " -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DCMAKE_BUILD_TYPE=Release" +
@@ -68,7 +68,7 @@ class SdkInstall : public ::testing::Test {
     // Builds the example with one compiler line from pkg-config into <tmp>/pc-build.
     static const RunResult &PkgConfigBuild()
     {
-        static RunResult r = Run(
+        static RunResult r = Shell(
             "mkdir -p " + Quote(Tmp() + "/pc-build") + " && export PKG_CONFIG_PATH=" +
             Quote(libdir_ + "/pkgconfig") + " && cc -std=c11 -O2 -Wall -Wextra -Werror -shared " +
             "-fPIC -fvisibility=hidden -o " + Quote(Tmp() + "/pc-build/lgssm.so") + " " +
@@ -107,7 +107,7 @@ class SdkInstall : public ::testing::Test {
     // Runs the installed host with a clean plugin environment.
     static RunResult Fivo(const std::string &args)
     {
-        return Run("cd " + Quote(Tmp()) + " && env -u FIVO_PLUGIN_PATH " + Quote(Host()) + " " +
+        return Shell("cd " + Quote(Tmp()) + " && env -u FIVO_PLUGIN_PATH " + Quote(Host()) + " " +
                    args);
     }
 
@@ -139,7 +139,7 @@ TEST_F(SdkInstall, PutsHostLibraryPluginsHeadersAndPackageFilesUnderThePrefix)
 
 TEST_F(SdkInstall, PkgConfigPointsIntoThePrefix)
 {
-    RunResult r = Run("PKG_CONFIG_PATH=" + Quote(libdir_ + "/pkgconfig") +
+    RunResult r = Shell("PKG_CONFIG_PATH=" + Quote(libdir_ + "/pkgconfig") +
                       " pkg-config --cflags --libs --variable=plugindir fivo && PKG_CONFIG_PATH=" +
                       Quote(libdir_ + "/pkgconfig") + " pkg-config --cflags --libs fivo");
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -165,9 +165,9 @@ TEST_F(SdkInstall, ExampleBuildsWithCMakeAgainstThePrefixOnly)
     ASSERT_EQ(b.exit_code, 0) << b.output;
     ASSERT_TRUE(Exists(Tmp() + "/cmake-build/lgssm.so"));
     // It found the package in the prefix, not in our build or source tree.
-    RunResult cache = Run("grep '^fivo_DIR' " + Quote(Tmp() + "/cmake-build/CMakeCache.txt"));
+    RunResult cache = Shell("grep '^fivo_DIR' " + Quote(Tmp() + "/cmake-build/CMakeCache.txt"));
     EXPECT_NE(cache.output.find(prefix_), std::string::npos) << cache.output;
-    RunResult nm = Run("nm -D --defined-only " + Quote(Tmp() + "/cmake-build/lgssm.so") +
+    RunResult nm = Shell("nm -D --defined-only " + Quote(Tmp() + "/cmake-build/lgssm.so") +
                        " | awk '{print $3}'");
     EXPECT_EQ(nm.output, "fivo_plugin_query\n");
 }
@@ -176,7 +176,7 @@ TEST_F(SdkInstall, ExampleBuildsWithPkgConfig)
 {
     const RunResult &b = PkgConfigBuild();
     ASSERT_EQ(b.exit_code, 0) << b.output;
-    RunResult nm = Run("nm -D --defined-only " + Quote(Tmp() + "/pc-build/lgssm.so") +
+    RunResult nm = Shell("nm -D --defined-only " + Quote(Tmp() + "/pc-build/lgssm.so") +
                        " | awk '{print $3}'");
     EXPECT_EQ(nm.output, "fivo_plugin_query\n");
 }
