@@ -93,7 +93,7 @@ class SdkInstall : public ::testing::Test {
                                   "summarize_every = 5\n"
                                   "[model]\n"
                                   "plugin = lgssm\n"
-                                  "variance = 1.0\n"
+                                  "variance = 0.1\n"
                                   "num_timesteps = 5\n"
                                   "[bound]\n"
                                   "plugin = fivo\n"

@@ -12,9 +12,11 @@
  *   q(z_t | z_{t-1}, x_t) = N(u * prior_mean_t + v * x_t + w, p^2)
  *
  * Every coefficient is a 1 x D parameter. Scales are max(softplus(raw), 1e-3),
- * initialised to sqrt([model] variance), the chain dataset's variance, with
- * a = c = u = 1 and v = w = 0: training starts at the bootstrap proposal on
- * the model that generated the chain data.
+ * initialised from v = [model] variance (the chain dataset's variance) as
+ * q = r = p = sqrt(v) and s0 = sqrt(2 v), with a = c = u = 1 and v = w = 0:
+ * training starts at the bootstrap proposal on exactly the model that
+ * generates the chain data (z_{-1} ~ N(0, v), z_t ~ N(z_{t-1}, v),
+ * x_t ~ N(z_t, v)).
  *
  * Because the model is linear-Gaussian, log p(x) is exact by a Kalman filter:
  * the optional log_likelihood slot, so the host can report how far below the
@@ -43,7 +45,7 @@ typedef struct lgssm {
 /* ---- creation ------------------------------------------------------------ */
 
 static const fivo_option lgssm_options[] = {
-    {"variance", FIVO_OPTION_DOUBLE, "1.0",
+    {"variance", FIVO_OPTION_DOUBLE, "0.1",
      "initial transition, emission and proposal variance (the chain data's variance)"},
     {"proposal_type", FIVO_OPTION_STRING, "filtering",
      "filtering: learned q(z_t | z_{t-1}, x_t); prior: the transition (bootstrap)"},
@@ -88,7 +90,7 @@ static fivo_status lgssm_create(const fivo_config *cfg, const fivo_data_spec *sp
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "lgssm: needs real-valued data (Normal emission), the dataset is '%s'",
                               spec->kind);
-    if ((st = fivo_config_double_or(cfg, "model", "variance", 1.0, &variance, err)) != FIVO_OK)
+    if ((st = fivo_config_double_or(cfg, "model", "variance", 0.1, &variance, err)) != FIVO_OK)
         return st;
     if (!(variance > 0.0) || !isfinite(variance))
         return fivo_error_set(err, FIVO_ERR_INVALID,
@@ -110,10 +112,11 @@ static fivo_status lgssm_create(const fivo_config *cfg, const fivo_data_spec *sp
     m->dim = spec->dim;
     m->prior_proposal = strcmp(proposal, "prior") == 0;
     const double raw_sd = softplus_inverse(sqrt(variance));
+    const double raw_sd0 = softplus_inverse(sqrt(2.0 * variance)); /* z_0 = z_{-1} + noise */
     const int d = spec->dim;
     if ((m->a = add_param(params, "lgssm/transition/a", d, 1.0, err)) == NULL ||
         (m->raw_q = add_param(params, "lgssm/transition/raw_scale", d, raw_sd, err)) == NULL ||
-        (m->raw_s0 = add_param(params, "lgssm/initial/raw_scale", d, raw_sd, err)) == NULL ||
+        (m->raw_s0 = add_param(params, "lgssm/initial/raw_scale", d, raw_sd0, err)) == NULL ||
         (m->c = add_param(params, "lgssm/emission/c", d, 1.0, err)) == NULL ||
         (m->raw_r = add_param(params, "lgssm/emission/raw_scale", d, raw_sd, err)) == NULL) {
         free(m);
