@@ -1,0 +1,149 @@
+/* Opening and closing a session (see session.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "session.h"
+
+static int fail(fivo_session *s, const fivo_error *err, int code)
+{
+    fprintf(stderr, "fivo: error: %s\n", err->message);
+    fivo_session_close(s);
+    return code;
+}
+
+static const char *config_string(const fivo_config *cfg, const char *section, const char *key,
+                                 const char *def)
+{
+    const char *v = def;
+    fivo_config_get_string(cfg, section, key, def, &v, NULL);
+    return v;
+}
+
+int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
+{
+    memset(s, 0, sizeof *s);
+    s->host = h;
+    fivo_error err = {0};
+    long seed = 0, batch = 4, samples = 4;
+    if (fivo_config_int_or(h->cfg, "fivo", "random_seed", 0, &seed, &err) != FIVO_OK ||
+        fivo_config_int_or(h->cfg, "fivo", "batch_size", 4, &batch, &err) != FIVO_OK ||
+        fivo_config_int_or(h->cfg, "fivo", "num_samples", 4, &samples, &err) != FIVO_OK)
+        return fail(s, &err, 2);
+    if (batch < 1 || samples < 1) {
+        fivo_error_set(&err, FIVO_ERR_INVALID,
+                       "[fivo] batch_size = %ld and num_samples = %ld must both be >= 1", batch,
+                       samples);
+        return fail(s, &err, 2);
+    }
+    s->seed = (uint64_t)seed;
+    s->batch_size = (int)batch;
+    s->num_samples = (int)samples;
+    s->split = split;
+
+    /* The GHMM trains on synthetic chain data unless a dataset is chosen;
+     * given only --dataset_path it reads a speech-format TFRecord with one
+     * sample per timestep (so its likelihood can be checked outside). */
+    s->model_name = config_string(h->cfg, "model", "plugin", "vrnn");
+    if (strcmp(s->model_name, "ghmm") == 0) {
+        const char *origin = fivo_config_origin(h->cfg, "dataset", "plugin");
+        bool default_ds = origin == NULL || strcmp(origin, "default") == 0;
+        bool has_path = fivo_config_has(h->cfg, "dataset", "path");
+        if (default_ds)
+            fivo_config_set_from(h->cfg, "dataset", "plugin", has_path ? "speech" : "chain",
+                                 "default for --model=ghmm");
+        if (strcmp(config_string(h->cfg, "dataset", "plugin", ""), "speech") == 0 &&
+            !fivo_config_has(h->cfg, "dataset", "samples_per_timestep"))
+            fivo_config_set_from(h->cfg, "dataset", "samples_per_timestep", "1",
+                                 "default for --model=ghmm");
+    }
+
+    const fivo_plugin_kind kinds[] = {FIVO_PLUGIN_DATASET, FIVO_PLUGIN_MODEL, FIVO_PLUGIN_BOUND,
+                                      FIVO_PLUGIN_RESAMPLER};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (fivo_host_require_plugin(h, kinds[i]) == NULL) {
+            fivo_session_close(s);
+            return 1;
+        }
+    s->dataset_name = config_string(h->cfg, "dataset", "plugin", NULL);
+    s->bound_name = config_string(h->cfg, "bound", "plugin", "fivo");
+    s->resampler_name = config_string(h->cfg, "resampler", "plugin", "multinomial");
+    s->dataset_path = config_string(h->cfg, "dataset", "path", NULL);
+
+    if (fivo_dataset_open(h->reg, s->dataset_name, h->cfg, s->dataset_path, split, &s->dataset,
+                          &err) != FIVO_OK)
+        return fail(s, &err, 1);
+    s->opened_dataset = true;
+    if (s->dataset.vt->info(s->dataset.self, &s->info, &err) != FIVO_OK)
+        return fail(s, &err, 1);
+
+    s->params = fivo_params_new(s->seed);
+    fivo_data_spec spec = {s->info.dim, s->info.kind, s->info.mean,
+                           strcmp(s->info.kind != NULL ? s->info.kind : "", "real") == 0
+                               ? s->info.max_len
+                               : 0};
+    if (s->params == NULL ||
+        fivo_model_open(h->reg, s->model_name, h->cfg, &spec, s->params, &s->model, &err) !=
+            FIVO_OK)
+        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
+    s->opened_model = true;
+    if (fivo_bound_open(h->reg, s->bound_name, h->cfg, &s->bound, &err) != FIVO_OK)
+        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
+    s->opened_bound = true;
+    if (fivo_resampler_open(h->reg, s->resampler_name, h->cfg, &s->resampler, &err) != FIVO_OK)
+        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
+    s->opened_resampler = true;
+    s->ctx = fivo_ctx_new((size_t)8 << 20, 0);
+    if (s->ctx == NULL) {
+        fivo_error_set(&err, FIVO_ERR_NOMEM, "cannot create the tensor context");
+        return fail(s, &err, 1);
+    }
+    return 0;
+}
+
+int fivo_session_open_split(fivo_session *s, const char *split, fivo_dataset *out,
+                            fivo_dataset_info *info)
+{
+    fivo_error err = {0};
+    if (fivo_dataset_open(s->host->reg, s->dataset_name, s->host->cfg, s->dataset_path, split,
+                          out, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: %s\n", err.message);
+        return 1;
+    }
+    if (out->vt->info(out->self, info, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: %s\n", err.message);
+        fivo_dataset_close(out);
+        return 1;
+    }
+    return 0;
+}
+
+void fivo_session_close(fivo_session *s)
+{
+    if (s->ctx != NULL)
+        fivo_ctx_free(s->ctx);
+    if (s->opened_resampler)
+        fivo_resampler_close(&s->resampler);
+    if (s->opened_bound)
+        fivo_bound_close(&s->bound);
+    if (s->opened_model)
+        fivo_model_close(&s->model);
+    if (s->params != NULL)
+        fivo_params_free(s->params);
+    if (s->opened_dataset)
+        fivo_dataset_close(&s->dataset);
+    fivo_host *h = s->host;
+    memset(s, 0, sizeof *s);
+    s->host = h;
+}
+
+fivo_status fivo_session_bound(fivo_session *s, const fivo_batch *batch, fivo_smc_result *out,
+                               fivo_error *err)
+{
+    return s->bound.vt->compute(s->bound.self, s->ctx, &s->model, &s->resampler, batch,
+                                s->num_samples, out, err);
+}
+
+bool fivo_session_has_exact(const fivo_session *s)
+{
+    return FIVO_MODEL_HAS(&s->model, log_likelihood);
+}
