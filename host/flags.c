@@ -100,6 +100,10 @@ const fivo_host_flag fivo_host_flags[] = {
      "Raw TIMIT folder read by --mode=convert."},
     {"out_dir", "dataset", "out_dir", S, NULL, NULL,
      "Folder --mode=convert writes dataset files to."},
+    {"samples_per_timestep", "dataset", "samples_per_timestep", I, NULL, NULL,
+     "Audio samples per timestep of speech data (default: data_dimension, else 200)."},
+    {"valid_frac", "dataset", "valid_fraction", D, NULL, NULL,
+     "Fraction of TIMIT TRAIN held out as valid by --mode=convert (default 0.05)."},
 };
 const size_t fivo_host_num_flags = sizeof fivo_host_flags / sizeof fivo_host_flags[0];
 

@@ -1,16 +1,32 @@
-/* --mode=convert: placeholder until the real mode lands. It resolves the
- * plugins the mode needs and says which one is missing; with all present it
- * says the mode is not built yet. Either way it exits non-zero. */
+/* --mode=convert: the dataset plugin named by --dataset_type turns raw data
+ * into its dataset files (e.g. timit: raw TIMIT -> train/valid/test
+ * TFRecords), from [dataset] settings. Its counts and statistics go to
+ * metrics.jsonl. The plugin leaves no partial output when it fails. */
 #include <stdio.h>
 
 #include "modes.h"
 
 int fivo_host_run_convert(fivo_host *h)
 {
-    static const fivo_plugin_kind needs[] = {FIVO_PLUGIN_DATASET};
-    for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
-        if (fivo_host_require_plugin(h, needs[i]) == NULL)
-            return 1;
-    fprintf(stderr, "fivo: error: --mode=convert is not built yet\n");
-    return 1;
+    const fivo_plugin_info *info = fivo_host_require_plugin(h, FIVO_PLUGIN_DATASET);
+    if (info == NULL)
+        return 1;
+    const fivo_dataset_vtable *vt = info->vtable;
+    if (!FIVO_VTABLE_HAS(vt, info->vtable_size, fivo_dataset_vtable, convert)) {
+        fprintf(stderr, "fivo: error: dataset plugin '%s' (%s) cannot convert raw data; "
+                        "choose one that can, e.g. --dataset_type=timit\n",
+                info->name, info->file);
+        return 1;
+    }
+    fivo_report *r = fivo_report_new("convert");
+    fivo_report_set_string(r, "dataset_type", info->name);
+    fivo_error err = {0};
+    if (vt->convert(h->cfg, r, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: %s\n", err.message);
+        fivo_report_free(r);
+        return 1;
+    }
+    int rc = fivo_host_emit(h, r);
+    fivo_report_free(r);
+    return rc;
 }

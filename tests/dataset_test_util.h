@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -138,5 +139,22 @@ struct Split {
         return in;
     }
 };
+
+// Runs the built `fivo` with `args`; returns the exit code, stdout and
+// stderr (2>&1 into *out).
+inline int run_host(const std::string &args, std::string *out)
+{
+    std::string cmd = std::string("'") + FIVO_TEST_HOST + "' " + args + " 2>&1";
+    FILE *p = popen(cmd.c_str(), "r");
+    if (p == nullptr)
+        return -1;
+    char buf[4096];
+    size_t n;
+    out->clear();
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+        out->append(buf, n);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 } // namespace fivo_test

@@ -1,6 +1,7 @@
 // The pianoroll dataset on the shared JSB chorales pickle and the tiny
 // protocol-0 pickle: counts, notes, the train mean, batch layout (shifted,
 // centred, zero past each length) and seeded shuffling.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -237,4 +238,37 @@ TEST(Pianoroll, TinyProtocol0StoredMean)
     EXPECT_EQ(v.status, FIVO_ERR_NOT_FOUND);
     EXPECT_NE(std::string(v.err.message).find("no split 'valid'"), std::string::npos)
         << v.err.message;
+}
+
+TEST(Pianoroll, HostInspectMode)
+{
+    FIVO_REQUIRE_SHARED(kJsb);
+    fivo_test::TempDir dir;
+    std::string out;
+    int rc = fivo_test::run_host("--mode=inspect --dataset_type=pianoroll --dataset_path='" +
+                                     fivo_test::shared_data(kJsb) + "' --logdir='" + dir.path + "'",
+                                 &out);
+    ASSERT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("split train, num_sequences 229, dim 88, kind binary, min_len 25"),
+              std::string::npos) << out;
+    EXPECT_NE(out.find("total_timesteps 13807"), std::string::npos) << out;
+    EXPECT_NE(out.find("split valid, num_sequences 76"), std::string::npos) << out;
+    EXPECT_NE(out.find("split test, num_sequences 77"), std::string::npos) << out;
+    std::string jsonl = fivo_test::read_bytes(dir / "metrics.jsonl");
+    EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 3) << jsonl;
+    // --split picks one split; a missing one is then an error.
+    rc = fivo_test::run_host("--mode=inspect --dataset_path='" + fivo_test::shared_data(kTiny) +
+                                 "' --split=valid --logdir='" + dir.path + "'",
+                             &out);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(out.find("no split 'valid'"), std::string::npos) << out;
+    // A hostile pickle is refused by the host with the file and offset.
+    std::string bad = dir / "evil.pkl";
+    fivo_test::write_bytes(bad, "cos\nsystem\n(S'true'\ntR.");
+    rc = fivo_test::run_host("--mode=inspect --dataset_path='" + bad + "' --logdir='" + dir.path +
+                                 "'",
+                             &out);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(out.find("disallowed global 'os.system'"), std::string::npos) << out;
+    EXPECT_NE(out.find("offset 0"), std::string::npos) << out;
 }

@@ -342,3 +342,40 @@ TEST(Timit, EmptyAndMissingFolders)
     EXPECT_EQ(c.st, FIVO_ERR_INVALID);
     EXPECT_NE(std::string(c.err.message).find("raw_timit_dir"), std::string::npos);
 }
+
+TEST(Timit, HostConvertMode)
+{
+    Tree t;
+    std::string out;
+    std::string logdir = t.dir / "log";
+    int rc = fivo_test::run_host("--mode=convert --dataset_type=timit --raw_timit_dir='" + t.raw +
+                                     "' --out_dir='" + t.out + "' --logdir='" + logdir + "'",
+                                 &out);
+    ASSERT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("19 train / 1 valid / 3 test"), std::string::npos) << out;
+    EXPECT_NE(out.find("train mean: "), std::string::npos) << out;
+    std::string jsonl = fivo_test::read_bytes(logdir + "/metrics.jsonl");
+    for (const char *k : {"\"mode\":\"convert\"", "\"num_train\":19", "\"num_valid\":1",
+                          "\"num_test\":3", "\"train_mean\":", "\"train_std\":"})
+        EXPECT_NE(jsonl.find(k), std::string::npos) << k << " not in " << jsonl;
+    EXPECT_EQ(records(t.out + "/train").size(), 19u);
+    // The converted folder inspects as speech data, split by split.
+    rc = fivo_test::run_host("--mode=inspect --dataset_type=speech --dataset_path='" + t.out +
+                                 "' --logdir='" + logdir + "'",
+                             &out);
+    ASSERT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("split train, num_sequences 19, dim 200"), std::string::npos) << out;
+    EXPECT_NE(out.find("split valid, num_sequences 1,"), std::string::npos) << out;
+    EXPECT_NE(out.find("split test, num_sequences 3,"), std::string::npos) << out;
+    // Standardised train data: mean 0 and std 1 up to the zero padding.
+    EXPECT_NE(out.find("data_mean"), std::string::npos) << out;
+    // Failures exit non-zero with the message; a reader cannot convert.
+    rc = fivo_test::run_host("--mode=convert --dataset_type=timit --raw_timit_dir='" + t.dir.path +
+                                 "/nothing' --out_dir='" + t.out + "' --logdir='" + logdir + "'",
+                             &out);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(out.find("no TIMIT folder"), std::string::npos) << out;
+    rc = fivo_test::run_host("--mode=convert --dataset_type=speech --logdir='" + logdir + "'", &out);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(out.find("cannot convert"), std::string::npos) << out;
+}

@@ -73,10 +73,19 @@ static fivo_status sp_open(const fivo_config *cfg, const char *path, const char 
                            void **self, fivo_error *err)
 {
     *self = NULL;
-    long spt = 200;
-    if (cfg != NULL &&
-        fivo_config_int_or(cfg, "dataset", "samples_per_timestep", 200, &spt, err) != FIVO_OK)
-        return err ? err->code : FIVO_ERR_INVALID;
+    /* The reference passes --data_dimension as samples_per_timestep; an
+     * explicit samples_per_timestep wins, and the two must agree. */
+    long spt = 200, dd = 0;
+    if (cfg != NULL) {
+        if (fivo_config_int_or(cfg, "dataset", "data_dimension", 0, &dd, err) != FIVO_OK ||
+            fivo_config_int_or(cfg, "dataset", "samples_per_timestep", dd > 0 ? dd : 200, &spt,
+                               err) != FIVO_OK)
+            return err ? err->code : FIVO_ERR_INVALID;
+        if (dd > 0 && dd != spt)
+            return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] data_dimension=%ld but "
+                                  "samples_per_timestep=%ld: they must agree for speech", dd,
+                                  spt);
+    }
     if (spt <= 0 || spt > (1 << 20))
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[dataset] samples_per_timestep=%ld: must be in 1..%d", spt, 1 << 20);
