@@ -75,7 +75,7 @@ TEST(ResamplerConfig, EachBundledResamplerIsUsedWhenNamedInTheConfig)
         ASSERT_FALSE(run.train_lines.empty()) << run.output;
         for (const std::string &l : run.train_lines)
             EXPECT_EQ(sdk_test::JsonValue(l, "resampler"), name) << l;
-        const std::string bound = sdk_test::JsonValue(run.train_lines.back(), "bound");
+        const std::string bound = sdk_test::JsonValue(run.train_lines.back(), "bound_per_t");
         ASSERT_FALSE(bound.empty()) << run.train_lines.back();
         ASSERT_NE(bound, "null") << run.train_lines.back();
         final_bounds.insert(bound);
@@ -93,8 +93,8 @@ TEST(ResamplerConfig, SameResamplerTwiceGivesTheSameRun)
     ASSERT_EQ(rb.exit_code, 0) << rb.output;
     ASSERT_FALSE(ra.train_lines.empty());
     ASSERT_EQ(ra.train_lines.size(), rb.train_lines.size());
-    EXPECT_EQ(sdk_test::JsonValue(ra.train_lines.back(), "bound"),
-              sdk_test::JsonValue(rb.train_lines.back(), "bound"));
+    EXPECT_EQ(sdk_test::JsonValue(ra.train_lines.back(), "bound_per_t"),
+              sdk_test::JsonValue(rb.train_lines.back(), "bound_per_t"));
 }
 
 TEST(ResamplerConfig, UnknownResamplerIsAnErrorNamingIt)
