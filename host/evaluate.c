@@ -79,12 +79,11 @@ fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report
         return fivo_error_set(err, FIVO_ERR_INVALID, "eval: split '%s' has no sequences",
                               s->split);
     double mean = sum / nseq;
-    fivo_report_set_string(r, "bound", s->bound_name);
+    fivo_session_describe(s, r);
     const char *proposal = NULL;
     if (fivo_config_get_string(s->host->cfg, "model", "proposal_type", NULL, &proposal, NULL) ==
         FIVO_OK)
         fivo_report_set_string(r, "proposal_type", proposal);
-    fivo_report_set_string(r, "resampler", s->resampler_name);
     fivo_report_set_int(r, "num_samples", s->num_samples);
     fivo_report_set_int(r, "num_sequences", nseq);
     fivo_report_set_number(r, "bound_mean", mean);

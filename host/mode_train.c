@@ -67,12 +67,13 @@ static fivo_tensor *train_loss(fivo_ctx *ctx, const fivo_smc_result *res, const 
     return fivo_sum_all(ctx, fivo_mul(ctx, res->log_phat, w));
 }
 
-static int emit_summary(fivo_host *h, long step, train_window *win, bool exact)
+static int emit_summary(fivo_session *s, long step, train_window *win, bool exact)
 {
     int64_t now = g_get_monotonic_time();
     double secs = (double)(now - win->t0_us) * 1e-6;
     fivo_report *r = fivo_report_new("train");
     fivo_report_set_int(r, "step", step);
+    fivo_session_describe(s, r);
     fivo_report_set_number(r, "bound_per_t", win->bound / win->steps);
     if (exact) {
         fivo_report_set_number(r, "true_ll_per_t", win->ll / win->steps);
@@ -81,7 +82,7 @@ static int emit_summary(fivo_host *h, long step, train_window *win, bool exact)
     fivo_report_set_number(r, "resample_rate", win->rate / win->steps);
     fivo_report_set_number(r, "steps_per_sec", secs > 0 ? win->steps / secs : 0.0);
     fivo_report_set_number(r, "timesteps_per_sec", secs > 0 ? win->timesteps / secs : 0.0);
-    int rc = fivo_host_emit(h, r);
+    int rc = fivo_host_emit(s->host, r);
     fivo_report_free(r);
     *win = (train_window){0};
     win->t0_us = g_get_monotonic_time();
@@ -206,7 +207,7 @@ int fivo_host_run_train(fivo_host *h)
         }
         long done = step + 1;
         if (done % o.summarize_every == 0 || done == o.max_steps)
-            rc = emit_summary(h, done, &win, exact);
+            rc = emit_summary(&s, done, &win, exact);
         if (rc == 0 && have_eval && (done % o.eval_every == 0 || done == o.max_steps))
             rc = run_eval(&s, &eval_ds, o.eval_split, done);
     }

@@ -41,6 +41,10 @@ int fivo_session_open_split(fivo_session *s, const char *split, fivo_dataset *ou
 fivo_status fivo_session_bound(fivo_session *s, const fivo_batch *batch, fivo_smc_result *out,
                                fivo_error *err);
 
+/* Names the plugins of the run in `r` ("model", "bound", "resampler",
+ * "dataset"), so every train and eval line says which were used. */
+void fivo_session_describe(const fivo_session *s, fivo_report *r);
+
 /* True when the model computes its exact log-likelihood (the GHMM). */
 bool fivo_session_has_exact(const fivo_session *s);
 
