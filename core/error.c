@@ -28,7 +28,16 @@ fivo_status fivo_error_prefix(fivo_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->message, sizeof old);
-    snprintf(err->message, sizeof err->message, "%s%s", prefix, old);
+    old[sizeof old - 1] = '\0';
+    /* Concatenate by hand: snprintf("%s%s") trips -Wformat-truncation. */
+    size_t np = strlen(prefix), no = strlen(old), cap = sizeof err->message - 1;
+    if (np > cap)
+        np = cap;
+    if (no > cap - np)
+        no = cap - np;
+    memcpy(err->message, prefix, np);
+    memcpy(err->message + np, old, no);
+    err->message[np + no] = '\0';
     return err->code;
 }
 

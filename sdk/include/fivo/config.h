@@ -31,6 +31,12 @@ fivo_status fivo_config_load_data(fivo_config *cfg, const char *text, const char
 fivo_status fivo_config_set(fivo_config *cfg, const char *section, const char *key,
                             const char *value);
 bool fivo_config_has(const fivo_config *cfg, const char *section, const char *key);
+/* Like fivo_config_set, recording where the value came from (a file name,
+ * "--flag"); error messages about that key name the origin. */
+fivo_status fivo_config_set_from(fivo_config *cfg, const char *section, const char *key,
+                                 const char *value, const char *origin);
+/* Where a key's value came from (file name, flag), or NULL when unknown/absent. */
+const char *fivo_config_origin(const fivo_config *cfg, const char *section, const char *key);
 
 /* Absent -> FIVO_ERR_NOT_FOUND and *out = def (not an error for callers
  * that have a default; use fivo_config_get_* with status checks). */

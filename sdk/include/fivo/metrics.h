@@ -30,6 +30,12 @@ const char *fivo_report_get_string(const fivo_report *r, const char *name);
 
 /* The JSON text (one line, no newline); owned by r until the next change. */
 const char *fivo_report_json(fivo_report *r);
+/* The same values as one human line ("train step 100: loss 1.25, ..."),
+ * numbers with 7 significant digits; owned by r until the next change. */
+const char *fivo_report_text(fivo_report *r);
+/* Number of values and the i-th name in insertion order (mode and time first). */
+int fivo_report_count(const fivo_report *r);
+const char *fivo_report_name_at(const fivo_report *r, int i);
 /* Appends the JSON line to `path` (creating it), flushed and fsynced, so a
  * crash never leaves a torn line. Errors name the file. */
 fivo_status fivo_report_append(fivo_report *r, const char *path, fivo_error *err);

@@ -61,6 +61,11 @@ const fivo_plugin_refusal *fivo_registry_refused_at(const fivo_registry *reg, in
 const fivo_plugin_info *fivo_registry_find(const fivo_registry *reg, fivo_plugin_kind kind,
                                            const char *name);
 const char *fivo_plugin_kind_name(fivo_plugin_kind kind); /* "model", "bound", ... */
+/* Folders scanned so far, in order (NULL-terminated, owned by reg). */
+const char *const *fivo_registry_search_dirs(const fivo_registry *reg);
+/* "a, b, c": the names of every plugin of `kind` (or "none"); caller frees
+ * with free(). For messages about a missing plugin. */
+char *fivo_registry_names(const fivo_registry *reg, fivo_plugin_kind kind);
 
 /* Opening instances: FIVO_ERR_NOT_FOUND names the kind and name and lists
  * the available ones. A required slot missing from a short vtable is

@@ -1,0 +1,517 @@
+/* The plugin registry (see fivo/registry.h) on libltdl. Every candidate is
+ * either accepted (descriptor checked, module kept open for the registry's
+ * lifetime so descriptor strings and vtables stay valid) or recorded as
+ * refused with a reason naming the file; nothing here stops the host. */
+#define _XOPEN_SOURCE 700
+#include <fivo/registry.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <ltdl.h>
+
+struct fivo_registry {
+    GPtrArray *plugins;  /* fivo_plugin_info*, file owned */
+    GPtrArray *handles;  /* lt_dlhandle of accepted modules */
+    GPtrArray *refused;  /* fivo_plugin_refusal*, strings owned */
+    GPtrArray *dirs;     /* char*, NULL-terminated view kept in sync */
+    GHashTable *seen;    /* canonical paths already looked at */
+    bool ltdl_ok;
+};
+
+static void info_free(gpointer p)
+{
+    fivo_plugin_info *info = p;
+    g_free((char *)info->file);
+    g_free(info);
+}
+
+static void refusal_free(gpointer p)
+{
+    fivo_plugin_refusal *r = p;
+    g_free((char *)r->file);
+    g_free((char *)r->reason);
+    g_free(r);
+}
+
+fivo_registry *fivo_registry_new(void)
+{
+    fivo_registry *reg = g_new0(fivo_registry, 1);
+    reg->plugins = g_ptr_array_new_with_free_func(info_free);
+    reg->handles = g_ptr_array_new();
+    reg->refused = g_ptr_array_new_with_free_func(refusal_free);
+    reg->dirs = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(reg->dirs, NULL);
+    reg->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    /* lt_dlinit / lt_dlexit are reference counted, so each registry may
+     * hold its own. */
+    reg->ltdl_ok = lt_dlinit() == 0;
+    return reg;
+}
+
+void fivo_registry_free(fivo_registry *reg)
+{
+    if (reg == NULL)
+        return;
+    g_ptr_array_free(reg->plugins, TRUE);
+    for (guint i = 0; i < reg->handles->len; i++)
+        lt_dlclose(g_ptr_array_index(reg->handles, i));
+    g_ptr_array_free(reg->handles, TRUE);
+    g_ptr_array_free(reg->refused, TRUE);
+    g_ptr_array_free(reg->dirs, TRUE);
+    g_hash_table_destroy(reg->seen);
+    if (reg->ltdl_ok)
+        lt_dlexit();
+    g_free(reg);
+}
+
+const char *fivo_plugin_kind_name(fivo_plugin_kind kind)
+{
+    switch (kind) {
+    case FIVO_PLUGIN_MODEL: return "model";
+    case FIVO_PLUGIN_BOUND: return "bound";
+    case FIVO_PLUGIN_RESAMPLER: return "resampler";
+    case FIVO_PLUGIN_DATASET: return "dataset";
+    }
+    return "unknown";
+}
+
+static void refuse(fivo_registry *reg, const char *file, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static void refuse(fivo_registry *reg, const char *file, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fivo_plugin_refusal *r = g_new0(fivo_plugin_refusal, 1);
+    r->file = g_strdup(file);
+    r->reason = g_strdup_printf("%s: %s", file, why);
+    g_free(why);
+    g_ptr_array_add(reg->refused, r);
+}
+
+/* The v1 minimum a vtable must declare: its create and destroy slots (for
+ * datasets open and close). Anything shorter cannot even be freed safely. */
+static size_t minimum_vtable_size(uint32_t kind)
+{
+    switch (kind) {
+    case FIVO_PLUGIN_MODEL:
+        return offsetof(fivo_model_vtable, destroy) + sizeof(((fivo_model_vtable *)0)->destroy);
+    case FIVO_PLUGIN_BOUND:
+        return offsetof(fivo_bound_vtable, destroy) + sizeof(((fivo_bound_vtable *)0)->destroy);
+    case FIVO_PLUGIN_RESAMPLER:
+        return offsetof(fivo_resampler_vtable, destroy) +
+               sizeof(((fivo_resampler_vtable *)0)->destroy);
+    case FIVO_PLUGIN_DATASET:
+        return offsetof(fivo_dataset_vtable, close) +
+               sizeof(((fivo_dataset_vtable *)0)->close);
+    }
+    return 0;
+}
+
+static const char *minimum_slots(uint32_t kind)
+{
+    return kind == FIVO_PLUGIN_DATASET ? "open and close" : "create and destroy";
+}
+
+/* Checks a descriptor; returns NULL when acceptable, else the reason. */
+static char *check_descriptor(const fivo_plugin_descriptor *d)
+{
+    if (d->abi_major != FIVO_ABI_MAJOR)
+        return g_strdup_printf("plugin ABI %u.%u, host ABI %u.%u (major versions differ)",
+                               (unsigned)d->abi_major, (unsigned)d->abi_minor,
+                               FIVO_ABI_MAJOR, FIVO_ABI_MINOR);
+    if (minimum_vtable_size(d->kind) == 0)
+        return g_strdup_printf("unknown plugin kind %u (expected 1 model, 2 bound, "
+                               "3 resampler or 4 dataset)", (unsigned)d->kind);
+    const char *kind = fivo_plugin_kind_name((fivo_plugin_kind)d->kind);
+    if (d->name == NULL || d->name[0] == '\0')
+        return g_strdup_printf("%s plugin descriptor has no name", kind);
+    for (const char *p = d->name; *p; p++)
+        if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-' && *p != '.')
+            return g_strdup_printf("%s plugin name '%s' has characters other than "
+                                   "letters, digits, '_', '-' and '.'", kind, d->name);
+    if (d->vtable == NULL)
+        return g_strdup_printf("%s plugin '%s' has no vtable", kind, d->name);
+    size_t min = minimum_vtable_size(d->kind);
+    if (d->vtable_size < min)
+        return g_strdup_printf("%s plugin '%s' declares a vtable of %zu bytes, shorter than "
+                               "the ABI %u minimum of %zu bytes (%s)",
+                               kind, d->name, d->vtable_size, FIVO_ABI_MAJOR, min,
+                               minimum_slots(d->kind));
+    if (d->num_options > 0 && d->options == NULL)
+        return g_strdup_printf("%s plugin '%s' declares %zu options but no option table", kind,
+                               d->name, d->num_options);
+    for (size_t i = 0; i < d->num_options; i++)
+        if (d->options[i].key == NULL || d->options[i].key[0] == '\0')
+            return g_strdup_printf("%s plugin '%s': option %zu has no key", kind, d->name, i);
+    return NULL;
+}
+
+fivo_status fivo_registry_load_file(fivo_registry *reg, const char *path, fivo_error *err)
+{
+    if (reg == NULL || path == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "registry: no registry or no file");
+    char *canon = realpath(path, NULL);
+    const char *key = canon != NULL ? canon : path;
+    if (g_hash_table_contains(reg->seen, key)) { /* same file reached twice: once is enough */
+        free(canon);
+        return FIVO_OK;
+    }
+    g_hash_table_add(reg->seen, g_strdup(key));
+    free(canon);
+
+    if (!reg->ltdl_ok) {
+        refuse(reg, path, "cannot load: libltdl failed to initialise");
+        return FIVO_OK;
+    }
+    lt_dlhandle h = lt_dlopen(path);
+    if (h == NULL) {
+        const char *e = lt_dlerror();
+        refuse(reg, path, "cannot load: %s", e != NULL ? e : "unknown error");
+        return FIVO_OK;
+    }
+    void *sym = lt_dlsym(h, FIVO_PLUGIN_QUERY_SYMBOL);
+    if (sym == NULL) {
+        refuse(reg, path, "no %s symbol: not a fivo plugin", FIVO_PLUGIN_QUERY_SYMBOL);
+        lt_dlclose(h);
+        return FIVO_OK;
+    }
+    fivo_plugin_query_fn query;
+    memcpy(&query, &sym, sizeof query); /* object -> function pointer, portably */
+    const fivo_plugin_descriptor *d = query(FIVO_ABI_MAJOR, FIVO_ABI_MINOR);
+    if (d == NULL) {
+        refuse(reg, path, "%s returned no descriptor for host ABI %u.%u",
+               FIVO_PLUGIN_QUERY_SYMBOL, FIVO_ABI_MAJOR, FIVO_ABI_MINOR);
+        lt_dlclose(h);
+        return FIVO_OK;
+    }
+    char *why = check_descriptor(d);
+    if (why != NULL) {
+        refuse(reg, path, "%s", why);
+        g_free(why);
+        lt_dlclose(h);
+        return FIVO_OK;
+    }
+    const fivo_plugin_info *earlier = fivo_registry_find(reg, (fivo_plugin_kind)d->kind, d->name);
+    if (earlier != NULL) {
+        refuse(reg, path, "%s plugin '%s' is shadowed by %s (found earlier)",
+               fivo_plugin_kind_name((fivo_plugin_kind)d->kind), d->name, earlier->file);
+        lt_dlclose(h);
+        return FIVO_OK;
+    }
+    fivo_plugin_info *info = g_new0(fivo_plugin_info, 1);
+    info->file = g_strdup(path);
+    info->kind = (fivo_plugin_kind)d->kind;
+    info->name = d->name;
+    info->version = d->version != NULL ? d->version : "?";
+    info->description = d->description != NULL ? d->description : "";
+    info->abi_major = d->abi_major;
+    info->abi_minor = d->abi_minor;
+    info->vtable = d->vtable;
+    info->vtable_size = d->vtable_size;
+    info->options = d->num_options > 0 ? d->options : NULL;
+    info->num_options = d->num_options;
+    g_ptr_array_add(reg->plugins, info);
+    g_ptr_array_add(reg->handles, h);
+    return FIVO_OK;
+}
+
+static gint compare_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+fivo_status fivo_registry_scan_dir(fivo_registry *reg, const char *dir, fivo_error *err)
+{
+    if (reg == NULL || dir == NULL || dir[0] == '\0')
+        return FIVO_OK;
+    /* Record the folder (once) so `fivo plugins` can say where it looked. */
+    bool listed = false;
+    for (guint i = 0; i + 1 < reg->dirs->len; i++)
+        if (strcmp(g_ptr_array_index(reg->dirs, i), dir) == 0)
+            listed = true;
+    if (!listed)
+        g_ptr_array_insert(reg->dirs, (gint)reg->dirs->len - 1, g_strdup(dir));
+
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (d == NULL)
+        return FIVO_OK; /* a missing folder is not an error */
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+    while ((name = g_dir_read_name(d)) != NULL)
+        if (g_str_has_suffix(name, ".so"))
+            g_ptr_array_add(names, g_strdup(name));
+    g_dir_close(d);
+    g_ptr_array_sort(names, compare_names); /* deterministic: which file shadows which */
+    fivo_status st = FIVO_OK;
+    for (guint i = 0; i < names->len && st == FIVO_OK; i++) {
+        char *path = g_build_filename(dir, g_ptr_array_index(names, i), NULL);
+        if (g_file_test(path, G_FILE_TEST_IS_REGULAR))
+            st = fivo_registry_load_file(reg, path, err);
+        g_free(path);
+    }
+    g_ptr_array_free(names, TRUE);
+    return st;
+}
+
+static fivo_status scan_path_list(fivo_registry *reg, const char *list, fivo_error *err)
+{
+    if (list == NULL)
+        return FIVO_OK;
+    char **parts = g_strsplit(list, G_SEARCHPATH_SEPARATOR_S, -1);
+    fivo_status st = FIVO_OK;
+    for (int i = 0; parts[i] != NULL && st == FIVO_OK; i++)
+        if (parts[i][0] != '\0')
+            st = fivo_registry_scan_dir(reg, parts[i], err);
+    g_strfreev(parts);
+    return st;
+}
+
+fivo_status fivo_registry_scan_default(fivo_registry *reg, const fivo_config *cfg,
+                                       fivo_error *err)
+{
+    fivo_status st = fivo_registry_scan_dir(reg, FIVO_BUILD_PLUGIN_DIR, err);
+    if (st == FIVO_OK)
+        st = fivo_registry_scan_dir(reg, FIVO_INSTALL_PLUGIN_DIR, err);
+    if (st == FIVO_OK)
+        st = scan_path_list(reg, g_getenv("FIVO_PLUGIN_PATH"), err);
+    if (st == FIVO_OK && cfg != NULL) {
+        const char *extra = NULL;
+        fivo_config_get_string(cfg, "fivo", "plugin_path", NULL, &extra, NULL);
+        st = scan_path_list(reg, extra, err);
+    }
+    return st;
+}
+
+int fivo_registry_count(const fivo_registry *reg)
+{
+    return reg != NULL ? (int)reg->plugins->len : 0;
+}
+
+const fivo_plugin_info *fivo_registry_at(const fivo_registry *reg, int i)
+{
+    if (reg == NULL || i < 0 || (guint)i >= reg->plugins->len)
+        return NULL;
+    return g_ptr_array_index(reg->plugins, i);
+}
+
+int fivo_registry_refused_count(const fivo_registry *reg)
+{
+    return reg != NULL ? (int)reg->refused->len : 0;
+}
+
+const fivo_plugin_refusal *fivo_registry_refused_at(const fivo_registry *reg, int i)
+{
+    if (reg == NULL || i < 0 || (guint)i >= reg->refused->len)
+        return NULL;
+    return g_ptr_array_index(reg->refused, i);
+}
+
+const fivo_plugin_info *fivo_registry_find(const fivo_registry *reg, fivo_plugin_kind kind,
+                                           const char *name)
+{
+    if (reg == NULL || name == NULL)
+        return NULL;
+    for (guint i = 0; i < reg->plugins->len; i++) {
+        const fivo_plugin_info *info = g_ptr_array_index(reg->plugins, i);
+        if (info->kind == kind && strcmp(info->name, name) == 0)
+            return info;
+    }
+    return NULL;
+}
+
+const char *const *fivo_registry_search_dirs(const fivo_registry *reg)
+{
+    static const char *const empty[] = {NULL};
+    return reg != NULL ? (const char *const *)reg->dirs->pdata : empty;
+}
+
+char *fivo_registry_names(const fivo_registry *reg, fivo_plugin_kind kind)
+{
+    GString *s = g_string_new(NULL);
+    for (int i = 0; i < fivo_registry_count(reg); i++) {
+        const fivo_plugin_info *info = fivo_registry_at(reg, i);
+        if (info->kind != kind)
+            continue;
+        if (s->len > 0)
+            g_string_append(s, ", ");
+        g_string_append(s, info->name);
+    }
+    if (s->len == 0)
+        g_string_append(s, "none");
+    char *out = strdup(s->str); /* documented as free()-able */
+    g_string_free(s, TRUE);
+    return out;
+}
+
+/* ---- Opening instances ------------------------------------------------- */
+
+static fivo_status find_for_open(const fivo_registry *reg, fivo_plugin_kind kind,
+                                 const char *name, const fivo_plugin_info **out, fivo_error *err)
+{
+    *out = fivo_registry_find(reg, kind, name);
+    if (*out != NULL)
+        return FIVO_OK;
+    char *avail = fivo_registry_names(reg, kind);
+    fivo_status st = fivo_error_set(err, FIVO_ERR_NOT_FOUND,
+                                    "no %s plugin named '%s' (available %s plugins: %s)",
+                                    fivo_plugin_kind_name(kind), name != NULL ? name : "(null)",
+                                    fivo_plugin_kind_name(kind), avail);
+    free(avail);
+    return st;
+}
+
+static fivo_status missing_slot(const fivo_plugin_info *info, const char *slot, fivo_error *err)
+{
+    return fivo_error_set(err, FIVO_ERR_ABI,
+                          "%s plugin '%s' (%s): required slot '%s' is absent (vtable of %zu "
+                          "bytes, ABI %u.%u)",
+                          fivo_plugin_kind_name(info->kind), info->name, info->file, slot,
+                          info->vtable_size, info->abi_major, info->abi_minor);
+}
+
+#define REQUIRE_SLOT(vt, size, type, slot)                                     \
+    do {                                                                        \
+        if (!FIVO_VTABLE_HAS(vt, size, type, slot))                             \
+            return missing_slot(info, #slot, err);                              \
+    } while (0)
+
+fivo_status fivo_model_open(const fivo_registry *reg, const char *name, const fivo_config *cfg,
+                            const fivo_data_spec *spec, fivo_params *params, fivo_model *out,
+                            fivo_error *err)
+{
+    if (out == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_model_open: no output");
+    memset(out, 0, sizeof *out);
+    const fivo_plugin_info *info;
+    fivo_status st = find_for_open(reg, FIVO_PLUGIN_MODEL, name, &info, err);
+    if (st != FIVO_OK)
+        return st;
+    const fivo_model_vtable *vt = info->vtable;
+    size_t n = info->vtable_size;
+    REQUIRE_SLOT(vt, n, fivo_model_vtable, create);
+    REQUIRE_SLOT(vt, n, fivo_model_vtable, destroy);
+    REQUIRE_SLOT(vt, n, fivo_model_vtable, set_observations);
+    REQUIRE_SLOT(vt, n, fivo_model_vtable, zero_state);
+    REQUIRE_SLOT(vt, n, fivo_model_vtable, propose_and_weight);
+    void *self = NULL;
+    st = vt->create(cfg, spec, params, &self, err);
+    if (st != FIVO_OK)
+        return fivo_error_prefix(err, "model '%s': ", info->name);
+    *out = (fivo_model){.vt = vt, .vt_size = n, .self = self, .name = info->name};
+    return FIVO_OK;
+}
+
+void fivo_model_close(fivo_model *m)
+{
+    if (m == NULL)
+        return;
+    if (m->self != NULL && FIVO_MODEL_HAS(m, destroy))
+        m->vt->destroy(m->self);
+    memset(m, 0, sizeof *m);
+}
+
+fivo_status fivo_bound_open(const fivo_registry *reg, const char *name, const fivo_config *cfg,
+                            fivo_bound *out, fivo_error *err)
+{
+    if (out == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_bound_open: no output");
+    memset(out, 0, sizeof *out);
+    const fivo_plugin_info *info;
+    fivo_status st = find_for_open(reg, FIVO_PLUGIN_BOUND, name, &info, err);
+    if (st != FIVO_OK)
+        return st;
+    const fivo_bound_vtable *vt = info->vtable;
+    size_t n = info->vtable_size;
+    REQUIRE_SLOT(vt, n, fivo_bound_vtable, create);
+    REQUIRE_SLOT(vt, n, fivo_bound_vtable, destroy);
+    REQUIRE_SLOT(vt, n, fivo_bound_vtable, compute);
+    void *self = NULL;
+    st = vt->create(cfg, &self, err);
+    if (st != FIVO_OK)
+        return fivo_error_prefix(err, "bound '%s': ", info->name);
+    *out = (fivo_bound){.vt = vt, .vt_size = n, .self = self, .name = info->name};
+    return FIVO_OK;
+}
+
+void fivo_bound_close(fivo_bound *b)
+{
+    if (b == NULL)
+        return;
+    if (b->self != NULL && FIVO_BOUND_HAS(b, destroy))
+        b->vt->destroy(b->self);
+    memset(b, 0, sizeof *b);
+}
+
+fivo_status fivo_resampler_open(const fivo_registry *reg, const char *name,
+                                const fivo_config *cfg, fivo_resampler *out, fivo_error *err)
+{
+    if (out == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_resampler_open: no output");
+    memset(out, 0, sizeof *out);
+    const fivo_plugin_info *info;
+    fivo_status st = find_for_open(reg, FIVO_PLUGIN_RESAMPLER, name, &info, err);
+    if (st != FIVO_OK)
+        return st;
+    const fivo_resampler_vtable *vt = info->vtable;
+    size_t n = info->vtable_size;
+    REQUIRE_SLOT(vt, n, fivo_resampler_vtable, create);
+    REQUIRE_SLOT(vt, n, fivo_resampler_vtable, destroy);
+    if (!FIVO_VTABLE_HAS(vt, n, fivo_resampler_vtable, resample) &&
+        !FIVO_VTABLE_HAS(vt, n, fivo_resampler_vtable, resample_relaxed))
+        return missing_slot(info, "resample (or resample_relaxed)", err);
+    void *self = NULL;
+    st = vt->create(cfg, &self, err);
+    if (st != FIVO_OK)
+        return fivo_error_prefix(err, "resampler '%s': ", info->name);
+    *out = (fivo_resampler){.vt = vt, .vt_size = n, .self = self, .name = info->name};
+    return FIVO_OK;
+}
+
+void fivo_resampler_close(fivo_resampler *r)
+{
+    if (r == NULL)
+        return;
+    if (r->self != NULL && FIVO_RESAMPLER_HAS(r, destroy))
+        r->vt->destroy(r->self);
+    memset(r, 0, sizeof *r);
+}
+
+fivo_status fivo_dataset_open(const fivo_registry *reg, const char *name, const fivo_config *cfg,
+                              const char *path, const char *split, fivo_dataset *out,
+                              fivo_error *err)
+{
+    if (out == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_dataset_open: no output");
+    memset(out, 0, sizeof *out);
+    const fivo_plugin_info *info;
+    fivo_status st = find_for_open(reg, FIVO_PLUGIN_DATASET, name, &info, err);
+    if (st != FIVO_OK)
+        return st;
+    const fivo_dataset_vtable *vt = info->vtable;
+    size_t n = info->vtable_size;
+    REQUIRE_SLOT(vt, n, fivo_dataset_vtable, open);
+    REQUIRE_SLOT(vt, n, fivo_dataset_vtable, close);
+    REQUIRE_SLOT(vt, n, fivo_dataset_vtable, info);
+    REQUIRE_SLOT(vt, n, fivo_dataset_vtable, batch);
+    void *self = NULL;
+    st = vt->open(cfg, path, split, &self, err);
+    if (st != FIVO_OK)
+        return fivo_error_prefix(err, "dataset '%s': ", info->name);
+    *out = (fivo_dataset){.vt = vt, .vt_size = n, .self = self, .name = info->name};
+    return FIVO_OK;
+}
+
+void fivo_dataset_close(fivo_dataset *d)
+{
+    if (d == NULL)
+        return;
+    if (d->self != NULL && FIVO_DATASET_HAS(d, close))
+        d->vt->close(d->self);
+    memset(d, 0, sizeof *d);
+}
