@@ -1,0 +1,475 @@
+/* Dataset plugin "pianoroll": the Boulanger-Lewandowski pickles (JSB chorales,
+ * Nottingham, MuseData, Piano-midi.de) read directly with the safe pickle
+ * subset reader. A pickle is a dict of splits ("train", "valid", "test"),
+ * each a list of sequences of chords (tuples of MIDI notes), plus an
+ * optional "train_mean". Notes min_note..max_note become binary frames.
+ *
+ * Batches follow the reference: targets are the frames; inputs are the
+ * frames minus the train mean (in float32), shifted one step later in time,
+ * zero at t = 0 and past each sequence's length. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fivo/plugin_dataset.h>
+#include <fivo/rng.h>
+#include <fivo/shuffle.h>
+
+#include "pickle.h"
+
+#define PR_MAX_DIM 128
+
+typedef struct pianoroll {
+    int dim, min_note;
+    int32_t n;           /* sequences in the split */
+    int64_t *start;      /* [n + 1] first frame of each sequence */
+    uint64_t (*frames)[2]; /* one bit per note per frame */
+    double *mean;        /* [dim] train mean */
+    float *meanf;        /* the same in float32, as the reference subtracts it */
+    fivo_dataset_info info;
+    /* batch buffers, grown on demand and reused */
+    float *inputs, *targets;
+    size_t cap_values;
+    int32_t *lengths, *ids;
+    int cap_rows;
+    int32_t *perm[2];
+    uint64_t perm_epoch[2];
+    bool perm_ok[2];
+} pianoroll;
+
+static const fivo_option pr_options[] = {
+    {"min_note", FIVO_OPTION_INT, "21", "lowest MIDI note (becomes dimension 0)"},
+    {"max_note", FIVO_OPTION_INT, "108", "highest MIDI note; dim = max_note - min_note + 1"},
+};
+
+static void pr_close(void *self)
+{
+    pianoroll *d = self;
+    if (d == NULL)
+        return;
+    free(d->start);
+    free(d->frames);
+    free(d->mean);
+    free(d->meanf);
+    free(d->inputs);
+    free(d->targets);
+    free(d->lengths);
+    free(d->ids);
+    free(d->perm[0]);
+    free(d->perm[1]);
+    free(d);
+}
+
+static fivo_status read_file(const char *path, uint8_t **buf, size_t *len, fivo_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOT_FOUND, "%s: cannot open pianoroll pickle", path);
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *b = malloc(cap);
+    while (b != NULL) {
+        n += fread(b + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        uint8_t *nb = realloc(b, cap * 2);
+        if (nb == NULL) {
+            free(b);
+            b = NULL;
+            break;
+        }
+        b = nb;
+        cap *= 2;
+    }
+    bool bad = b != NULL && ferror(f);
+    fclose(f);
+    if (b == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory reading the file", path);
+    if (bad) {
+        free(b);
+        return fivo_error_set(err, FIVO_ERR_IO, "%s: read error", path);
+    }
+    *buf = b;
+    *len = n;
+    return FIVO_OK;
+}
+
+static bool is_seq(const pkl_value *v)
+{
+    return v->type == PKL_LIST || v->type == PKL_TUPLE;
+}
+
+/* A note as an integer: Python int, numpy integer scalar, or an integral float. */
+static bool note_value(const pkl_value *v, int64_t *out)
+{
+    if (v->type == PKL_INT) {
+        *out = v->u.i;
+        return true;
+    }
+    if (v->type == PKL_FLOAT && v->u.f == (double)(int64_t)v->u.f) {
+        *out = (int64_t)v->u.f;
+        return true;
+    }
+    return false;
+}
+
+/* Converts one split into frame bitmasks. */
+static fivo_status load_split(const char *path, const pkl_value *seqs, const char *split,
+                              int min_note, int dim, int32_t *n_out, int64_t **start_out,
+                              uint64_t (**frames_out)[2], fivo_error *err)
+{
+    if (!is_seq(seqs))
+        return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' is a %s, not a list of "
+                              "sequences", path, split, pkl_type_name(seqs->type));
+    size_t n = seqs->u.seq.len;
+    if (n > (size_t)INT32_MAX)
+        return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' has too many sequences",
+                              path, split);
+    int64_t *start = malloc((n + 1) * sizeof *start);
+    if (start == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+    start[0] = 0;
+    for (size_t s = 0; s < n; s++) {
+        const pkl_value *sq = seqs->u.seq.items[s];
+        if (!is_seq(sq)) {
+            free(start);
+            return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' sequence %zu is a %s, "
+                                  "not a list of chords", path, split, s,
+                                  pkl_type_name(sq->type));
+        }
+        start[s + 1] = start[s] + (int64_t)sq->u.seq.len;
+    }
+    uint64_t(*frames)[2] = calloc((size_t)(start[n] ? start[n] : 1), sizeof *frames);
+    if (frames == NULL) {
+        free(start);
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (size_t s = 0; s < n; s++) {
+        const pkl_value *sq = seqs->u.seq.items[s];
+        for (size_t t = 0; t < sq->u.seq.len; t++) {
+            const pkl_value *chord = sq->u.seq.items[t];
+            uint64_t *bits = frames[start[s] + (int64_t)t];
+            size_t k = 0;
+            const pkl_value *const *notes = NULL;
+            size_t nn = 0;
+            if (is_seq(chord)) {
+                notes = (const pkl_value *const *)chord->u.seq.items;
+                nn = chord->u.seq.len;
+            } else if (chord->type == PKL_ARRAY && chord->u.arr.ndim == 1) {
+                nn = (size_t)chord->u.arr.n;
+            } else {
+                free(start);
+                free(frames);
+                return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' sequence %zu "
+                                      "timestep %zu: chord is a %s, not a tuple of notes", path,
+                                      split, s, t, pkl_type_name(chord->type));
+            }
+            for (k = 0; k < nn; k++) {
+                int64_t note;
+                bool ok;
+                if (notes != NULL) {
+                    ok = note_value(notes[k], &note);
+                } else {
+                    double x = chord->u.arr.data[k];
+                    note = (int64_t)x;
+                    ok = (double)note == x;
+                }
+                if (!ok || note < min_note || note >= min_note + dim) {
+                    free(start);
+                    free(frames);
+                    if (!ok)
+                        return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' sequence %zu "
+                                              "timestep %zu: note %zu is a %s, not an integer",
+                                              path, split, s, t, k,
+                                              pkl_type_name(notes[k]->type));
+                    return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' sequence %zu "
+                                          "timestep %zu: note %lld outside %d..%d", path, split,
+                                          s, t, (long long)note, min_note, min_note + dim - 1);
+                }
+                int j = (int)(note - min_note);
+                bits[j >> 6] |= (uint64_t)1 << (j & 63);
+            }
+        }
+    }
+    *n_out = (int32_t)n;
+    *start_out = start;
+    *frames_out = frames;
+    return FIVO_OK;
+}
+
+static bool bit(const uint64_t *b, int j)
+{
+    return (b[j >> 6] >> (j & 63)) & 1u;
+}
+
+static fivo_status pr_open(const fivo_config *cfg, const char *path, const char *split,
+                           void **self, fivo_error *err)
+{
+    *self = NULL;
+    long min_note = 21, max_note = 108;
+    if (cfg != NULL) {
+        if (fivo_config_int_or(cfg, "dataset", "min_note", 21, &min_note, err) != FIVO_OK ||
+            fivo_config_int_or(cfg, "dataset", "max_note", 108, &max_note, err) != FIVO_OK)
+            return err ? err->code : FIVO_ERR_INVALID;
+    }
+    if (min_note < 0 || max_note < min_note || max_note - min_note + 1 > PR_MAX_DIM)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] min_note=%ld max_note=%ld: "
+                              "need 0 <= min_note <= max_note and at most %d notes", min_note,
+                              max_note, PR_MAX_DIM);
+    if (path == NULL || split == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "pianoroll: dataset path and split needed");
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fivo_status st = read_file(path, &buf, &len, err);
+    if (st != FIVO_OK)
+        return st;
+    pkl_doc *doc;
+    const pkl_value *root;
+    st = pkl_load(buf, len, path, &doc, &root, err);
+    free(buf);
+    if (st != FIVO_OK)
+        return st;
+    pianoroll *d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        pkl_free(doc);
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+    }
+    d->min_note = (int)min_note;
+    d->dim = (int)(max_note - min_note + 1);
+    const pkl_value *seqs = NULL, *mean = NULL;
+    if (root->type != PKL_DICT) {
+        st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: the pickle holds a %s, not a dict of "
+                            "splits", path, pkl_type_name(root->type));
+        goto fail;
+    }
+    seqs = pkl_dict_get(root, split);
+    if (seqs == NULL) {
+        st = fivo_error_set(err, FIVO_ERR_NOT_FOUND, "%s: no split '%s' in the pickle (it has%s%s%s)",
+                            path, split, pkl_dict_get(root, "train") ? " train" : "",
+                            pkl_dict_get(root, "valid") ? " valid" : "",
+                            pkl_dict_get(root, "test") ? " test" : "");
+        goto fail;
+    }
+    st = load_split(path, seqs, split, d->min_note, d->dim, &d->n, &d->start, &d->frames, err);
+    if (st != FIVO_OK)
+        goto fail;
+    d->mean = calloc((size_t)d->dim, sizeof *d->mean);
+    d->meanf = calloc((size_t)d->dim, sizeof *d->meanf);
+    if (d->mean == NULL || d->meanf == NULL) {
+        st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    mean = pkl_dict_get(root, "train_mean");
+    if (mean != NULL) {
+        if (mean->type == PKL_ARRAY && mean->u.arr.n == d->dim && mean->u.arr.ndim == 1) {
+            memcpy(d->mean, mean->u.arr.data, (size_t)d->dim * sizeof *d->mean);
+        } else if (is_seq(mean) && mean->u.seq.len == (size_t)d->dim) {
+            for (int j = 0; j < d->dim; j++) {
+                const pkl_value *x = mean->u.seq.items[j];
+                if (x->type != PKL_FLOAT && x->type != PKL_INT) {
+                    st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: train_mean[%d] is a %s", path,
+                                        j, pkl_type_name(x->type));
+                    goto fail;
+                }
+                d->mean[j] = x->type == PKL_FLOAT ? x->u.f : (double)x->u.i;
+            }
+        } else {
+            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: train_mean is not %d numbers (a %s "
+                                "of %lld)", path, d->dim, pkl_type_name(mean->type),
+                                mean->type == PKL_ARRAY ? (long long)mean->u.arr.n
+                                : is_seq(mean) ? (long long)mean->u.seq.len : 0LL);
+            goto fail;
+        }
+    } else {
+        /* No stored mean: the note frequency over the train frames, as
+         * calculate_pianoroll_mean.py computes it. */
+        const pkl_value *train = pkl_dict_get(root, "train");
+        if (train == NULL) {
+            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: neither train_mean nor a train split "
+                                "to compute it from", path);
+            goto fail;
+        }
+        int32_t tn;
+        int64_t *tstart;
+        uint64_t(*tframes)[2];
+        st = load_split(path, train, "train", d->min_note, d->dim, &tn, &tstart, &tframes, err);
+        if (st != FIVO_OK)
+            goto fail;
+        int64_t *count = calloc((size_t)d->dim, sizeof *count);
+        if (count == NULL) {
+            free(tstart);
+            free(tframes);
+            st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+            goto fail;
+        }
+        for (int64_t f = 0; f < tstart[tn]; f++)
+            for (int j = 0; j < d->dim; j++)
+                count[j] += bit(tframes[f], j);
+        for (int j = 0; j < d->dim; j++)
+            d->mean[j] = tstart[tn] > 0 ? (double)count[j] / (double)tstart[tn] : 0.0;
+        free(count);
+        free(tstart);
+        free(tframes);
+    }
+    for (int j = 0; j < d->dim; j++)
+        d->meanf[j] = (float)d->mean[j];
+    pkl_free(doc);
+    doc = NULL;
+
+    fivo_dataset_info *in = &d->info;
+    in->dim = d->dim;
+    in->kind = "binary";
+    in->num_sequences = d->n;
+    in->total_timesteps = d->start[d->n];
+    in->min_len = in->max_len = 0;
+    for (int32_t s = 0; s < d->n; s++) {
+        int len = (int)(d->start[s + 1] - d->start[s]);
+        if (s == 0 || len < in->min_len)
+            in->min_len = len;
+        if (len > in->max_len)
+            in->max_len = len;
+    }
+    in->mean_len = d->n > 0 ? (double)in->total_timesteps / d->n : 0.0;
+    in->mean = d->mean;
+    *self = d;
+    return FIVO_OK;
+fail:
+    pkl_free(doc);
+    pr_close(d);
+    return st;
+}
+
+static fivo_status pr_info(void *self, fivo_dataset_info *out, fivo_error *err)
+{
+    (void)err;
+    *out = ((pianoroll *)self)->info;
+    return FIVO_OK;
+}
+
+static const int32_t *pr_perm(pianoroll *d, uint64_t seed, uint64_t epoch)
+{
+    int slot = (int)(epoch & 1u);
+    if (!d->perm_ok[slot] || d->perm_epoch[slot] != epoch) {
+        fivo_shuffle_permutation(seed, FIVO_RNG_SHUFFLE, epoch, d->n, d->perm[slot]);
+        d->perm_epoch[slot] = epoch;
+        d->perm_ok[slot] = true;
+    }
+    return d->perm[slot];
+}
+
+static fivo_status pr_batch(void *self, int batch_size, bool shuffle, uint64_t seed,
+                            uint64_t index, fivo_batch *out, fivo_error *err)
+{
+    pianoroll *d = self;
+    if (batch_size <= 0)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "pianoroll: batch_size %d must be positive",
+                              batch_size);
+    if (d->n == 0)
+        return shuffle ? fivo_error_set(err, FIVO_ERR_INVALID, "pianoroll: the split is empty")
+                       : FIVO_END;
+    if (batch_size > d->cap_rows) {
+        int32_t *l = realloc(d->lengths, (size_t)batch_size * sizeof *l);
+        if (l != NULL)
+            d->lengths = l;
+        int32_t *id = realloc(d->ids, (size_t)batch_size * sizeof *id);
+        if (id != NULL)
+            d->ids = id;
+        if (l == NULL || id == NULL)
+            return fivo_error_set(err, FIVO_ERR_NOMEM, "pianoroll: out of memory");
+        d->cap_rows = batch_size;
+    }
+    if (shuffle && d->perm[0] == NULL) {
+        d->perm[0] = malloc((size_t)d->n * sizeof(int32_t));
+        d->perm[1] = malloc((size_t)d->n * sizeof(int32_t));
+        if (d->perm[0] == NULL || d->perm[1] == NULL)
+            return fivo_error_set(err, FIVO_ERR_NOMEM, "pianoroll: out of memory");
+    }
+    int rows;
+    if (shuffle) {
+        rows = batch_size;
+        for (int i = 0; i < rows; i++) {
+            uint64_t pos = index * (uint64_t)batch_size + (uint64_t)i;
+            d->ids[i] = pr_perm(d, seed, pos / (uint64_t)d->n)[pos % (uint64_t)d->n];
+        }
+    } else {
+        uint64_t first = index * (uint64_t)batch_size;
+        if (index > (uint64_t)d->n || first >= (uint64_t)d->n)
+            return FIVO_END;
+        rows = (int)((uint64_t)d->n - first < (uint64_t)batch_size ? (uint64_t)d->n - first
+                                                                   : (uint64_t)batch_size);
+        for (int i = 0; i < rows; i++)
+            d->ids[i] = (int32_t)(first + (uint64_t)i);
+    }
+    int T = 0;
+    for (int i = 0; i < rows; i++) {
+        d->lengths[i] = (int32_t)(d->start[d->ids[i] + 1] - d->start[d->ids[i]]);
+        if (d->lengths[i] > T)
+            T = d->lengths[i];
+    }
+    size_t D = (size_t)d->dim, need = (size_t)T * (size_t)rows * D;
+    if (need > d->cap_values) {
+        float *a = realloc(d->inputs, need * sizeof *a);
+        if (a != NULL)
+            d->inputs = a;
+        float *b = realloc(d->targets, need * sizeof *b);
+        if (b != NULL)
+            d->targets = b;
+        if (a == NULL || b == NULL)
+            return fivo_error_set(err, FIVO_ERR_NOMEM, "pianoroll: out of memory for a batch");
+        d->cap_values = need;
+    }
+    if (need > 0) {
+        memset(d->inputs, 0, need * sizeof(float));
+        memset(d->targets, 0, need * sizeof(float));
+    }
+    for (int i = 0; i < rows; i++) {
+        const uint64_t(*fr)[2] = (const uint64_t(*)[2])d->frames + d->start[d->ids[i]];
+        for (int t = 0; t < d->lengths[i]; t++) {
+            float *y = d->targets + ((size_t)t * (size_t)rows + (size_t)i) * D;
+            for (size_t j = 0; j < D; j++)
+                y[j] = bit(fr[t], (int)j) ? 1.0f : 0.0f;
+            if (t + 1 < d->lengths[i]) {
+                float *x = d->inputs + ((size_t)(t + 1) * (size_t)rows + (size_t)i) * D;
+                for (size_t j = 0; j < D; j++)
+                    x[j] = y[j] - d->meanf[j];
+            }
+        }
+    }
+    out->max_len = T;
+    out->batch_size = rows;
+    out->dim = d->dim;
+    out->inputs = d->inputs;
+    out->targets = d->targets;
+    out->lengths = d->lengths;
+    out->seq_ids = d->ids;
+    return FIVO_OK;
+}
+
+static const fivo_dataset_vtable pr_vtable = {
+    .open = pr_open,
+    .close = pr_close,
+    .info = pr_info,
+    .batch = pr_batch,
+    .convert = NULL,
+};
+
+static const fivo_plugin_descriptor pr_descriptor = {
+    .abi_major = FIVO_ABI_MAJOR,
+    .abi_minor = FIVO_ABI_MINOR,
+    .kind = FIVO_PLUGIN_DATASET,
+    .name = "pianoroll",
+    .version = "1.0.0",
+    .description = "Boulanger-Lewandowski pianoroll pickles (JSB, Nottingham, MuseData, "
+                   "Piano-midi.de), read safely without Python",
+    .vtable = &pr_vtable,
+    .vtable_size = sizeof pr_vtable,
+    .options = pr_options,
+    .num_options = sizeof pr_options / sizeof pr_options[0],
+};
+
+FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
+                                                            uint32_t host_abi_minor)
+{
+    (void)host_abi_major;
+    (void)host_abi_minor;
+    return &pr_descriptor;
+}
