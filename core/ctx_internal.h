@@ -1,0 +1,128 @@
+/* Private: the context (arena + tape + streams) shared by core's op files.
+ * Not part of the SDK; plugins never include it. */
+#ifndef FIVO_CTX_INTERNAL_H
+#define FIVO_CTX_INTERNAL_H
+
+#include <fivo/tensor.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define FIVO_INTERNAL __attribute__((visibility("hidden")))
+#define FIVO_ALIGN 32u
+
+struct fivo_node;
+typedef void (*fivo_backward_fn)(fivo_ctx *ctx, struct fivo_node *n);
+
+/* One tape entry. Inputs beyond three, saved buffers and index copies hang
+ * off `aux` (arena memory); small scalars go in the inline payload. */
+typedef struct fivo_node {
+    fivo_backward_fn backward;
+    fivo_tensor *out;
+    fivo_tensor *out2; /* second output (LSTM c'), or NULL */
+    fivo_tensor *in[3];
+    void *aux;
+    float f[2];
+    int32_t i[2];
+} fivo_node;
+
+typedef struct fivo_arena_block {
+    char *base;
+    size_t size;
+} fivo_arena_block;
+
+struct fivo_ctx {
+    /* Bump pointer into the current block: the hot path touches only these. */
+    char *ptr;
+    char *end;
+    int cur;                    /* index of the current block */
+    int nblocks, cap_blocks;
+    fivo_arena_block *blocks;   /* never moved once allocated */
+    size_t block_size;          /* default size of a new block */
+    size_t total_bytes;         /* sum of block sizes */
+    size_t max_bytes;           /* 0 = no limit */
+    size_t used_before;         /* bytes used in blocks before `cur` */
+    size_t peak;
+
+    /* The tape: a vector kept across resets (grows only while warming up). */
+    fivo_node *nodes;
+    int nnodes, cap_nodes;
+    bool grad_enabled;
+
+    fivo_status status;
+    char message[FIVO_ERROR_MESSAGE_MAX];
+
+    /* Random streams. */
+    uint64_t seed;
+    uint64_t global_step;
+    uint32_t *row_keys;
+    int nrow_keys, cap_row_keys;
+
+    fivo_tensor dummy;          /* returned when even the arena fails */
+    float dummy_data[8];
+};
+
+FIVO_INTERNAL void *fivo__arena_alloc_slow(fivo_ctx *ctx, size_t n);
+
+static inline void *fivo__alloc(fivo_ctx *ctx, size_t bytes)
+{
+    size_t n = (bytes + (FIVO_ALIGN - 1)) & ~(size_t)(FIVO_ALIGN - 1);
+    if (n == 0)
+        n = FIVO_ALIGN;
+    if ((size_t)(ctx->end - ctx->ptr) >= n) {
+        void *p = ctx->ptr;
+        ctx->ptr += n;
+        return p;
+    }
+    return fivo__arena_alloc_slow(ctx, n);
+}
+
+static inline float *fivo__alloc_floats(fivo_ctx *ctx, size_t n)
+{
+    return (float *)fivo__alloc(ctx, n * sizeof(float));
+}
+
+static inline float *fivo__zeros(fivo_ctx *ctx, size_t n)
+{
+    float *p = fivo__alloc_floats(ctx, n);
+    if (p != NULL)
+        memset(p, 0, n * sizeof(float));
+    return p;
+}
+
+/* A fresh arena tensor (header and data in one allocation). Never NULL:
+ * on arena failure it returns the context's dummy and records the error. */
+FIVO_INTERNAL fivo_tensor *fivo__tensor(fivo_ctx *ctx, int rows, int cols);
+/* A zero tensor of the given shape after an op's argument error (sticky). */
+FIVO_INTERNAL fivo_tensor *fivo__bad(fivo_ctx *ctx, int rows, int cols, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static inline bool fivo__wants(const fivo_ctx *ctx, const fivo_tensor *t)
+{
+    return ctx->grad_enabled && t != NULL && (t->flags & FIVO_TENSOR_REQUIRES_GRAD) != 0;
+}
+
+static inline bool fivo__req(const fivo_tensor *t)
+{
+    return t != NULL && (t->flags & FIVO_TENSOR_REQUIRES_GRAD) != 0;
+}
+
+/* Appends a node producing `out` (marks it as requiring grad). Returns NULL
+ * only when the tape cannot grow (error recorded). The pointer is valid
+ * until the next record call. */
+FIVO_INTERNAL fivo_node *fivo__record(fivo_ctx *ctx, fivo_backward_fn fn, fivo_tensor *out);
+
+/* The gradient buffer of t, allocated and zeroed on first use. */
+static inline float *fivo__grad(fivo_ctx *ctx, fivo_tensor *t)
+{
+    if (t->grad == NULL)
+        t->grad = fivo__zeros(ctx, fivo_tensor_size(t));
+    return t->grad;
+}
+
+#endif

@@ -1,0 +1,59 @@
+/* Linear and MLP layers (each layer one fused tape node). */
+#include "ops_internal.h"
+
+#include <fivo/layers.h>
+
+#include <stdio.h>
+
+fivo_status fivo_linear_init(fivo_linear *l, fivo_params *p, const char *prefix, int in, int out,
+                             fivo_error *err)
+{
+    char name[512];
+    memset(l, 0, sizeof *l);
+    snprintf(name, sizeof name, "%s/w", prefix);
+    l->w = fivo_params_add(p, name, in, out, FIVO_INIT_XAVIER_UNIFORM, err);
+    if (l->w == NULL)
+        return err ? err->code : FIVO_ERR_INVALID;
+    snprintf(name, sizeof name, "%s/b", prefix);
+    l->b = fivo_params_add(p, name, 1, out, FIVO_INIT_ZEROS, err);
+    if (l->b == NULL)
+        return err ? err->code : FIVO_ERR_INVALID;
+    l->in = in;
+    l->out = out;
+    return FIVO_OK;
+}
+
+fivo_tensor *fivo_linear_forward(fivo_ctx *ctx, const fivo_linear *l, const fivo_tensor *x)
+{
+    return fivo__linear(ctx, x, l->w, l->b, false);
+}
+
+fivo_status fivo_mlp_init(fivo_mlp *m, fivo_params *p, const char *prefix, int in, const int *sizes, int n,
+                          fivo_error *err)
+{
+    memset(m, 0, sizeof *m);
+    if (n <= 0 || n > FIVO_MLP_MAX_LAYERS)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "mlp %s: %d layers (allowed 1..%d)", prefix, n,
+                              FIVO_MLP_MAX_LAYERS);
+    char name[512];
+    for (int i = 0; i < n; i++) {
+        if (sizes[i] <= 0)
+            return fivo_error_set(err, FIVO_ERR_INVALID, "mlp %s: layer %d has width %d", prefix, i + 1,
+                                  sizes[i]);
+        snprintf(name, sizeof name, "%s/fc%d", prefix, i + 1);
+        fivo_status st = fivo_linear_init(&m->layers[i], p, name, in, sizes[i], err);
+        if (st != FIVO_OK)
+            return st;
+        in = sizes[i];
+    }
+    m->num_layers = n;
+    return FIVO_OK;
+}
+
+fivo_tensor *fivo_mlp_forward(fivo_ctx *ctx, const fivo_mlp *m, const fivo_tensor *x)
+{
+    const fivo_tensor *h = x;
+    for (int i = 0; i < m->num_layers; i++)
+        h = fivo__linear(ctx, h, m->layers[i].w, m->layers[i].b, i + 1 < m->num_layers);
+    return (fivo_tensor *)h;
+}

@@ -1,0 +1,177 @@
+/* Counter-based random numbers: Philox4x32-10 (Salmon et al., SC'11).
+ *
+ * Key   = (seed low word, seed high word ^ mix(purpose))
+ * Count = (block index within the row, row, step low word, step high word)
+ * so every (seed, purpose, step, row, index) names its own block and
+ * distinct streams never share a counter. */
+#include "ctx_internal.h"
+
+#include <fivo/rng.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+void fivo_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])
+{
+    uint32_t c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int round = 0; round < 10; round++) {
+        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
+        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+        uint32_t n1 = (uint32_t)p1;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        uint32_t n3 = (uint32_t)p0;
+        c0 = n0;
+        c1 = n1;
+        c2 = n2;
+        c3 = n3;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+/* murmur3's finaliser: spreads small purpose numbers over the key word. */
+static uint32_t mix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
+
+static inline void block(const fivo_rng *r, uint32_t row, uint32_t index, uint32_t out[4])
+{
+    uint32_t key[2] = {(uint32_t)r->seed, (uint32_t)(r->seed >> 32) ^ mix32(r->purpose + 0x5BD1E995u)};
+    uint32_t ctr[4] = {index, row, (uint32_t)r->step, (uint32_t)(r->step >> 32)};
+    fivo_philox4x32(ctr, key, out);
+}
+
+/* 23 random bits centred in their cell: strictly inside (0, 1) in float. */
+static inline float u01f(uint32_t x) { return ((float)(x >> 9) + 0.5f) * (1.0f / 8388608.0f); }
+/* 32 bits, for Box-Muller in double. */
+static inline double u01d32(uint32_t x) { return ((double)x + 0.5) * (1.0 / 4294967296.0); }
+
+void fivo_rng_uniform(const fivo_rng *r, uint32_t row, float *out, int n)
+{
+    uint32_t w[4];
+    for (int i = 0; i < n; i += 4) {
+        block(r, row, (uint32_t)(i / 4), w);
+        int m = n - i < 4 ? n - i : 4;
+        for (int k = 0; k < m; k++)
+            out[i + k] = u01f(w[k]);
+    }
+}
+
+void fivo_rng_uniform_double(const fivo_rng *r, uint32_t row, double *out, int n)
+{
+    uint32_t w[4];
+    for (int i = 0; i < n; i += 2) {
+        block(r, row, (uint32_t)(i / 2), w);
+        int m = n - i < 2 ? n - i : 2;
+        for (int k = 0; k < m; k++) {
+            uint64_t v = ((uint64_t)w[2 * k] << 32) | w[2 * k + 1];
+            /* 52 bits centred in their cell: strictly inside (0, 1). */
+            out[i + k] = ((double)(v >> 12) + 0.5) * (1.0 / 4503599627370496.0);
+        }
+    }
+}
+
+void fivo_rng_normal(const fivo_rng *r, uint32_t row, float *out, int n)
+{
+    const double two_pi = 6.283185307179586476925;
+    uint32_t w[4];
+    for (int i = 0; i < n; i += 4) {
+        block(r, row, (uint32_t)(i / 4), w);
+        float z[4];
+        for (int k = 0; k < 4; k += 2) { /* Box-Muller: a pair from a pair */
+            double rad = sqrt(-2.0 * log(u01d32(w[k])));
+            double th = two_pi * u01d32(w[k + 1]);
+            z[k] = (float)(rad * cos(th));
+            z[k + 1] = (float)(rad * sin(th));
+        }
+        int m = n - i < 4 ? n - i : 4;
+        for (int k = 0; k < m; k++)
+            out[i + k] = z[k];
+    }
+}
+
+uint64_t fivo_rng_u64(const fivo_rng *r, uint32_t row, uint64_t index)
+{
+    uint32_t w[4];
+    block(r, row, (uint32_t)(index >> 1), w);
+    int k = (int)(index & 1) * 2;
+    return ((uint64_t)w[k] << 32) | w[k + 1];
+}
+
+/* ---- the context's streams --------------------------------------------- */
+
+void fivo_ctx_set_seed(fivo_ctx *ctx, uint64_t seed, uint64_t global_step)
+{
+    ctx->seed = seed;
+    ctx->global_step = global_step;
+}
+
+fivo_rng fivo_ctx_rng(const fivo_ctx *ctx, uint32_t purpose, uint32_t t)
+{
+    /* global step in the high word, timestep in the low word: no overlap */
+    return fivo_rng_make(ctx->seed, purpose, (ctx->global_step << 32) | t);
+}
+
+void fivo_ctx_set_row_keys(fivo_ctx *ctx, const uint32_t *keys, int rows)
+{
+    if (keys == NULL || rows <= 0) {
+        ctx->nrow_keys = 0;
+        return;
+    }
+    if (rows > ctx->cap_row_keys) {
+        uint32_t *k = realloc(ctx->row_keys, (size_t)rows * sizeof *k);
+        if (k == NULL) {
+            fivo_ctx_fail(ctx, FIVO_ERR_NOMEM, "set_row_keys: cannot store %d keys", rows);
+            ctx->nrow_keys = 0;
+            return;
+        }
+        ctx->row_keys = k;
+        ctx->cap_row_keys = rows;
+    }
+    memcpy(ctx->row_keys, keys, (size_t)rows * sizeof *keys);
+    ctx->nrow_keys = rows;
+}
+
+uint32_t fivo_ctx_row_key(const fivo_ctx *ctx, int row)
+{
+    return row >= 0 && row < ctx->nrow_keys ? ctx->row_keys[row] : (uint32_t)row;
+}
+
+fivo_tensor *fivo_randn(fivo_ctx *ctx, uint32_t purpose, uint32_t t, int rows, int cols)
+{
+    fivo_tensor *y = fivo__tensor(ctx, rows, cols);
+    if (y == &ctx->dummy)
+        return y;
+    fivo_rng r = fivo_ctx_rng(ctx, purpose, t);
+    for (int i = 0; i < rows; i++)
+        fivo_rng_normal(&r, fivo_ctx_row_key(ctx, i), y->data + (size_t)i * cols, cols);
+    return y;
+}
+
+fivo_tensor *fivo_rand_uniform(fivo_ctx *ctx, uint32_t purpose, uint32_t t, int rows, int cols)
+{
+    fivo_tensor *y = fivo__tensor(ctx, rows, cols);
+    if (y == &ctx->dummy)
+        return y;
+    fivo_rng r = fivo_ctx_rng(ctx, purpose, t);
+    for (int i = 0; i < rows; i++)
+        fivo_rng_uniform(&r, fivo_ctx_row_key(ctx, i), y->data + (size_t)i * cols, cols);
+    return y;
+}
