@@ -1,0 +1,73 @@
+/* The FIVO bound: log of a particle filter's unbiased estimate of p(x), with
+ * the resampling criterion ([bound] resampling_criterion, default ess),
+ * threshold ([bound] ess_threshold, default 0.5) and the configured
+ * resampler. */
+#include <stdlib.h>
+
+#include <fivo/fivo.h>
+
+typedef struct fivo_bound_self {
+    fivo_criterion criterion;
+    double ess_threshold;
+} fivo_bound_self;
+
+static const fivo_option OPTIONS[] = {
+    {"resampling_criterion", FIVO_OPTION_STRING, "ess",
+     "when to resample: ess (ESS <= ess_threshold * N), always, never"},
+    {"ess_threshold", FIVO_OPTION_DOUBLE, "0.5", "fraction of N below which the ESS resamples"},
+};
+
+static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
+{
+    const char *crit = "ess";
+    double thr = 0.5;
+    if (cfg != NULL) {
+        fivo_status st = fivo_config_string_or(cfg, "bound", "resampling_criterion", "ess", &crit, err);
+        if (st == FIVO_OK)
+            st = fivo_config_double_or(cfg, "bound", "ess_threshold", 0.5, &thr, err);
+        if (st != FIVO_OK)
+            return st;
+    }
+    fivo_criterion criterion;
+    if (fivo_criterion_parse(crit, &criterion, err) != FIVO_OK)
+        return fivo_error_prefix(err, "[bound] resampling_criterion: ");
+    if (!(thr >= 0.0 && thr <= 1.0))
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "[bound] ess_threshold = %g: expected a number in [0, 1]", thr);
+    fivo_bound_self *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "fivo bound: out of memory");
+    s->criterion = criterion;
+    s->ess_threshold = thr;
+    *self = s;
+    return FIVO_OK;
+}
+
+static void destroy(void *self) { free(self); }
+
+static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
+                           const fivo_resampler *resampler, const fivo_batch *batch,
+                           int num_particles, fivo_smc_result *out, fivo_error *err)
+{
+    fivo_bound_self *s = self;
+    if (s->criterion != FIVO_RESAMPLE_NEVER && resampler == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "fivo bound: resampling needs a resampler ([resampler] plugin)");
+    fivo_smc_options o = {num_particles, s->criterion, s->ess_threshold, resampler};
+    return fivo_smc_run(ctx, model, batch, &o, out, err);
+}
+
+static const fivo_bound_vtable VTABLE = {create, destroy, compute};
+
+static const fivo_plugin_descriptor DESCRIPTOR = {
+    FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_BOUND, "fivo", "1.0.0",
+    "FIVO: log of a particle filter's estimate of p(x) (Maddison et al. 2017)",
+    &VTABLE, sizeof VTABLE, OPTIONS, sizeof OPTIONS / sizeof OPTIONS[0]};
+
+FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
+                                                            uint32_t host_abi_minor)
+{
+    (void)host_abi_major;
+    (void)host_abi_minor;
+    return &DESCRIPTOR;
+}
