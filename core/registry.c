@@ -5,7 +5,9 @@
 #define _XOPEN_SOURCE 700
 #include <fivo/registry.h>
 
+#include <dlfcn.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +154,28 @@ static char *check_descriptor(const fivo_plugin_descriptor *d)
     return NULL;
 }
 
+/* libltdl often reports only "file not found" when a module fails to load;
+ * say why in terms a user can act on (not a library, or the loader's own
+ * reason, e.g. an unresolved symbol). */
+static char *load_failure_detail(const char *path)
+{
+    unsigned char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    if (n < 4 || memcmp(magic, "\x7f" "ELF", 4) != 0)
+        return g_strdup("not a shared library (no ELF header)");
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (h != NULL) { /* loads now: the failure was libltdl's own */
+        dlclose(h);
+        return NULL;
+    }
+    const char *e = dlerror();
+    return e != NULL ? g_strdup(e) : NULL;
+}
+
 fivo_status fivo_registry_load_file(fivo_registry *reg, const char *path, fivo_error *err)
 {
     if (reg == NULL || path == NULL)
@@ -172,7 +196,10 @@ fivo_status fivo_registry_load_file(fivo_registry *reg, const char *path, fivo_e
     lt_dlhandle h = lt_dlopen(path);
     if (h == NULL) {
         const char *e = lt_dlerror();
-        refuse(reg, path, "cannot load: %s", e != NULL ? e : "unknown error");
+        char *why = load_failure_detail(path);
+        refuse(reg, path, "cannot load: %s%s%s", why != NULL ? why : e != NULL ? e : "unknown error",
+               why != NULL && e != NULL ? "; libltdl: " : "", why != NULL && e != NULL ? e : "");
+        g_free(why);
         return FIVO_OK;
     }
     void *sym = lt_dlsym(h, FIVO_PLUGIN_QUERY_SYMBOL);

@@ -33,7 +33,14 @@ int fivo_host_run_convert(fivo_host *h);
 int fivo_host_run_inspect(fivo_host *h);
 int fivo_host_run_plugins(fivo_host *h);
 
-/* Writes a report to metrics.jsonl and prints it; shared by every mode. */
+/* Writes a report to metrics.jsonl and prints it; shared by every mode.
+ * Creates logdir on first use. Returns 0, or 1 after printing the error. */
 int fivo_host_emit(fivo_host *h, fivo_report *r);
+
+/* The plugin that section [<kind>] names with its `plugin` key. When no
+ * plugin of that kind and name was found, prints which kind and name is
+ * missing, the available ones and where the host looked, and returns NULL
+ * (the mode then exits non-zero). */
+const fivo_plugin_info *fivo_host_require_plugin(fivo_host *h, fivo_plugin_kind kind);
 
 #endif

@@ -74,13 +74,16 @@ TEST_F(Registry, RefusesMissingSymbolNullDescriptorAndNonLibraries)
     EXPECT_NE(why.find("returned no descriptor"), std::string::npos) << why;
     why = refusal_for(reg, plugin("not_a_library.so"));
     EXPECT_NE(why.find("cannot load"), std::string::npos) << why;
+    EXPECT_NE(why.find("not a shared library"), std::string::npos) << why;
+    why = refusal_for(reg, plugin("unresolved.so"));
+    EXPECT_NE(why.find("fivo_test_no_such_variable"), std::string::npos) << why;
     why = refusal_for(reg, plugin("bad_kind.so"));
     EXPECT_NE(why.find("unknown plugin kind 7"), std::string::npos) << why;
     why = refusal_for(reg, plugin("tiny_vtable.so"));
     EXPECT_NE(why.find("shorter than"), std::string::npos) << why;
     // Files without the .so suffix are not candidates at all.
     EXPECT_EQ(refusal_for(reg, plugin("notes.txt")), "");
-    EXPECT_EQ(fivo_registry_refused_count(reg), 7); // with the shadowed duplicate
+    EXPECT_EQ(fivo_registry_refused_count(reg), 8); // with the shadowed duplicate
 }
 
 TEST_F(Registry, LaterDuplicateIsShadowed)

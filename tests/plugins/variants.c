@@ -50,6 +50,15 @@ FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t major, uint
     /* Refuses to serve any host (the descriptor exists but is withheld). */
     return major == 0 && minor == 0 ? &descriptor : NULL;
 }
+#elif defined(TP_UNRESOLVED)
+/* A real ELF module that cannot load: it needs a variable nothing defines
+ * (data relocations are resolved at load time, even lazily). */
+extern int fivo_test_no_such_variable;
+FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t major, uint32_t minor)
+{
+    (void)major, (void)minor;
+    return fivo_test_no_such_variable ? &descriptor : NULL;
+}
 #else
 FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t major, uint32_t minor)
 {

@@ -1,0 +1,51 @@
+/* The host's table of flags. Every flag is also a config key ([section]
+ * key), so the table is the one place that says which keys the host knows,
+ * their types, defaults and help; `--help` and config validation read it.
+ * To add a flag, add a row to fivo_host_flags in flags.c.
+ *
+ * Defaults are authoritative: after the command line and the key file are
+ * merged, every row with a default whose key is still absent is set to it,
+ * so modes and plugins read the same value that `--help` shows. */
+#ifndef FIVO_HOST_FLAGS_H
+#define FIVO_HOST_FLAGS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <fivo/abi.h>
+
+typedef struct fivo_host_flag {
+    const char *flag;          /* without "--" */
+    const char *section;       /* config section */
+    const char *key;           /* key in that section */
+    fivo_option_type type;     /* checked when the value is read */
+    const char *default_value; /* NULL: absent unless given */
+    const char *choices;       /* "a|b|c" or NULL: any value of the type */
+    const char *help;          /* one line */
+} fivo_host_flag;
+
+extern const fivo_host_flag fivo_host_flags[];
+extern const size_t fivo_host_num_flags;
+
+typedef struct fivo_host_section {
+    const char *name;
+    const char *help;
+    int plugin_kind; /* a fivo_plugin_kind for plugin sections, else 0 */
+} fivo_host_section;
+
+extern const fivo_host_section fivo_host_sections[];
+extern const size_t fivo_host_num_sections;
+
+const fivo_host_flag *fivo_host_flag_find(const char *flag);
+const fivo_host_flag *fivo_host_flag_for_key(const char *section, const char *key);
+const fivo_host_section *fivo_host_section_find(const char *name);
+
+/* Edit distance, for "did you mean" suggestions. */
+size_t fivo_host_edit_distance(const char *a, const char *b);
+
+struct fivo_registry;
+/* `fivo --help`: usage, every flag with its [section] key, type, default
+ * and help, every section, and the options the plugins found declare. */
+void fivo_host_print_help(FILE *out, const struct fivo_registry *reg);
+
+#endif
