@@ -29,7 +29,8 @@ void fivo_adam_free(fivo_adam *a);
 
 /* Applies one update from the gradients in p, then zeroes them. A NaN or
  * inf gradient returns FIVO_ERR_NUMERIC naming the parameter and leaves
- * parameters and moments untouched. *global_norm (if given) is the norm
+ * parameters, moments and the step count untouched (the poisoned gradients
+ * are zeroed so the next step starts clean). *global_norm (if given) is the norm
  * before clipping. */
 fivo_status fivo_adam_step(fivo_adam *a, double *global_norm, fivo_error *err);
 

@@ -47,7 +47,8 @@ typedef struct fivo_ctx fivo_ctx;
  * exhausted (never reallocating live blocks), up to max_bytes (0 = no limit). */
 fivo_ctx *fivo_ctx_new(size_t arena_bytes, size_t max_bytes);
 void fivo_ctx_free(fivo_ctx *ctx);
-/* Drops every arena tensor and the tape; keeps the memory for reuse. */
+/* Drops every arena tensor and the tape; keeps the memory for reuse. Also
+ * clears a pending sticky error (a new step starts clean). */
 void fivo_ctx_reset(fivo_ctx *ctx);
 /* Peak arena bytes in use since creation (for benchmarks). */
 size_t fivo_ctx_peak_bytes(const fivo_ctx *ctx);
