@@ -50,7 +50,8 @@ static fivo_status resample(void *self, const double *log_w, int n, const fivo_r
     double rsum = 0.0;
     for (int i = 0; i < n; i++) {
         double nw = (double)n * w[i];
-        int copies = (int)floor(nw);
+        /* the tiny slack keeps N * (1/N) = 0.99999999 from losing its copy */
+        int copies = (int)floor(nw + 1e-9);
         if (copies > n - k) /* rounding can never hand out more than N */
             copies = n - k;
         for (int c = 0; c < copies; c++)
