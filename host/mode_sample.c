@@ -208,7 +208,10 @@ int fivo_host_run_sample(fivo_host *h)
         goto free_out;
     }
     {
-        const char *out_dir = h->logdir;
+        const char *out_dir = NULL;
+        fivo_config_string_or(cfg, "sample", "out_dir", NULL, &out_dir, NULL);
+        if (!out_dir)
+            out_dir = h->logdir;
         size_t n = strlen(out_dir) + 32;
         char *out_path = malloc(n);
         if (!out_path)
