@@ -180,8 +180,16 @@ int fivo_host_run_train(fivo_host *h)
         fivo_ctx_set_seed(ctx, s.seed, step);
         fivo_smc_result res;
         memset(&res, 0, sizeof res);
-        if (s.bound.vt->compute(s.bound.self, ctx, &s.model, &s.resampler, &batch, s.num_samples,
-                                &res, &err) != FIVO_OK) {
+        st = s.bound.vt->compute(s.bound.self, ctx, &s.model, &s.resampler, &batch,
+                                 s.num_samples, &res, &err);
+        if (st == FIVO_ERR_NUMERIC) {
+            fprintf(stderr, "fivo: error: step %llu: %s; stopping (the last good checkpoint is "
+                            "kept)\n",
+                    (unsigned long long)step, err.message);
+            failed = 2;
+            break;
+        }
+        if (st != FIVO_OK) {
             fprintf(stderr, "fivo: error: step %llu: %s\n", (unsigned long long)step, err.message);
             failed = 1;
             break;
