@@ -105,9 +105,10 @@ fivo_status fivo_adam_step(fivo_adam *a, double *global_norm, fivo_error *err)
 
     a->step++;
     double t = (double)a->step;
-    float alpha = (float)(a->opt.learning_rate * sqrt(1.0 - pow(a->opt.beta2, t)) /
-                          (1.0 - pow(a->opt.beta1, t)));
-    float omb1 = 1.0f - (float)a->opt.beta1, omb2 = 1.0f - (float)a->opt.beta2;
+    /* TF holds beta1, beta2 as float32 scalars: use those values throughout. */
+    float b1 = (float)a->opt.beta1, b2 = (float)a->opt.beta2;
+    float alpha = (float)(a->opt.learning_rate * sqrt(1.0 - pow((double)b2, t)) / (1.0 - pow((double)b1, t)));
+    float omb1 = 1.0f - b1, omb2 = 1.0f - b2;
     float eps = (float)a->opt.epsilon;
     for (int i = 0; i < a->n; i++) {
         fivo_tensor *p = fivo_params_at(a->params, i, NULL);

@@ -1,5 +1,6 @@
 /* Distributions: the Normal scale parameterisation, reparameterised Normal
  * samples, Bernoulli samples and categorical (inverse-CDF) draws. */
+#include "fastmath.h"
 #include "ops_internal.h"
 
 #include <fivo/dist.h>
@@ -16,7 +17,7 @@ static void normal_scale_backward(fivo_ctx *ctx, fivo_node *n)
     for (size_t i = 0; i < sz; i++) {
         float v = raw->data[i] + bias;
         if (fivo__softplusf(v) > smin) /* the max passes gradient to softplus */
-            d[i] += y->grad[i] * fivo__sigmoidf(v);
+            d[i] += y->grad[i] * fivo__fsigmoid(v);
     }
 }
 

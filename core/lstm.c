@@ -1,5 +1,6 @@
 /* The LSTM cell with TensorFlow LSTMCell semantics, fused: one sgemm for
  * [x, h] @ kernel + bias, one gate kernel, one tape node with two outputs. */
+#include "fastmath.h"
 #include "ops_internal.h"
 
 #include <fivo/layers.h>
@@ -37,6 +38,45 @@ typedef struct lstm_saved {
     float *tc;  /* rows x H: tanh(c') */
 } lstm_saved;
 
+/* One row of the gate kernel. a holds the pre-activations i, j, f, o on
+ * entry and sigmoid(i), tanh(j), sigmoid(f + fb), sigmoid(o) on exit.
+ * restrict lets the compiler vectorise without alias checks. */
+static void gates_forward(int H, float fb, float *restrict a, const float *restrict c, float *restrict h,
+                          float *restrict cn, float *restrict tc)
+{
+    for (int k = 0; k < H; k++) {
+        float si = fivo__fsigmoid(a[k]);
+        float tj = fivo__ftanh(a[H + k]);
+        float sf = fivo__fsigmoid(a[2 * H + k] + fb);
+        float so = fivo__fsigmoid(a[3 * H + k]);
+        float cv = sf * c[k] + si * tj;
+        float t = fivo__ftanh(cv);
+        cn[k] = cv;
+        h[k] = so * t;
+        tc[k] = t;
+        a[k] = si;
+        a[H + k] = tj;
+        a[2 * H + k] = sf;
+        a[3 * H + k] = so;
+    }
+}
+
+static void gates_backward(int H, const float *restrict a, const float *restrict tc, const float *restrict c,
+                           const float *restrict gh, const float *restrict gc, float *restrict d,
+                           float *restrict dc)
+{
+    const float *si = a, *tj = a + H, *sf = a + 2 * H, *so = a + 3 * H;
+    for (int k = 0; k < H; k++) {
+        float dh = gh[k];
+        float dct = gc[k] + dh * so[k] * (1.0f - tc[k] * tc[k]);
+        d[k] = dct * tj[k] * si[k] * (1.0f - si[k]);
+        d[H + k] = dct * si[k] * (1.0f - tj[k] * tj[k]);
+        d[2 * H + k] = dct * c[k] * sf[k] * (1.0f - sf[k]);
+        d[3 * H + k] = dh * tc[k] * so[k] * (1.0f - so[k]);
+        dc[k] += dct * sf[k];
+    }
+}
+
 static void lstm_backward(fivo_ctx *ctx, fivo_node *n)
 {
     fivo_tensor *x = n->in[0], *h = n->in[1], *c = n->in[2];
@@ -46,26 +86,22 @@ static void lstm_backward(fivo_ctx *ctx, fivo_node *n)
     float *dz = fivo__alloc_floats(ctx, (size_t)rows * G);
     if (dz == NULL)
         return;
-    float *dc = fivo__req(c) ? fivo__grad(ctx, c) : NULL;
-    for (int r = 0; r < rows; r++) {
-        const float *a = s->act + (size_t)r * G;
-        const float *si = a, *tj = a + H, *sf = a + 2 * H, *so = a + 3 * H;
-        const float *tc = s->tc + (size_t)r * H;
-        const float *cr = c->data + (size_t)r * H;
-        const float *gh = ho->grad ? ho->grad + (size_t)r * H : NULL;
-        const float *gc = co->grad ? co->grad + (size_t)r * H : NULL;
-        float *d = dz + (size_t)r * G;
-        for (int k = 0; k < H; k++) {
-            float dh = gh ? gh[k] : 0.0f;
-            float dct = (gc ? gc[k] : 0.0f) + dh * so[k] * (1.0f - tc[k] * tc[k]);
-            d[k] = dct * tj[k] * si[k] * (1.0f - si[k]);
-            d[H + k] = dct * si[k] * (1.0f - tj[k] * tj[k]);
-            d[2 * H + k] = dct * cr[k] * sf[k] * (1.0f - sf[k]);
-            d[3 * H + k] = dh * tc[k] * so[k] * (1.0f - so[k]);
-            if (dc != NULL)
-                dc[(size_t)r * H + k] += dct * sf[k];
-        }
+    /* Missing gradients read as zeros and an unwanted dc goes to scratch,
+     * so the gate loop has no branches and vectorises. */
+    float *zeros = NULL, *scratch = NULL;
+    if (ho->grad == NULL || co->grad == NULL) {
+        zeros = fivo__zeros(ctx, (size_t)rows * H);
+        if (zeros == NULL)
+            return;
     }
+    float *dc = fivo__req(c) ? fivo__grad(ctx, c) : (scratch = fivo__alloc_floats(ctx, (size_t)rows * H));
+    if (dc == NULL)
+        return;
+    const float *ghb = ho->grad ? ho->grad : zeros, *gcb = co->grad ? co->grad : zeros;
+    for (int r = 0; r < rows; r++)
+        gates_backward(H, s->act + (size_t)r * G, s->tc + (size_t)r * H, c->data + (size_t)r * H,
+                       ghb + (size_t)r * H, gcb + (size_t)r * H, dz + (size_t)r * G, dc + (size_t)r * H);
+    (void)scratch;
     if (fivo__req(s->bias))
         fivo__add_col_sums(ctx, dz, rows, G, fivo__grad(ctx, s->bias));
     if (fivo__req(s->kernel))
@@ -107,10 +143,10 @@ void fivo_lstm_forward(fivo_ctx *ctx, const fivo_lstm *l, const fivo_tensor *x, 
     float *act = fivo__alloc_floats(ctx, (size_t)rows * G);
     bool wants = fivo__wants(ctx, x) || fivo__wants(ctx, h) || fivo__wants(ctx, c) ||
                  fivo__wants(ctx, l->kernel) || fivo__wants(ctx, l->bias);
-    float *tcb = wants ? fivo__alloc_floats(ctx, (size_t)rows * H) : NULL;
+    float *tcb = fivo__alloc_floats(ctx, (size_t)rows * H); /* tanh(c'), kept for backward */
     *h_out = ho;
     *c_out = co;
-    if (ho == &ctx->dummy || co == &ctx->dummy || xh == NULL || act == NULL || (wants && tcb == NULL))
+    if (ho == &ctx->dummy || co == &ctx->dummy || xh == NULL || act == NULL || tcb == NULL)
         return;
     for (int r = 0; r < rows; r++) {
         memcpy(xh + (size_t)r * W, x->data + (size_t)r * In, (size_t)In * sizeof(float));
@@ -119,29 +155,9 @@ void fivo_lstm_forward(fivo_ctx *ctx, const fivo_lstm *l, const fivo_tensor *x, 
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, G, W, 1.0f, xh, W, l->kernel->data, G,
                 1.0f, act, G);
-    float fb = l->forget_bias;
-    for (int r = 0; r < rows; r++) {
-        float *a = act + (size_t)r * G;
-        const float *cr = c->data + (size_t)r * H;
-        float *hr = ho->data + (size_t)r * H, *cn = co->data + (size_t)r * H;
-        float *tc = tcb ? tcb + (size_t)r * H : NULL;
-        for (int k = 0; k < H; k++) {
-            float si = fivo__sigmoidf(a[k]);
-            float tj = tanhf(a[H + k]);
-            float sf = fivo__sigmoidf(a[2 * H + k] + fb);
-            float so = fivo__sigmoidf(a[3 * H + k]);
-            float cv = sf * cr[k] + si * tj;
-            float t = tanhf(cv);
-            cn[k] = cv;
-            hr[k] = so * t;
-            a[k] = si;
-            a[H + k] = tj;
-            a[2 * H + k] = sf;
-            a[3 * H + k] = so;
-            if (tc != NULL)
-                tc[k] = t;
-        }
-    }
+    for (int r = 0; r < rows; r++)
+        gates_forward(H, l->forget_bias, act + (size_t)r * G, c->data + (size_t)r * H, ho->data + (size_t)r * H,
+                      co->data + (size_t)r * H, tcb + (size_t)r * H);
     if (!wants)
         return;
     lstm_saved *s = fivo__alloc(ctx, sizeof *s);

@@ -1,5 +1,6 @@
 /* Elementwise activations and functions: relu, sigmoid, tanh, softplus,
  * exp, log, square. Backward uses the saved output where that is cheaper. */
+#include "fastmath.h"
 #include "ops_internal.h"
 
 enum { ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_SOFTPLUS, ACT_EXP, ACT_LOG, ACT_SQUARE };
@@ -25,7 +26,7 @@ static void act_backward(fivo_ctx *ctx, fivo_node *n)
         break;
     case ACT_SOFTPLUS:
         for (size_t i = 0; i < sz; i++)
-            da[i] += g[i] * fivo__sigmoidf(x[i]);
+            da[i] += g[i] * fivo__fsigmoid(x[i]);
         break;
     case ACT_EXP:
         for (size_t i = 0; i < sz; i++)
@@ -57,11 +58,11 @@ static fivo_tensor *act(fivo_ctx *ctx, const fivo_tensor *a, int kind)
         break;
     case ACT_SIGMOID:
         for (size_t i = 0; i < sz; i++)
-            yd[i] = fivo__sigmoidf(x[i]);
+            yd[i] = fivo__fsigmoid(x[i]);
         break;
     case ACT_TANH:
         for (size_t i = 0; i < sz; i++)
-            yd[i] = tanhf(x[i]);
+            yd[i] = fivo__ftanh(x[i]);
         break;
     case ACT_SOFTPLUS:
         for (size_t i = 0; i < sz; i++)
