@@ -1,56 +1,58 @@
 /* --mode=eval: restores the newest checkpoint in logdir (or [eval]
- * checkpoint) and evaluates ELBO (1 particle), IWAE (num_samples, never
- * resampling) and FIVO (num_samples, resampling when ESS <= threshold * N
- * with the configured resampler) over the whole [dataset] split, per
- * timestep and per sequence, as the reference's run_eval. */
-#include "session.h"
-
-#include <fivo/checkpoint.h>
-
+ * checkpoint) and evaluates, over the whole [dataset] split in order and
+ * without gradients, the reference's three bounds: ELBO (1 particle), IWAE
+ * (num_samples particles, never resampling) and FIVO (num_samples, resampling
+ * by [bound] resampling_criterion / ess_threshold with the configured
+ * resampler), per timestep (sum / total timesteps) and per sequence:
+ *   <split> elbo ll/t: X, iwae ll/t: Y fivo ll/t: Z
+ *   <split> elbo ll/seq: ...
+ * For models with an exact likelihood (the GHMM) the configured bound's
+ * diagnostics (true_ll_per_t, gap_per_t, ...) are added to the report. */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <fivo/checkpoint.h>
+
+#include "session.h"
+
 int fivo_host_run_eval(fivo_host *h)
 {
-    fivo_error err;
-    fivo_error_clear(&err);
-    const char *split, *ckpt;
-    double ess_threshold;
-    const char *crit_text;
-    if (fivo_config_string_or(h->cfg, "dataset", "split", "train", &split, &err) ||
-        fivo_config_string_or(h->cfg, "eval", "checkpoint", NULL, &ckpt, &err) ||
+    const char *split = "train", *ckpt = NULL, *crit_text = "ess";
+    double ess_threshold = 0.5;
+    fivo_error err = {0};
+    fivo_config_get_string(h->cfg, "dataset", "split", "train", &split, NULL);
+    if (fivo_config_string_or(h->cfg, "eval", "checkpoint", NULL, &ckpt, &err) ||
         fivo_config_double_or(h->cfg, "bound", "ess_threshold", 0.5, &ess_threshold, &err) ||
         fivo_config_string_or(h->cfg, "bound", "resampling_criterion", "ess", &crit_text, &err)) {
         fprintf(stderr, "fivo: error: %s\n", err.message);
-        return 1;
+        return 2;
     }
     fivo_criterion crit;
     if (fivo_criterion_parse(crit_text, &crit, &err) != FIVO_OK) {
         fprintf(stderr, "fivo: error: [bound] resampling_criterion: %s\n", err.message);
-        return 1;
+        return 2;
     }
     fivo_session s;
-    if (fivo_session_open(h, &s, split, 1) != 0)
-        return 1;
-    int rc = 1;
-    fivo_ctx *ctx = NULL;
+    int rc = fivo_session_open(&s, h, split);
+    if (rc != 0)
+        return rc;
+    rc = 1;
+    fivo_report *r = NULL;
     fivo_checkpoint_meta meta = {0};
     char *used = NULL;
     fivo_status st = ckpt ? fivo_checkpoint_load(ckpt, s.params, NULL, &meta, &err)
                           : fivo_checkpoint_restore_latest(h->logdir, s.params, NULL, &meta, &used,
                                                            &err);
-    if (st != FIVO_OK) {
+    if (st == FIVO_ERR_NOT_FOUND && !ckpt) {
+        fprintf(stderr, "fivo: warning: %s; evaluating the initial parameters\n", err.message);
+    } else if (st != FIVO_OK) {
         fprintf(stderr, "fivo: error: restoring a checkpoint: %s\n", err.message);
         goto out;
+    } else {
+        fprintf(stderr, "fivo: model restored from step %llu (%s), evaluating.\n",
+                (unsigned long long)meta.step, ckpt ? ckpt : used);
     }
-    fprintf(stderr, "fivo: model restored from step %llu (%s), evaluating.\n",
-            (unsigned long long)meta.step, ckpt ? ckpt : used);
-    ctx = fivo_ctx_new((size_t)32 << 20, 0);
-    if (!ctx) {
-        fprintf(stderr, "fivo: error: out of memory\n");
-        goto out;
-    }
-    const char *names[3] = {"elbo", "iwae", "fivo"};
+    static const char *const names[3] = {"elbo", "iwae", "fivo"};
     fivo_smc_options opts[3] = {
         {1, FIVO_RESAMPLE_NEVER, ess_threshold, NULL},
         {s.num_samples, FIVO_RESAMPLE_NEVER, ess_threshold, NULL},
@@ -59,7 +61,7 @@ int fivo_host_run_eval(fivo_host *h)
     double per_t[3], per_seq[3];
     for (int k = 0; k < 3; k++) {
         fivo_eval_sums sums;
-        if (fivo_session_eval_split(&s, &s.data, ctx, &opts[k], &sums, &err) != FIVO_OK) {
+        if (fivo_session_eval_sums(&s, &s.dataset, &opts[k], &sums, &err) != FIVO_OK) {
             fprintf(stderr, "fivo: error: %s bound on split %s: %s\n", names[k], split,
                     err.message);
             goto out;
@@ -71,11 +73,10 @@ int fivo_host_run_eval(fivo_host *h)
     printf("%s elbo ll/seq: %f, iwae ll/seq: %f fivo ll/seq: %f\n", split, per_seq[0], per_seq[1],
            per_seq[2]);
     fflush(stdout);
-    fivo_report *r = fivo_report_new("eval");
-    if (!r)
-        goto out;
+    r = fivo_report_new("eval");
     fivo_report_set_string(r, "split", split);
     fivo_report_set_int(r, "checkpoint_step", (int64_t)meta.step);
+    fivo_report_set_int(r, "step", (int64_t)meta.step);
     for (int k = 0; k < 3; k++) {
         char key[32];
         snprintf(key, sizeof key, "%s_ll_per_t", names[k]);
@@ -83,17 +84,17 @@ int fivo_host_run_eval(fivo_host *h)
         snprintf(key, sizeof key, "%s_ll_per_seq", names[k]);
         fivo_report_set_number(r, key, per_seq[k]);
     }
+    if (fivo_session_has_exact(&s) &&
+        fivo_session_evaluate(&s, &s.dataset, r, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: %s\n", err.message);
+        goto out;
+    }
     fivo_report_set_int(r, "num_samples", s.num_samples);
-    fivo_error aerr = {0};
-    if (fivo_report_append(r, h->metrics_path, &aerr) != FIVO_OK)
-        fprintf(stderr, "fivo: error: %s\n", aerr.message);
-    else
-        rc = 0;
-    fivo_report_free(r);
+    rc = fivo_host_emit(h, r);
 out:
+    if (r)
+        fivo_report_free(r);
     free(used);
-    if (ctx)
-        fivo_ctx_free(ctx);
     fivo_session_close(&s);
     return rc;
 }

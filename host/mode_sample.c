@@ -4,7 +4,7 @@
  * run_sample does. Writes <logdir>/samples.npz with
  *   prefixes [prefix_length, batch_size, D]   (the conditioning targets)
  *   samples  [sample_length, batch_size, num_samples, D]. */
-#include "modes.h"
+#include "session.h"
 
 #include <fivo/checkpoint.h>
 #include <fivo/npz.h>
@@ -13,35 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct sampler {
-    fivo_dataset data;
-    fivo_model model;
-    fivo_bound bound;
-    fivo_resampler resampler;
-    fivo_params *params;
-    fivo_ctx *ctx;
-    int have_data, have_model, have_bound, have_resampler;
-} sampler;
-
-static void sampler_close(sampler *s)
-{
-    if (s->ctx)
-        fivo_ctx_free(s->ctx);
-    if (s->have_resampler)
-        fivo_resampler_close(&s->resampler);
-    if (s->have_bound)
-        fivo_bound_close(&s->bound);
-    if (s->have_model)
-        fivo_model_close(&s->model);
-    if (s->params)
-        fivo_params_free(s->params);
-    if (s->have_data)
-        fivo_dataset_close(&s->data);
-}
-
 static int fail(const char *what, const fivo_error *err)
 {
-    fivo_log_error("sample: %s: %s", what, err->message);
+    fprintf(stderr, "fivo: error: sample: %s: %s\n", what, err->message);
     return 1;
 }
 
@@ -50,72 +24,38 @@ int fivo_host_run_sample(fivo_host *h)
     fivo_config *cfg = h->cfg;
     fivo_error err;
     fivo_error_clear(&err);
-    long batch_size, num_samples, prefix_length, sample_length, seed;
-    const char *model_name, *bound_name, *resampler_name, *dataset_name, *path, *split, *ckpt;
-    if (fivo_config_int_or(cfg, "fivo", "batch_size", 4, &batch_size, &err) ||
-        fivo_config_int_or(cfg, "fivo", "num_samples", 4, &num_samples, &err) ||
-        fivo_config_int_or(cfg, "fivo", "random_seed", 0, &seed, &err) ||
-        fivo_config_int_or(cfg, "sample", "prefix_length", 25, &prefix_length, &err) ||
+    long prefix_length, sample_length;
+    const char *split = "train", *ckpt;
+    fivo_config_get_string(cfg, "dataset", "split", "train", &split, NULL);
+    if (fivo_config_int_or(cfg, "sample", "prefix_length", 25, &prefix_length, &err) ||
         fivo_config_int_or(cfg, "sample", "sample_length", 50, &sample_length, &err) ||
-        fivo_config_string_or(cfg, "model", "plugin", "vrnn", &model_name, &err) ||
-        fivo_config_string_or(cfg, "bound", "plugin", "fivo", &bound_name, &err) ||
-        fivo_config_string_or(cfg, "resampler", "plugin", "multinomial", &resampler_name, &err) ||
-        fivo_config_string_or(cfg, "dataset", "plugin", "pianoroll", &dataset_name, &err) ||
-        fivo_config_string_or(cfg, "dataset", "path", NULL, &path, &err) ||
-        fivo_config_string_or(cfg, "dataset", "split", "train", &split, &err) ||
-        fivo_config_string_or(cfg, "eval", "checkpoint", NULL, &ckpt, &err))
-        return fail("configuration", &err);
-    if (batch_size <= 0 || num_samples <= 0 || prefix_length <= 0 || sample_length <= 0) {
-        fivo_log_error("sample: batch_size (%ld), num_samples (%ld), prefix_length (%ld) and "
-                       "sample_length (%ld) must be positive",
-                       batch_size, num_samples, prefix_length, sample_length);
-        return 1;
+        fivo_config_string_or(cfg, "eval", "checkpoint", NULL, &ckpt, &err)) {
+        fprintf(stderr, "fivo: error: %s\n", err.message);
+        return 2;
     }
-    if (!path) {
-        fivo_log_error("sample: [dataset] path (--dataset_path) is required");
-        return 1;
+    if (prefix_length <= 0 || sample_length <= 0) {
+        fprintf(stderr, "fivo: error: prefix_length (%ld) and sample_length (%ld) must be "
+                        "positive\n",
+                prefix_length, sample_length);
+        return 2;
     }
-
-    sampler s;
-    memset(&s, 0, sizeof s);
-    int rc = 1;
-    fivo_dataset_info info;
+    fivo_session s;
+    int rc = fivo_session_open(&s, h, split);
+    if (rc != 0)
+        return rc;
+    rc = 1;
     fivo_batch full;
-    if (fivo_dataset_open(h->reg, dataset_name, cfg, path, split, &s.data, &err) != FIVO_OK) {
-        rc = fail("dataset", &err);
-        goto out;
-    }
-    s.have_data = 1;
-    if (s.data.vt->info(s.data.self, &info, &err) != FIVO_OK) {
-        rc = fail("dataset", &err);
-        goto out;
-    }
-    fivo_data_spec spec = {.dim = info.dim, .kind = info.kind, .mean = info.mean,
-                           .num_timesteps = 0};
-    s.params = fivo_params_new((uint64_t)seed);
-    if (!s.params || fivo_model_open(h->reg, model_name, cfg, &spec, s.params, &s.model, &err)) {
-        rc = fail("model", &err);
-        goto out;
-    }
-    s.have_model = 1;
-    if (!FIVO_MODEL_HAS(&s.model, sample_step)) {
-        fivo_log_error("sample: model '%s' has no sample_step", model_name);
-        goto out;
-    }
-    if (fivo_bound_open(h->reg, bound_name, cfg, &s.bound, &err) != FIVO_OK) {
-        rc = fail("bound", &err);
-        goto out;
-    }
-    s.have_bound = 1;
-    if (fivo_resampler_open(h->reg, resampler_name, cfg, &s.resampler, &err) != FIVO_OK) {
-        rc = fail("resampler", &err);
-        goto out;
-    }
-    s.have_resampler = 1;
-
     fivo_checkpoint_meta meta;
-    memset(&meta, 0, sizeof meta);
     char *used = NULL;
+    float *pin = NULL, *ptg = NULL, *samples = NULL;
+    int32_t *plen = NULL;
+    long seed = (long)s.seed, batch_size = s.batch_size, num_samples = s.num_samples;
+    if (!FIVO_MODEL_HAS(&s.model, sample_step)) {
+        fprintf(stderr, "fivo: error: model '%s' cannot sample (no sample_step)\n",
+                s.model_name);
+        goto out;
+    }
+    memset(&meta, 0, sizeof meta);
     fivo_status st = ckpt ? fivo_checkpoint_load(ckpt, s.params, NULL, &meta, &err)
                           : fivo_checkpoint_restore_latest(h->logdir, s.params, NULL, &meta, &used,
                                                            &err);
@@ -129,7 +69,7 @@ int fivo_host_run_sample(fivo_host *h)
 
     /* A shuffled batch from the seed, as the reference samples prefixes
      * from a shuffled, repeated split. */
-    if (s.data.vt->batch(s.data.self, (int)batch_size, true, (uint64_t)seed, 0, &full, &err) !=
+    if (s.dataset.vt->batch(s.dataset.self, (int)batch_size, true, (uint64_t)seed, 0, &full, &err) !=
         FIVO_OK) {
         rc = fail("dataset batch", &err);
         goto out;
@@ -137,10 +77,10 @@ int fivo_host_run_sample(fivo_host *h)
     int B = full.batch_size, D = full.dim, P = (int)prefix_length, L = (int)sample_length;
     int N = (int)num_samples;
     size_t step_floats = (size_t)B * (size_t)D;
-    float *pin = calloc((size_t)P * step_floats, sizeof(float));
-    float *ptg = calloc((size_t)P * step_floats, sizeof(float));
-    int32_t *plen = malloc(sizeof(int32_t) * (size_t)B);
-    float *samples = calloc((size_t)L * (size_t)N * step_floats, sizeof(float));
+    pin = calloc((size_t)P * step_floats, sizeof(float));
+    ptg = calloc((size_t)P * step_floats, sizeof(float));
+    plen = malloc(sizeof(int32_t) * (size_t)B);
+    samples = calloc((size_t)L * (size_t)N * step_floats, sizeof(float));
     if (!pin || !ptg || !plen || !samples) {
         fivo_log_error("sample: out of memory");
         goto free_out;
@@ -158,11 +98,7 @@ int fivo_host_run_sample(fivo_host *h)
     fivo_batch prefix = {.max_len = P, .batch_size = B, .dim = D, .inputs = pin, .targets = ptg,
                          .lengths = plen, .seq_ids = full.seq_ids};
 
-    s.ctx = fivo_ctx_new((size_t)64 << 20, 0);
-    if (!s.ctx) {
-        fivo_log_error("sample: out of memory");
-        goto free_out;
-    }
+    fivo_ctx_reset(s.ctx);
     fivo_ctx_set_grad_enabled(s.ctx, false);
     fivo_ctx_set_seed(s.ctx, (uint64_t)seed, 0);
     fivo_smc_result res;
@@ -243,11 +179,11 @@ int fivo_host_run_sample(fivo_host *h)
         rc = 0;
     }
 free_out:
+out:
     free(pin);
     free(ptg);
     free(plen);
     free(samples);
-out:
-    sampler_close(&s);
+    fivo_session_close(&s);
     return rc;
 }

@@ -1,328 +1,352 @@
-/* --mode=train: Adam on -(bound) (per timestep unless normalize_by_seq_len
- * is false), with the reference's "Step N, <bound> bound per timestep: X"
- * lines, periodic validation keeping the best checkpoint, and checkpoints
- * every checkpoint_every_secs and at exit (also on SIGINT / SIGTERM).
+/* --mode=train: any model, bound, resampler and dataset from the config.
+ * Each step: reset the ctx, take batch `step` of the shuffled split (a pure
+ * function of seed and step), compute the bound, loss = -mean(log p-hat /
+ * length) (or / 1 when [train] normalize_by_seq_len = false), backward, Adam.
+ * Every summarize_every steps a train report averages the window since the
+ * last one: bound_per_t, and for models with an exact likelihood (GHMM)
+ * true_ll_per_t and gap_per_t, as the reference's ghmm runner logs them.
+ * With [train] eval_every > 0 the [eval] split is evaluated periodically and
+ * at the end, and the parameters with the best bound_mean so far are kept in
+ * <logdir>/best.fivo.
  *
- * Reproducibility: batch i is a pure function of (seed, i) and the random
- * streams of step i are keyed by (seed, i), so resuming from a checkpoint
- * (parameters, Adam moments and count, step) continues bit for bit like an
- * uninterrupted run. */
+ * Checkpoints (fivo/checkpoint.h) go to <logdir>/ckpt-<step>.fivo every
+ * checkpoint_every_secs and at exit, also on SIGINT / SIGTERM (a flag checked
+ * between steps); the last keep_checkpoints are kept. A run resumes from the
+ * newest valid checkpoint with parameters, Adam state and step; as batches
+ * and random streams are pure functions of (seed, step), an interrupted and
+ * resumed run is bit-identical to an uninterrupted one. A NaN or inf in the
+ * bound or gradients stops with a message naming the step and writes
+ * nothing, so the last good checkpoint stays the newest. */
 #define _POSIX_C_SOURCE 200809L
-#include "session.h"
-
-#include <fivo/checkpoint.h>
-
-#include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include <glib.h>
 
-static volatile sig_atomic_t stop_requested;
+#include <fivo/checkpoint.h>
 
-static void on_signal(int sig)
-{
-    stop_requested = sig;
-}
+#include "session.h"
 
-static double now_secs(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
 
 typedef struct train_opts {
-    double learning_rate, checkpoint_every_secs, clip_global_norm;
+    double learning_rate, clip_global_norm, checkpoint_every_secs;
     long max_steps, summarize_every, eval_every, keep;
     bool normalize;
-    const char *split, *eval_split, *bound_name;
+    const char *eval_split;
 } train_opts;
 
-static int read_opts(fivo_host *h, train_opts *o)
+/* Sums over the steps since the last report. */
+typedef struct train_window {
+    long steps;
+    double bound, bound_seq, ll, gap, rate;
+    int64_t timesteps;
+    int64_t t0_us;
+} train_window;
+
+static int read_opts(const fivo_config *cfg, train_opts *o)
 {
-    fivo_error err;
-    fivo_error_clear(&err);
-    fivo_config *c = h->cfg;
-    if (fivo_config_double_or(c, "train", "learning_rate", 2e-4, &o->learning_rate, &err) ||
-        fivo_config_int_or(c, "train", "max_steps", 1000000000L, &o->max_steps, &err) ||
-        fivo_config_int_or(c, "train", "summarize_every", 50, &o->summarize_every, &err) ||
-        fivo_config_bool_or(c, "train", "normalize_by_seq_len", true, &o->normalize, &err) ||
-        fivo_config_int_or(c, "train", "eval_every", 0, &o->eval_every, &err) ||
-        fivo_config_double_or(c, "train", "checkpoint_every_secs", 120, &o->checkpoint_every_secs,
+    fivo_error err = {0};
+    o->eval_split = "valid";
+    if (fivo_config_double_or(cfg, "train", "learning_rate", 2e-4, &o->learning_rate, &err) ||
+        fivo_config_double_or(cfg, "train", "clip_global_norm", 0.0, &o->clip_global_norm,
                               &err) ||
-        fivo_config_int_or(c, "train", "keep_checkpoints", 5, &o->keep, &err) ||
-        fivo_config_double_or(c, "train", "clip_global_norm", 0, &o->clip_global_norm, &err) ||
-        fivo_config_string_or(c, "dataset", "split", "train", &o->split, &err) ||
-        fivo_config_string_or(c, "eval", "split", "valid", &o->eval_split, &err) ||
-        fivo_config_string_or(c, "bound", "plugin", "fivo", &o->bound_name, &err)) {
+        fivo_config_int_or(cfg, "train", "max_steps", 1000000000L, &o->max_steps, &err) ||
+        fivo_config_int_or(cfg, "train", "summarize_every", 50, &o->summarize_every, &err) ||
+        fivo_config_int_or(cfg, "train", "eval_every", 0, &o->eval_every, &err) ||
+        fivo_config_bool_or(cfg, "train", "normalize_by_seq_len", true, &o->normalize, &err) ||
+        fivo_config_double_or(cfg, "train", "checkpoint_every_secs", 120.0,
+                              &o->checkpoint_every_secs, &err) ||
+        fivo_config_int_or(cfg, "train", "keep_checkpoints", 5, &o->keep, &err) ||
+        fivo_config_string_or(cfg, "eval", "split", "valid", &o->eval_split, &err)) {
         fprintf(stderr, "fivo: error: %s\n", err.message);
-        return 1;
+        return 2;
     }
-    if (o->summarize_every <= 0)
-        o->summarize_every = 1;
-    if (o->max_steps < 0 || !(o->learning_rate > 0)) {
-        fprintf(stderr, "fivo: error: max_steps must be >= 0 and learning_rate > 0\n");
-        return 1;
+    if (!(o->learning_rate > 0.0) || o->max_steps < 0 || o->summarize_every < 1 ||
+        o->eval_every < 0) {
+        fprintf(stderr, "fivo: error: [train] needs learning_rate > 0, max_steps >= 0, "
+                        "summarize_every >= 1 and eval_every >= 0\n");
+        return 2;
     }
     return 0;
 }
 
-static int save(fivo_host *h, fivo_session *s, fivo_adam *adam, uint64_t step, double best,
-                long keep)
+/* 1 x 1 loss: -(1/B) sum_b log p-hat_b / L_b (or without / L_b). */
+static fivo_tensor *train_loss(fivo_ctx *ctx, const fivo_smc_result *res, const fivo_batch *batch,
+                               bool normalize)
 {
-    fivo_checkpoint_meta meta = {.step = step, .seed = s->seed, .adam_step = 0, .best_bound = best};
+    fivo_tensor *w = fivo_tensor_new(ctx, batch->batch_size, 1);
+    for (int b = 0; b < batch->batch_size; b++) {
+        int len = batch->lengths[b];
+        double scale = normalize ? (len > 0 ? 1.0 / len : 0.0) : 1.0;
+        w->data[b] = (float)(-scale / batch->batch_size);
+    }
+    return fivo_sum_all(ctx, fivo_mul(ctx, res->log_phat, w));
+}
+
+static int emit_summary(fivo_host *h, long step, train_window *win, bool exact,
+                        const char *bound_name, bool normalize)
+{
+    int64_t now = g_get_monotonic_time();
+    double secs = (double)(now - win->t0_us) * 1e-6;
+    /* The reference's logging line; the value is the window's mean of the
+     * bound per timestep (per sequence when not normalising). */
+    printf("Step %ld, %s bound per %s: %f (%.2f steps/s, %.0f timesteps/s)\n", step, bound_name,
+           normalize ? "timestep" : "sequence",
+           (normalize ? win->bound : win->bound_seq) / win->steps,
+           secs > 0 ? win->steps / secs : 0.0, secs > 0 ? win->timesteps / secs : 0.0);
+    fivo_report *r = fivo_report_new("train");
+    fivo_report_set_int(r, "step", step);
+    fivo_report_set_number(r, "bound_per_t", win->bound / win->steps);
+    if (exact) {
+        fivo_report_set_number(r, "true_ll_per_t", win->ll / win->steps);
+        fivo_report_set_number(r, "gap_per_t", win->gap / win->steps);
+    }
+    fivo_report_set_number(r, "resample_rate", win->rate / win->steps);
+    fivo_report_set_number(r, "steps_per_sec", secs > 0 ? win->steps / secs : 0.0);
+    fivo_report_set_number(r, "timesteps_per_sec", secs > 0 ? win->timesteps / secs : 0.0);
+    int rc = fivo_host_emit(h, r);
+    fivo_report_free(r);
+    *win = (train_window){0};
+    win->t0_us = g_get_monotonic_time();
+    return rc;
+}
+
+static int run_eval(fivo_session *s, fivo_dataset *ds, const char *split, long step,
+                    double *bound_mean)
+{
+    fivo_error err = {0};
+    fivo_report *r = fivo_report_new("eval");
+    fivo_report_set_int(r, "step", step);
+    fivo_report_set_string(r, "split", split);
+    int rc = 0;
+    if (fivo_session_evaluate(s, ds, r, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: %s\n", err.message);
+        rc = 1;
+    } else {
+        fivo_report_get_number(r, "bound_mean", bound_mean);
+        rc = fivo_host_emit(s->host, r);
+    }
+    fivo_report_free(r);
+    return rc;
+}
+
+static int save_numbered(fivo_session *s, fivo_adam *adam, long step, double best, long keep)
+{
+    fivo_checkpoint_meta meta = {(uint64_t)step, s->seed, 0, best, 0};
     fivo_error err = {0};
     char *path = NULL;
-    if (fivo_checkpoint_save_numbered(h->logdir, s->params, adam, &meta, (int)keep, &path, &err) !=
-        FIVO_OK) {
-        fprintf(stderr, "fivo: error: saving a checkpoint at step %llu: %s\n",
-                (unsigned long long)step, err.message);
+    if (fivo_checkpoint_save_numbered(s->host->logdir, s->params, adam, &meta, (int)keep, &path,
+                                      &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: checkpoint at step %ld: %s\n", step, err.message);
         return 1;
     }
-    fprintf(stderr, "fivo: saved %s\n", path);
+    fivo_log_info("saved %s", path);
     free(path);
     return 0;
+}
+
+static int save_best(fivo_session *s, fivo_adam *adam, long step, double best)
+{
+    fivo_checkpoint_meta meta = {(uint64_t)step, s->seed, 0, best, 0};
+    fivo_error err = {0};
+    char *path = g_build_filename(s->host->logdir, "best.fivo", NULL);
+    int rc = 0;
+    if (fivo_checkpoint_save(path, s->params, adam, &meta, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: best checkpoint at step %ld: %s\n", step, err.message);
+        rc = 1;
+    }
+    g_free(path);
+    return rc;
+}
+
+/* One training step; fills the window sums. */
+static fivo_status train_step(fivo_session *s, fivo_adam *adam, const train_opts *o, long step,
+                              double *ll, train_window *win, fivo_error *err)
+{
+    fivo_batch batch;
+    fivo_status st = s->dataset.vt->batch(s->dataset.self, s->batch_size, true, s->seed,
+                                          (uint64_t)step, &batch, err);
+    if (st != FIVO_OK)
+        return st == FIVO_END ? fivo_error_set(err, FIVO_ERR_FORMAT,
+                                               "dataset '%s' ended a shuffled stream",
+                                               s->dataset_name)
+                              : st;
+    fivo_ctx_reset(s->ctx);
+    fivo_ctx_set_seed(s->ctx, s->seed, (uint64_t)step);
+    fivo_smc_result res;
+    if ((st = fivo_session_bound(s, &batch, &res, err)) != FIVO_OK)
+        return st;
+    /* Before any update: a non-finite bound stops the run untouched. */
+    for (int b = 0; b < batch.batch_size; b++)
+        if (!isfinite(res.log_phat->data[b]))
+            return fivo_error_set(err, FIVO_ERR_NUMERIC, "the bound of sequence %d is %g", b,
+                                  (double)res.log_phat->data[b]);
+    if (fivo_params_count(s->params) > 0) {
+        fivo_tensor *loss = train_loss(s->ctx, &res, &batch, o->normalize);
+        if ((st = fivo_ctx_backward(s->ctx, loss, err)) != FIVO_OK)
+            return st;
+        if ((st = fivo_adam_step(adam, NULL, err)) != FIVO_OK)
+            return st;
+    }
+    bool exact = fivo_session_has_exact(s);
+    if (exact && (st = s->model.vt->log_likelihood(s->model.self, &batch, ll, err)) != FIVO_OK)
+        return st;
+    double bound = 0.0, bound_seq = 0.0, lls = 0.0, gap = 0.0;
+    int n = 0;
+    for (int b = 0; b < batch.batch_size; b++) {
+        int len = batch.lengths[b];
+        if (len <= 0)
+            continue;
+        bound += res.log_phat->data[b] / len;
+        bound_seq += res.log_phat->data[b];
+        if (exact) {
+            lls += ll[b] / len;
+            gap += (ll[b] - res.log_phat->data[b]) / len;
+        }
+        win->timesteps += len;
+        n++;
+    }
+    if (n > 0) {
+        win->bound += bound / n;
+        win->bound_seq += bound_seq / n;
+        win->ll += lls / n;
+        win->gap += gap / n;
+    }
+    win->rate += res.resample_rate;
+    win->steps++;
+    if (!isfinite(bound))
+        return fivo_error_set(err, FIVO_ERR_NUMERIC, "the bound is %g", bound);
+    return FIVO_OK;
 }
 
 int fivo_host_run_train(fivo_host *h)
 {
     train_opts o;
-    if (read_opts(h, &o) != 0)
-        return 1;
+    int rc = read_opts(h->cfg, &o);
+    if (rc != 0)
+        return rc;
+    const char *split = "train";
+    fivo_config_get_string(h->cfg, "dataset", "split", "train", &split, NULL);
     if (g_mkdir_with_parents(h->logdir, 0755) != 0) {
-        fprintf(stderr, "fivo: error: %s: cannot create logdir: %s\n", h->logdir,
-                g_strerror(errno));
+        fprintf(stderr, "fivo: error: %s: cannot create logdir\n", h->logdir);
         return 1;
     }
     fivo_session s;
-    if (fivo_session_open(h, &s, o.split, 1) != 0)
-        return 1;
-    int rc = 1;
-    fivo_dataset valid;
-    int have_valid = 0;
-    fivo_ctx *ctx = NULL;
-    fivo_adam *adam = NULL;
-    fivo_error err;
-    fivo_error_clear(&err);
+    if ((rc = fivo_session_open(&s, h, split)) != 0)
+        return rc;
+
     fivo_adam_options ao;
     fivo_adam_options_default(&ao);
     ao.learning_rate = o.learning_rate;
     ao.clip_global_norm = o.clip_global_norm;
-    adam = fivo_adam_new(s.params, &ao);
-    ctx = fivo_ctx_new((size_t)32 << 20, 0);
-    if (!adam || !ctx) {
-        fprintf(stderr, "fivo: error: out of memory\n");
-        goto out;
-    }
+    fivo_adam *adam = fivo_adam_new(s.params, &ao);
+    fivo_dataset eval_ds;
+    fivo_dataset_info eval_info;
+    bool have_eval = false;
+    double *ll = NULL;
+    struct sigaction sa, old_int, old_term;
+    bool handlers = false;
     if (o.eval_every > 0) {
-        const char *path = NULL;
-        fivo_config_string_or(h->cfg, "dataset", "path", NULL, &path, NULL);
-        if (fivo_dataset_open(h->reg, s.data.name, h->cfg, path, o.eval_split, &valid, &err) !=
-            FIVO_OK) {
-            fprintf(stderr, "fivo: error: validation split: %s\n", err.message);
+        if ((rc = fivo_session_open_split(&s, o.eval_split, &eval_ds, &eval_info)) != 0)
             goto out;
-        }
-        have_valid = 1;
+        have_eval = true;
     }
 
-    /* Resume from the newest valid checkpoint, if any. */
-    uint64_t step = 0;
+    /* Resume from the newest valid checkpoint (damaged newer ones are
+     * refused with a warning naming them). */
+    long start = 0;
     double best = NAN;
+    fivo_error err = {0};
     fivo_checkpoint_meta meta;
     char *used = NULL;
     fivo_status st = fivo_checkpoint_restore_latest(h->logdir, s.params, adam, &meta, &used, &err);
     if (st == FIVO_OK) {
-        step = meta.step;
+        start = (long)meta.step;
         best = meta.best_bound;
         if (meta.seed != s.seed)
-            fprintf(stderr, "fivo: warning: %s was written with random_seed %llu, this run uses "
-                            "%llu\n",
-                    used, (unsigned long long)meta.seed, (unsigned long long)s.seed);
-        fprintf(stderr, "fivo: resuming from %s (step %llu)\n", used, (unsigned long long)step);
+            fivo_log_warn("%s was written with random_seed %llu; continuing with %llu", used,
+                          (unsigned long long)meta.seed, (unsigned long long)s.seed);
+        fprintf(stderr, "fivo: resuming from %s (step %ld)\n", used, start);
         free(used);
     } else if (st != FIVO_ERR_NOT_FOUND) {
         fprintf(stderr, "fivo: error: %s\n", err.message);
+        rc = 1;
         goto out;
     }
-    uint64_t saved_step = st == FIVO_OK ? step : (uint64_t)-1;
+    long saved = st == FIVO_OK ? start : -1;
 
-    struct sigaction sa, old_int, old_term;
+    fivo_log_info("train: model %s, bound %s, resampler %s, dataset %s (%s), %d sequences x %d "
+                  "particles, %d parameters",
+                  s.model_name, s.bound_name, s.resampler_name, s.dataset_name, split,
+                  s.batch_size, s.num_samples, fivo_params_count(s.params));
+
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    stop_requested = 0;
+    stop_signal = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    handlers = true;
 
-    float *inv_len = malloc(sizeof(float) * (size_t)s.batch_size);
-    if (!inv_len) {
-        fprintf(stderr, "fivo: error: out of memory\n");
-        goto restore_signals;
-    }
-    double t_start = now_secs(), t_last_ckpt = t_start, t_window = t_start;
-    int64_t window_steps = 0, window_timesteps = 0;
-    int failed = 0;
-    while ((long)step < o.max_steps && !stop_requested) {
-        fivo_batch batch;
-        if (s.data.vt->batch(s.data.self, s.batch_size, true, s.seed, step, &batch, &err) !=
-            FIVO_OK) {
-            fprintf(stderr, "fivo: error: step %llu: %s\n", (unsigned long long)step, err.message);
-            failed = 1;
+    ll = calloc((size_t)s.batch_size, sizeof(double));
+    train_window win = {0};
+    win.t0_us = g_get_monotonic_time();
+    int64_t last_ckpt_us = win.t0_us;
+    const bool exact = fivo_session_has_exact(&s);
+    bool numeric_failure = false;
+    long step = start;
+    for (; step < o.max_steps && rc == 0 && !stop_signal; step++) {
+        if (ll == NULL) {
+            fprintf(stderr, "fivo: error: out of memory\n");
+            rc = 1;
             break;
         }
-        fivo_ctx_reset(ctx);
-        fivo_ctx_set_grad_enabled(ctx, true);
-        fivo_ctx_set_seed(ctx, s.seed, step);
-        fivo_smc_result res;
-        memset(&res, 0, sizeof res);
-        st = s.bound.vt->compute(s.bound.self, ctx, &s.model, &s.resampler, &batch,
-                                 s.num_samples, &res, &err);
-        if (st == FIVO_ERR_NUMERIC) {
-            fprintf(stderr, "fivo: error: step %llu: %s; stopping (the last good checkpoint is "
-                            "kept)\n",
-                    (unsigned long long)step, err.message);
-            failed = 2;
+        if ((st = train_step(&s, adam, &o, step, ll, &win, &err)) != FIVO_OK) {
+            numeric_failure = st == FIVO_ERR_NUMERIC;
+            fprintf(stderr, "fivo: error: train step %ld: %s%s\n", step, err.message,
+                    numeric_failure ? "; stopping, the last good checkpoint is kept" : "");
+            rc = 1;
             break;
         }
-        if (st != FIVO_OK) {
-            fprintf(stderr, "fivo: error: step %llu: %s\n", (unsigned long long)step, err.message);
-            failed = 1;
-            break;
-        }
-        int B = batch.batch_size;
-        double bound_per_t = 0, bound_per_seq = 0;
-        int64_t ts = 0;
-        for (int b = 0; b < B; b++) {
-            double ll = res.log_phat->data[b];
-            bound_per_t += ll / batch.lengths[b];
-            bound_per_seq += ll;
-            ts += batch.lengths[b];
-            inv_len[b] = o.normalize ? 1.0f / (float)batch.lengths[b] : 1.0f;
-        }
-        bound_per_t /= B;
-        bound_per_seq /= B;
-        double bound_value = o.normalize ? bound_per_t : bound_per_seq;
-        if (!isfinite(bound_value)) {
-            fprintf(stderr, "fivo: error: step %llu: the %s bound is %g; stopping (the last good "
-                            "checkpoint is kept)\n",
-                    (unsigned long long)step, o.bound_name, bound_value);
-            failed = 2;
-            break;
-        }
-        fivo_tensor *w = fivo_tensor_from(ctx, B, 1, inv_len);
-        fivo_tensor *loss =
-            fivo_scale(ctx, fivo_sum_all(ctx, fivo_mul(ctx, res.log_phat, w)), -1.0f / (float)B);
-        if (fivo_ctx_backward(ctx, loss, &err) != FIVO_OK) {
-            fprintf(stderr, "fivo: error: step %llu: %s\n", (unsigned long long)step, err.message);
-            failed = 1;
-            break;
-        }
-        st = fivo_adam_step(adam, NULL, &err);
-        if (st != FIVO_OK) {
-            fprintf(stderr, "fivo: error: step %llu: %s; stopping (the last good checkpoint is "
-                            "kept)\n",
-                    (unsigned long long)step, err.message);
-            failed = st == FIVO_ERR_NUMERIC ? 2 : 1;
-            break;
-        }
-        step++;
-        window_steps++;
-        window_timesteps += ts;
-        if ((long)step % o.summarize_every == 0) {
-            double t = now_secs(), dt = t - t_window;
-            double sps = dt > 0 ? window_steps / dt : 0, tps = dt > 0 ? window_timesteps / dt : 0;
-            printf("Step %llu, %s bound per %s: %f (%.2f steps/s, %.0f timesteps/s)\n",
-                   (unsigned long long)step, o.bound_name, o.normalize ? "timestep" : "sequence",
-                   bound_value, sps, tps);
-            fflush(stdout);
-            fivo_report *r = fivo_report_new("train");
-            if (r) {
-                fivo_report_set_int(r, "step", (int64_t)step);
-                fivo_report_set_number(r, "bound_per_t", bound_per_t);
-                fivo_report_set_number(r, "bound_per_seq", bound_per_seq);
-                fivo_report_set_number(r, "steps_per_sec", sps);
-                fivo_report_set_number(r, "timesteps_per_sec", tps);
-                fivo_report_set_number(r, "resample_rate", res.resample_rate);
-                fivo_error aerr = {0};
-                if (fivo_report_append(r, h->metrics_path, &aerr) != FIVO_OK)
-                    fprintf(stderr, "fivo: warning: %s\n", aerr.message);
-                fivo_report_free(r);
-            }
-            t_window = t;
-            window_steps = window_timesteps = 0;
-        }
-        if (have_valid && (long)step % o.eval_every == 0) {
-            fivo_eval_sums sums;
-            if (fivo_session_eval_bound(&s, &valid, ctx, &sums, &err) != FIVO_OK) {
-                fprintf(stderr, "fivo: error: validation at step %llu: %s\n",
-                        (unsigned long long)step, err.message);
-                failed = 1;
-                break;
-            }
-            double v = sums.timesteps > 0 ? sums.ll / (double)sums.timesteps : 0;
-            int improved = isfinite(v) && (isnan(best) || v > best);
-            printf("Step %llu, %s %s ll/t: %f%s\n", (unsigned long long)step, o.eval_split,
-                   o.bound_name, v, improved ? " (best)" : "");
-            if (improved) {
+        long done = step + 1;
+        if (done % o.summarize_every == 0 || done == o.max_steps)
+            rc = emit_summary(h, done, &win, exact, s.bound_name, o.normalize);
+        if (rc == 0 && have_eval && (done % o.eval_every == 0 || done == o.max_steps)) {
+            double v = NAN;
+            rc = run_eval(&s, &eval_ds, o.eval_split, done, &v);
+            if (rc == 0 && isfinite(v) && (isnan(best) || v > best)) {
                 best = v;
-                size_t n = strlen(h->logdir) + 16;
-                char *bp = malloc(n);
-                fivo_checkpoint_meta bm = {.step = step, .seed = s.seed, .best_bound = best};
-                if (bp) {
-                    snprintf(bp, n, "%s/best.fivo", h->logdir);
-                    if (fivo_checkpoint_save(bp, s.params, adam, &bm, &err) != FIVO_OK)
-                        fprintf(stderr, "fivo: error: %s\n", err.message);
-                    free(bp);
-                }
-            }
-            fivo_report *r = fivo_report_new("eval");
-            if (r) {
-                fivo_report_set_int(r, "step", (int64_t)step);
-                fivo_report_set_string(r, "split", o.eval_split);
-                fivo_report_set_number(r, "bound_per_t", v);
-                fivo_report_set_number(r, "bound_per_seq",
-                                       sums.sequences ? sums.ll / (double)sums.sequences : 0);
-                fivo_report_set_number(r, "best_bound_per_t", best);
-                fivo_error aerr = {0};
-                fivo_report_append(r, h->metrics_path, &aerr);
-                fivo_report_free(r);
+                rc = save_best(&s, adam, done, best);
             }
         }
-        if (now_secs() - t_last_ckpt >= o.checkpoint_every_secs) {
-            if (save(h, &s, adam, step, best, o.keep) != 0) {
-                failed = 1;
-                break;
-            }
-            saved_step = step;
-            t_last_ckpt = now_secs();
+        if (rc == 0 &&
+            (double)(g_get_monotonic_time() - last_ckpt_us) * 1e-6 >= o.checkpoint_every_secs) {
+            rc = save_numbered(&s, adam, done, best, o.keep);
+            saved = done;
+            last_ckpt_us = g_get_monotonic_time();
         }
     }
-    free(inv_len);
-    if (failed != 2 && step != saved_step) {
-        /* At exit, after a signal or an I/O error: the parameters are
-         * those of a completed step. Not after a NaN: keep the last good. */
-        if (save(h, &s, adam, step, best, o.keep) != 0)
-            failed = 1;
-    }
-    if (stop_requested)
-        fprintf(stderr, "fivo: stopped by signal %d at step %llu\n", (int)stop_requested,
-                (unsigned long long)step);
-    rc = failed ? 1 : 0;
-restore_signals:
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    /* At exit (done, signal, or a non-numeric error after a completed step):
+     * the parameters are those after `step` steps. Never after a NaN. */
+    if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o.keep) != 0)
+        rc = 1;
+    if (stop_signal)
+        fprintf(stderr, "fivo: stopped by signal %d after step %ld\n", (int)stop_signal, step);
 out:
-    if (have_valid)
-        fivo_dataset_close(&valid);
-    if (ctx)
-        fivo_ctx_free(ctx);
-    if (adam)
-        fivo_adam_free(adam);
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+    free(ll);
+    if (have_eval)
+        fivo_dataset_close(&eval_ds);
+    fivo_adam_free(adam);
     fivo_session_close(&s);
     return rc;
 }

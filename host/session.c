@@ -1,152 +1,139 @@
-/* Opening the plugins a mode needs, and evaluation over a split. */
-#include "session.h"
-
+/* Opening and closing a session (see session.h). */
 #include <stdio.h>
 #include <string.h>
 
-static int fail(const char *what, const fivo_error *err)
+#include "session.h"
+
+static int fail(fivo_session *s, const fivo_error *err, int code)
 {
-    fprintf(stderr, "fivo: error: %s: %s\n", what, err->message);
-    return 1;
+    fprintf(stderr, "fivo: error: %s\n", err->message);
+    fivo_session_close(s);
+    return code;
 }
 
-int fivo_session_open(fivo_host *h, fivo_session *s, const char *split, int with_bound)
+static const char *config_string(const fivo_config *cfg, const char *section, const char *key,
+                                 const char *def)
+{
+    const char *v = def;
+    fivo_config_get_string(cfg, section, key, def, &v, NULL);
+    return v;
+}
+
+int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
 {
     memset(s, 0, sizeof *s);
-    fivo_config *cfg = h->cfg;
-    fivo_error err;
-    fivo_error_clear(&err);
-    long seed, batch_size, num_samples;
-    const char *path;
-    if (fivo_config_int_or(cfg, "fivo", "random_seed", 0, &seed, &err) ||
-        fivo_config_int_or(cfg, "fivo", "batch_size", 4, &batch_size, &err) ||
-        fivo_config_int_or(cfg, "fivo", "num_samples", 4, &num_samples, &err) ||
-        fivo_config_string_or(cfg, "dataset", "path", NULL, &path, &err))
-        return fail("configuration", &err);
-    if (batch_size <= 0 || num_samples <= 0) {
-        fprintf(stderr, "fivo: error: batch_size (%ld) and num_samples (%ld) must be positive\n",
-                batch_size, num_samples);
-        return 1;
-    }
-    if (!path) {
-        fprintf(stderr, "fivo: error: no data: set --dataset_path ([dataset] path)\n");
-        return 1;
+    s->host = h;
+    fivo_error err = {0};
+    long seed = 0, batch = 4, samples = 4;
+    if (fivo_config_int_or(h->cfg, "fivo", "random_seed", 0, &seed, &err) != FIVO_OK ||
+        fivo_config_int_or(h->cfg, "fivo", "batch_size", 4, &batch, &err) != FIVO_OK ||
+        fivo_config_int_or(h->cfg, "fivo", "num_samples", 4, &samples, &err) != FIVO_OK)
+        return fail(s, &err, 2);
+    if (batch < 1 || samples < 1) {
+        fivo_error_set(&err, FIVO_ERR_INVALID,
+                       "[fivo] batch_size = %ld and num_samples = %ld must both be >= 1", batch,
+                       samples);
+        return fail(s, &err, 2);
     }
     s->seed = (uint64_t)seed;
-    s->batch_size = (int)batch_size;
-    s->num_samples = (int)num_samples;
-    const fivo_plugin_info *pd = fivo_host_require_plugin(h, FIVO_PLUGIN_DATASET);
-    const fivo_plugin_info *pm = fivo_host_require_plugin(h, FIVO_PLUGIN_MODEL);
-    if (!pd || !pm)
-        return 1;
-    if (fivo_dataset_open(h->reg, pd->name, cfg, path, split, &s->data, &err) != FIVO_OK)
-        return fail("dataset", &err);
-    s->have_data = 1;
-    if (s->data.vt->info(s->data.self, &s->info, &err) != FIVO_OK) {
-        fivo_session_close(s);
-        return fail("dataset", &err);
-    }
-    long num_timesteps = 0;
-    fivo_config_int_or(cfg, "model", "num_timesteps", 0, &num_timesteps, NULL);
-    s->spec.dim = s->info.dim;
-    s->spec.kind = s->info.kind;
-    s->spec.mean = s->info.mean;
-    s->spec.num_timesteps = (int)num_timesteps;
+    s->batch_size = (int)batch;
+    s->num_samples = (int)samples;
+    s->split = split;
+
+    /* The GHMM trains on synthetic chain data unless a dataset is chosen. */
+    s->model_name = config_string(h->cfg, "model", "plugin", "vrnn");
+    const char *ds_origin = fivo_config_origin(h->cfg, "dataset", "plugin");
+    if (strcmp(s->model_name, "ghmm") == 0 &&
+        (ds_origin == NULL || strcmp(ds_origin, "default") == 0))
+        fivo_config_set_from(h->cfg, "dataset", "plugin", "chain", "default for --model=ghmm");
+
+    const fivo_plugin_kind kinds[] = {FIVO_PLUGIN_DATASET, FIVO_PLUGIN_MODEL, FIVO_PLUGIN_BOUND,
+                                      FIVO_PLUGIN_RESAMPLER};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (fivo_host_require_plugin(h, kinds[i]) == NULL) {
+            fivo_session_close(s);
+            return 1;
+        }
+    s->dataset_name = config_string(h->cfg, "dataset", "plugin", NULL);
+    s->bound_name = config_string(h->cfg, "bound", "plugin", "fivo");
+    s->resampler_name = config_string(h->cfg, "resampler", "plugin", "multinomial");
+    s->dataset_path = config_string(h->cfg, "dataset", "path", NULL);
+
+    if (fivo_dataset_open(h->reg, s->dataset_name, h->cfg, s->dataset_path, split, &s->dataset,
+                          &err) != FIVO_OK)
+        return fail(s, &err, 1);
+    s->opened_dataset = true;
+    if (s->dataset.vt->info(s->dataset.self, &s->info, &err) != FIVO_OK)
+        return fail(s, &err, 1);
+
     s->params = fivo_params_new(s->seed);
-    if (!s->params) {
-        fivo_session_close(s);
-        fprintf(stderr, "fivo: error: out of memory\n");
+    fivo_data_spec spec = {s->info.dim, s->info.kind, s->info.mean,
+                           strcmp(s->info.kind != NULL ? s->info.kind : "", "real") == 0
+                               ? s->info.max_len
+                               : 0};
+    if (s->params == NULL ||
+        fivo_model_open(h->reg, s->model_name, h->cfg, &spec, s->params, &s->model, &err) !=
+            FIVO_OK)
+        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
+    s->opened_model = true;
+    if (fivo_bound_open(h->reg, s->bound_name, h->cfg, &s->bound, &err) != FIVO_OK)
+        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
+    s->opened_bound = true;
+    if (fivo_resampler_open(h->reg, s->resampler_name, h->cfg, &s->resampler, &err) != FIVO_OK)
+        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
+    s->opened_resampler = true;
+    s->ctx = fivo_ctx_new((size_t)8 << 20, 0);
+    if (s->ctx == NULL) {
+        fivo_error_set(&err, FIVO_ERR_NOMEM, "cannot create the tensor context");
+        return fail(s, &err, 1);
+    }
+    return 0;
+}
+
+int fivo_session_open_split(fivo_session *s, const char *split, fivo_dataset *out,
+                            fivo_dataset_info *info)
+{
+    fivo_error err = {0};
+    if (fivo_dataset_open(s->host->reg, s->dataset_name, s->host->cfg, s->dataset_path, split,
+                          out, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: %s\n", err.message);
         return 1;
     }
-    if (fivo_model_open(h->reg, pm->name, cfg, &s->spec, s->params, &s->model, &err) != FIVO_OK) {
-        fivo_session_close(s);
-        return fail("model", &err);
-    }
-    s->have_model = 1;
-    if (!with_bound)
-        return 0;
-    const fivo_plugin_info *pb = fivo_host_require_plugin(h, FIVO_PLUGIN_BOUND);
-    const fivo_plugin_info *pr = fivo_host_require_plugin(h, FIVO_PLUGIN_RESAMPLER);
-    if (!pb || !pr) {
-        fivo_session_close(s);
+    if (out->vt->info(out->self, info, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: %s\n", err.message);
+        fivo_dataset_close(out);
         return 1;
     }
-    if (fivo_bound_open(h->reg, pb->name, cfg, &s->bound, &err) != FIVO_OK) {
-        fivo_session_close(s);
-        return fail("bound", &err);
-    }
-    s->have_bound = 1;
-    if (fivo_resampler_open(h->reg, pr->name, cfg, &s->resampler, &err) != FIVO_OK) {
-        fivo_session_close(s);
-        return fail("resampler", &err);
-    }
-    s->have_resampler = 1;
     return 0;
 }
 
 void fivo_session_close(fivo_session *s)
 {
-    if (s->have_resampler)
+    if (s->ctx != NULL)
+        fivo_ctx_free(s->ctx);
+    if (s->opened_resampler)
         fivo_resampler_close(&s->resampler);
-    if (s->have_bound)
+    if (s->opened_bound)
         fivo_bound_close(&s->bound);
-    if (s->have_model)
+    if (s->opened_model)
         fivo_model_close(&s->model);
-    if (s->params)
+    if (s->params != NULL)
         fivo_params_free(s->params);
-    if (s->have_data)
-        fivo_dataset_close(&s->data);
+    if (s->opened_dataset)
+        fivo_dataset_close(&s->dataset);
+    fivo_host *h = s->host;
     memset(s, 0, sizeof *s);
+    s->host = h;
 }
 
-static fivo_status eval_split(fivo_session *s, fivo_dataset *data, fivo_ctx *ctx,
-                              const fivo_smc_options *opts, int use_bound, fivo_eval_sums *out,
-                              fivo_error *err)
+fivo_status fivo_session_bound(fivo_session *s, const fivo_batch *batch, fivo_smc_result *out,
+                               fivo_error *err)
 {
-    memset(out, 0, sizeof *out);
-    bool was = fivo_ctx_grad_enabled(ctx);
-    fivo_status st = FIVO_OK;
-    for (uint64_t i = 0;; i++) {
-        fivo_batch batch;
-        st = data->vt->batch(data->self, s->batch_size, false, s->seed, i, &batch, err);
-        if (st == FIVO_END) {
-            st = FIVO_OK;
-            break;
-        }
-        if (st != FIVO_OK)
-            break;
-        fivo_ctx_reset(ctx);
-        fivo_ctx_set_grad_enabled(ctx, false);
-        fivo_ctx_set_seed(ctx, s->seed, i);
-        fivo_smc_result res;
-        memset(&res, 0, sizeof res);
-        st = use_bound ? s->bound.vt->compute(s->bound.self, ctx, &s->model, &s->resampler, &batch,
-                                              s->num_samples, &res, err)
-                       : fivo_smc_run(ctx, &s->model, &batch, opts, &res, err);
-        if (st != FIVO_OK) {
-            fivo_error_prefix(err, "batch %llu: ", (unsigned long long)i);
-            break;
-        }
-        for (int b = 0; b < batch.batch_size; b++) {
-            out->ll += (double)res.log_phat->data[b];
-            out->timesteps += batch.lengths[b];
-        }
-        out->sequences += batch.batch_size;
-    }
-    fivo_ctx_reset(ctx);
-    fivo_ctx_set_grad_enabled(ctx, was);
-    return st;
+    return s->bound.vt->compute(s->bound.self, s->ctx, &s->model, &s->resampler, batch,
+                                s->num_samples, out, err);
 }
 
-fivo_status fivo_session_eval_split(fivo_session *s, fivo_dataset *data, fivo_ctx *ctx,
-                                    const fivo_smc_options *opts, fivo_eval_sums *out,
-                                    fivo_error *err)
+bool fivo_session_has_exact(const fivo_session *s)
 {
-    return eval_split(s, data, ctx, opts, 0, out, err);
-}
-
-fivo_status fivo_session_eval_bound(fivo_session *s, fivo_dataset *data, fivo_ctx *ctx,
-                                    fivo_eval_sums *out, fivo_error *err)
-{
-    return eval_split(s, data, ctx, NULL, 1, out, err);
+    return FIVO_MODEL_HAS(&s->model, log_likelihood);
 }

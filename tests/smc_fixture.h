@@ -79,7 +79,7 @@ struct Batch {
 };
 
 // The model, bound and resampler instances of one configuration.
-struct Setup {
+struct GhmmRun {
     Registry &r;
     Config config;
     fivo_params *params = nullptr;
@@ -88,7 +88,7 @@ struct Setup {
     fivo_resampler resampler{};
     bool has_resampler = false;
 
-    Setup(Registry &reg, const std::string &cfg_text, const char *bound_name,
+    GhmmRun(Registry &reg, const std::string &cfg_text, const char *bound_name,
           const char *resampler_name, int num_timesteps)
         : r(reg), config(cfg_text)
     {
@@ -106,7 +106,7 @@ struct Setup {
             has_resampler = true;
         }
     }
-    ~Setup()
+    ~GhmmRun()
     {
         if (has_resampler)
             fivo_resampler_close(&resampler);

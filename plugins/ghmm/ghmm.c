@@ -137,10 +137,14 @@ static fivo_status create(const fivo_config *cfg, const fivo_data_spec *spec, fi
         st = fivo_config_double_or(cfg, "model", "variance", 0.1, &variance, err);
     if (st != FIVO_OK)
         return st;
-    if (fivo_config_has(cfg, "model", "num_timesteps")) {
+    /* An explicit num_timesteps wins; a default yields to the data's length. */
+    const char *origin = fivo_config_origin(cfg, "model", "num_timesteps");
+    bool explicit_t = fivo_config_has(cfg, "model", "num_timesteps") &&
+                      (origin == NULL || strcmp(origin, "default") != 0);
+    if (explicit_t || spec == NULL || spec->num_timesteps <= 0) {
         if ((st = fivo_config_int_or(cfg, "model", "num_timesteps", 5, &num_t, err)) != FIVO_OK)
             return st;
-    } else if (spec != NULL && spec->num_timesteps > 0) {
+    } else {
         num_t = spec->num_timesteps;
     }
     if (num_t < 1 || num_t > 4096)

@@ -68,7 +68,9 @@ typedef struct fivo_plugin_descriptor {
     const char *version;       /* the plugin's own version, e.g. "1.0.0" */
     const char *description;   /* one line */
     const void *vtable;        /* MUST point to the kind's vtable struct */
-    size_t vtable_size;        /* MUST be sizeof(that vtable) as the plugin saw it */
+    size_t vtable_size;        /* MUST be sizeof(that vtable) as the plugin saw it, and
+                                  at least its create+destroy (dataset: open+close)
+                                  slots, else the plugin is refused */
     const fivo_option *options;/* keys of the plugin's config section; may be NULL */
     size_t num_options;
 } fivo_plugin_descriptor;

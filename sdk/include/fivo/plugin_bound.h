@@ -15,12 +15,16 @@ extern "C" {
 #endif
 
 typedef struct fivo_bound_vtable {
+    /* REQUIRED. Reads [bound] settings; MUST NOT keep cfg; MUST set *self on
+     * FIVO_OK, and on error free what it allocated and fill err. */
     fivo_status (*create)(const fivo_config *cfg, void **self, fivo_error *err);
+    /* REQUIRED. MUST free everything create allocated. */
     void (*destroy)(void *self);
-    /* Runs the bound on `batch` (already given to nothing: the bound calls
+    /* REQUIRED. Runs the bound on `batch` (already given to nothing: the bound calls
      * the model's set_observations itself) with num_particles particles and
      * fills *out (arena memory of ctx). resampler may be NULL for bounds that
-     * never resample. */
+     * never resample. MUST NOT free or keep the model, resampler or batch;
+     * MUST NOT draw randomness except through the ctx's RNG. */
     fivo_status (*compute)(void *self, fivo_ctx *ctx, const fivo_model *model,
                            const fivo_resampler *resampler, const fivo_batch *batch,
                            int num_particles, fivo_smc_result *out, fivo_error *err);

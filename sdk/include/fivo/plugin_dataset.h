@@ -27,16 +27,17 @@ typedef struct fivo_dataset_info {
 } fivo_dataset_info;
 
 typedef struct fivo_dataset_vtable {
-    /* Opens split `split` ("train", "valid", "test") of the data at `path`.
+    /* REQUIRED (with close: the v1 minimum the registry accepts; a
+     * convert-only plugin may leave open NULL). Opens split `split` ("train", "valid", "test") of the data at `path`.
      * MUST validate the whole file before returning FIVO_OK and name the file
      * and position on error. MUST NOT keep `cfg` beyond the call. */
     fivo_status (*open)(const fivo_config *cfg, const char *path, const char *split, void **self,
                         fivo_error *err);
     /* MUST free everything open allocated. self may be NULL. */
     void (*close)(void *self);
-    /* Pointers in *out stay valid until close. */
+    /* REQUIRED for fivo_dataset_open. Pointers in *out stay valid until close. */
     fivo_status (*info)(void *self, fivo_dataset_info *out, fivo_error *err);
-    /* Batch number `index`:
+    /* REQUIRED for fivo_dataset_open. Batch number `index`:
      *  shuffle = true: sequences drawn from an endless concatenation of
      *    permutations, epoch e permuted by (seed, FIVO_RNG_SHUFFLE, e); always
      *    a full batch. A pure function of (seed, index), so training resumes

@@ -27,20 +27,24 @@ typedef struct fivo_state {
 typedef struct fivo_model_vtable {
     /* Creates the model for data described by `spec`, registering every
      * parameter in `params` under "<model name>/..." and resolving the
-     * pointers it needs once. MUST NOT keep cfg or spec pointers. */
+     * pointers it needs once. MUST NOT keep cfg or spec pointers. MUST set
+     * *self on FIVO_OK; on error MUST free what it allocated and fill err.
+     * REQUIRED (with destroy: the v1 minimum the registry accepts). */
     fivo_status (*create)(const fivo_config *cfg, const fivo_data_spec *spec, fivo_params *params,
                           void **self, fivo_error *err);
+    /* MUST free everything create allocated (not the params it registered:
+     * the store owns those). REQUIRED. */
     void (*destroy)(void *self);
-    /* Once per batch, in a freshly reset ctx: takes the batch, tiled by
+    /* REQUIRED. Once per batch, in a freshly reset ctx: takes the batch, tiled by
      * num_particles (row = p * B + b), and precomputes whatever is shared by
      * all steps (encoded targets, a backward RNN for smoothing proposals) in
      * ctx. The batch stays valid until ctx is reset. */
     fivo_status (*set_observations)(void *self, fivo_ctx *ctx, const fivo_batch *batch,
                                     int num_particles, fivo_error *err);
-    /* The initial state for `rows` rows (rows = num_particles * B). */
+    /* REQUIRED. The initial state for `rows` rows (rows = num_particles * B). */
     fivo_status (*zero_state)(void *self, fivo_ctx *ctx, int rows, fivo_state *out,
                               fivo_error *err);
-    /* Step t: samples z_t from the proposal (noise from fivo_randn(ctx,
+    /* REQUIRED. Step t: samples z_t from the proposal (noise from fivo_randn(ctx,
      * FIVO_RNG_PROPOSAL, t, ...)), returns the new state and the incremental
      * log weight log p(x_t, z_t | past) - log q(z_t | ...) as a rows x 1
      * tensor. MUST NOT modify `state`'s tensors in place. Rows past a

@@ -14,8 +14,10 @@ extern "C" {
 #endif
 
 typedef struct fivo_resampler_vtable {
-    /* Reads its settings; MUST NOT keep cfg. */
+    /* REQUIRED. Reads its settings; MUST NOT keep cfg; MUST set *self on
+     * FIVO_OK, and on error free what it allocated and fill err. */
     fivo_status (*create)(const fivo_config *cfg, void **self, fivo_error *err);
+    /* REQUIRED. MUST free everything create allocated. */
     void (*destroy)(void *self);
     /* log_w[0..n): unnormalised log weights (-inf allowed). Draws uniforms
      * only from `rng` at row `row` (fivo_rng_uniform_double), so results are
