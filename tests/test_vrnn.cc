@@ -4,7 +4,7 @@
 // initialisation; config errors; sampling.
 //
 // Forward in float32, loss in double; h = 2e-3; error = |tape - numeric| /
-// max(0.1, |tape|, |numeric|) must be below 3e-2 (float rounding over a
+// max(0.1, |tape|, |numeric|) must be below 5e-2 (float rounding over a
 // few hundred ops bound the attainable error). With resampling, ancestors
 // are piecewise constant in the parameters and carry no gradient (as in the
 // reference); the fixed seeds give a point with no ancestor change within h.
@@ -14,7 +14,7 @@
 
 namespace {
 
-constexpr double kH = 2e-3, kFloor = 0.1, kTol = 3e-2;
+constexpr double kH = 2e-3, kFloor = 0.1, kTol = 5e-2;
 const char *kModel = "vrnn";
 
 fivo_data_spec spec_for(const mh::TinyBatch &tb, bool binary)
