@@ -96,3 +96,40 @@ fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report
     fivo_report_set_number(r, "resample_rate", steps > 0 ? rate_weighted / steps : 0.0);
     return FIVO_OK;
 }
+
+fivo_status fivo_session_eval_sums(fivo_session *s, fivo_dataset *ds,
+                                   const fivo_smc_options *opts, fivo_eval_sums *out,
+                                   fivo_error *err)
+{
+    out->ll = 0.0;
+    out->timesteps = 0;
+    out->sequences = 0;
+    fivo_status st = FIVO_OK;
+    bool grad = fivo_ctx_grad_enabled(s->ctx);
+    fivo_ctx_set_grad_enabled(s->ctx, false);
+    for (uint64_t index = 0;; index++) {
+        fivo_batch batch;
+        st = ds->vt->batch(ds->self, s->batch_size, false, s->seed, index, &batch, err);
+        if (st == FIVO_END) {
+            st = FIVO_OK;
+            break;
+        }
+        if (st != FIVO_OK)
+            break;
+        fivo_ctx_reset(s->ctx);
+        fivo_ctx_set_seed(s->ctx, s->seed, EVAL_STEP_BASE + index);
+        fivo_smc_result res;
+        if ((st = fivo_smc_run(s->ctx, &s->model, &batch, opts, &res, err)) != FIVO_OK) {
+            fivo_error_prefix(err, "eval batch %llu: ", (unsigned long long)index);
+            break;
+        }
+        for (int b = 0; b < batch.batch_size; b++) {
+            out->ll += (double)res.log_phat->data[b]; /* summed in double */
+            out->timesteps += batch.lengths[b];
+        }
+        out->sequences += batch.batch_size;
+    }
+    fivo_ctx_reset(s->ctx);
+    fivo_ctx_set_grad_enabled(s->ctx, grad);
+    return st;
+}

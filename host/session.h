@@ -55,4 +55,17 @@ bool fivo_session_has_exact(const fivo_session *s);
 fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report *r,
                                   fivo_error *err);
 
+/* Sums of per-sequence log p-hat over a whole split. */
+typedef struct fivo_eval_sums {
+    double ll;          /* sum over sequences of log p-hat */
+    int64_t timesteps;  /* sum of lengths */
+    int64_t sequences;
+} fivo_eval_sums;
+
+/* One pass of the SMC engine with `opts` (not the bound plugin) over `ds`
+ * in order, without gradients: the reference's eval of ELBO, IWAE and FIVO. */
+fivo_status fivo_session_eval_sums(fivo_session *s, fivo_dataset *ds,
+                                   const fivo_smc_options *opts, fivo_eval_sums *out,
+                                   fivo_error *err);
+
 #endif
