@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs fivo_bench_train and the PyTorch peer (../shared/peers/torch_vrnn_fivo.py)
 # side by side in one run on the JSB chorales pickle: same VRNN (filtering
-# proposal), bound, latent size, batch 4, 4 particles, Adam; one thread each,
-# and two threads for fivo on FIVO. Prints a table of training timesteps per
+# proposal), bound, latent size, batch 4, 4 particles, Adam; one thread each
+# (fivo pins OpenBLAS to one thread for bit-reproducibility: see core/ctx.c).
+# Prints a table of training timesteps per
 # second (sum of sequence lengths per second), the ratio to the peer, peak RSS,
 # plus fivo's eval throughput.
 #
@@ -40,14 +41,12 @@ for latent in ${LATENTS:-32 64 256}; do
             --batch 4 --particles 4 --steps "$steps" --warmup "$warm" --threads 1)
         pj=${p%|*}; prss=${p##*|}
         pts=$(field timesteps_per_sec "$pj")
-        threads_list=1
-        [ "$bound" = fivo ] && threads_list="1 2"
-        for th in $threads_list; do
-            f=$(OPENBLAS_NUM_THREADS=$th peak_rss_mb "$bench" --data "$data" --bound "$bound" \
+        for th in 1; do
+            f=$(peak_rss_mb "$bench" --data "$data" --bound "$bound" \
                 --latent "$latent" --batch 4 --particles 4 --steps $((steps * 4)) --warmup 10)
             fj=${f%|*}; frss=${f##*|}
             fts=$(field timesteps_per_sec "$fj")
-            e=$(OPENBLAS_NUM_THREADS=$th "$bench" --data "$data" --bound "$bound" --latent "$latent" \
+            e=$("$bench" --data "$data" --bound "$bound" --latent "$latent" \
                 --batch 4 --particles 4 --steps $((steps * 4)) --warmup 10 --eval)
             ets=$(field timesteps_per_sec "$e")
             ratio=$(awk "BEGIN{printf \"%.1fx\", $fts/$pts}")
