@@ -8,13 +8,15 @@ bash scripts/setup.sh
 # defaults: batch 4, 4 particles, Adam 2e-4, variance 0.1, 5 timesteps) and
 # watch gap_per_t (exact log-likelihood minus the bound, per timestep) close;
 # the last line evaluates the trained proposal on the valid split. Seconds.
+# Each run gets a fresh log folder: a folder with a checkpoint would resume.
+run=${RUN_DIR:-/tmp/fivo/main-$(date +%Y%m%d-%H%M%S)-$$}
 ./build/bin/fivo --model=ghmm --bound=fivo --max_steps=50000 --summarize_every=5000 \
-    --eval_every=50000 --logdir=/tmp/fivo/ghmm_fivo
+    --eval_every=50000 --logdir="$run/ghmm_fivo"
 # Then, when the JSB Chorales pickle is at hand, a short run of the README's
 # JSB recipe: train a VRNN with FIVO, evaluate ELBO/IWAE/FIVO, sample.
 jsb=${JSB:-../shared/data/jsb_chorales.pickle}
 if [ -f "$jsb" ]; then
-    logdir=${LOGDIR:-/tmp/fivo/jsb_vrnn_fivo}
+    logdir=$run/jsb_vrnn_fivo
     ./build/bin/fivo --config examples/jsb.ini --dataset_path="$jsb" --logdir="$logdir" \
         --max_steps="${MAX_STEPS:-500}" --summarize_every=100
     ./build/bin/fivo --config examples/jsb.ini --dataset_path="$jsb" --logdir="$logdir" \
