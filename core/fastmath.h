@@ -65,4 +65,36 @@ static inline float fivo__flog1p_unit(float t)
     return 2.0f * u * p;
 }
 
+/* Natural log for positive normal floats (Cephes logf: mantissa in
+ * [sqrt(1/2), sqrt(2)), degree-8 polynomial), branch-free and vectorisable;
+ * relative error below 2e-7 (tests/test_fastmath.cc). Zero, denormals,
+ * infinities and NaN are outside its domain: callers pass values such as
+ * softplus scales, which are >= FLT_MIN by construction (fivo__fexp clamps). */
+static inline float fivo__flog(float x)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int32_t e = (int32_t)((bits >> 23) & 0xffu) - 126;
+    bits = (bits & 0x807fffffu) | 0x3f000000u; /* mantissa in [0.5, 1) */
+    float m;
+    memcpy(&m, &bits, sizeof m);
+    int32_t small = m < 0.707106781186547524f;
+    float fe = (float)(e - small);
+    m = (small ? m + m : m) - 1.0f;
+    float z = m * m;
+    float y = 7.0376836292e-2f;
+    y = y * m - 1.1514610310e-1f;
+    y = y * m + 1.1676998740e-1f;
+    y = y * m - 1.2420140846e-1f;
+    y = y * m + 1.4249322787e-1f;
+    y = y * m - 1.6668057665e-1f;
+    y = y * m + 2.0000714765e-1f;
+    y = y * m - 2.4999993993e-1f;
+    y = y * m + 3.3333331174e-1f;
+    y = y * m * z;
+    y = y + fe * -2.12194440e-4f;
+    y = y - 0.5f * z;
+    return m + y + fe * 0.693359375f;
+}
+
 #endif

@@ -400,13 +400,10 @@ static fivo_status vrnn_propose_and_weight(void *self, fivo_ctx *ctx, const fivo
     fivo_tensor *h, *c;
     fivo_lstm_forward(ctx, &m->lstm, rnn_in, state->t[ST_H], state->t[ST_C], &h, &c);
 
-    fivo_tensor *p_mu, *p_sigma, *q_mu, *q_sigma;
-    normal_head(ctx, fivo_mlp_forward(ctx, &m->prior, h), m->Z, m->raw_sigma_bias, m->sigma_min,
-                &p_mu, &p_sigma);
-    if (m->proposal_type == PROPOSAL_PRIOR) {
-        q_mu = p_mu;
-        q_sigma = p_sigma;
-    } else {
+    /* Prior and proposal heads feed one fused node: the scales, the res_q
+     * mean, the draw z and log p(z) - log q(z). */
+    fivo_tensor *p_out = fivo_mlp_forward(ctx, &m->prior, h), *q_out = NULL;
+    if (m->proposal_type != PROPOSAL_PRIOR) {
         const fivo_tensor *q_parts[2] = {h, NULL};
         if (m->proposal_type == PROPOSAL_FILTERING) {
             q_parts[1] = fivo_gather_rows(ctx, m->enc_tgt, tidx, m->rows);
@@ -419,21 +416,20 @@ static fivo_status vrnn_propose_and_weight(void *self, fivo_ctx *ctx, const fivo
                     bidx[p * m->B + b] = b * m->T + t;
             q_parts[1] = fivo_gather_rows(ctx, m->rev, bidx, m->rows);
         }
-        fivo_tensor *q_out = fivo_mlp_forward(ctx, &m->proposal, fivo_concat_cols(ctx, 2, q_parts));
-        normal_head(ctx, q_out, m->Z, m->raw_sigma_bias, m->sigma_min, &q_mu, &q_sigma);
-        q_mu = fivo_add(ctx, q_mu, p_mu); /* res_q */
+        q_out = fivo_mlp_forward(ctx, &m->proposal, fivo_concat_cols(ctx, 2, q_parts));
     }
-    fivo_tensor *z = fivo_normal_sample(ctx, q_mu, q_sigma, FIVO_RNG_PROPOSAL, (uint32_t)t);
+    /* With q = p the log ratio is exactly 0 and is left out. */
+    fivo_tensor *ratio = NULL;
+    fivo_tensor *z = fivo_normal_res_q_sample(ctx, p_out, q_out, m->raw_sigma_bias, m->sigma_min,
+                                              FIVO_RNG_PROPOSAL, (uint32_t)t,
+                                              q_out != NULL ? &ratio : NULL);
     fivo_tensor *lat = fivo_mlp_forward(ctx, &m->latent_encoder, z);
     const fivo_tensor *em_parts[2] = {lat, h};
     fivo_tensor *em = fivo_mlp_forward(ctx, &m->emission, fivo_concat_cols(ctx, 2, em_parts));
     fivo_tensor *x = tile_step(ctx, m, m->batch->targets, t, NULL);
     fivo_tensor *w = emission_log_prob(ctx, m, em, x);
-    if (m->proposal_type != PROPOSAL_PRIOR) {
-        /* With q = p the two terms cancel exactly; otherwise add both. */
-        w = fivo_add(ctx, w, fivo_sub(ctx, fivo_normal_log_prob(ctx, z, p_mu, p_sigma),
-                                      fivo_normal_log_prob(ctx, z, q_mu, q_sigma)));
-    }
+    if (ratio != NULL)
+        w = fivo_add(ctx, w, ratio);
     out->count = ST_COUNT;
     out->t[ST_H] = h;
     out->t[ST_C] = c;
@@ -457,10 +453,9 @@ static fivo_status vrnn_sample_step(void *self, fivo_ctx *ctx, const fivo_state 
     fivo_tensor *h, *c;
     fivo_lstm_forward(ctx, &m->lstm, fivo_concat_cols(ctx, 2, rnn_in_parts), state->t[ST_H],
                       state->t[ST_C], &h, &c);
-    fivo_tensor *p_mu, *p_sigma;
-    normal_head(ctx, fivo_mlp_forward(ctx, &m->prior, h), m->Z, m->raw_sigma_bias, m->sigma_min,
-                &p_mu, &p_sigma);
-    fivo_tensor *z = fivo_normal_sample(ctx, p_mu, p_sigma, FIVO_RNG_PROPOSAL, (uint32_t)t);
+    fivo_tensor *z = fivo_normal_res_q_sample(ctx, fivo_mlp_forward(ctx, &m->prior, h), NULL,
+                                              m->raw_sigma_bias, m->sigma_min, FIVO_RNG_PROPOSAL,
+                                              (uint32_t)t, NULL);
     fivo_tensor *lat = fivo_mlp_forward(ctx, &m->latent_encoder, z);
     const fivo_tensor *em_parts[2] = {lat, h};
     fivo_tensor *em = fivo_mlp_forward(ctx, &m->emission, fivo_concat_cols(ctx, 2, em_parts));
