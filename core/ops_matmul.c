@@ -16,23 +16,30 @@ static void matmul_backward(fivo_ctx *ctx, fivo_node *n)
     int m = c->rows, nn = c->cols;
     int k = ta ? a->rows : a->cols;
     const float *dc = c->grad;
+    bool fresh;
     if (fivo__req(a)) {
-        float *da = fivo__grad(ctx, a);
+        float *da = fivo__grad_fresh(ctx, a, &fresh);
+        float beta = fresh ? 0.0f : 1.0f; /* a first gradient overwrites */
+        if (da == NULL)
+            return;
         if (!ta) /* dA = dC opB^T */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, tr(!tb), m, k, nn, 1.0f, dc, nn, b->data, b->cols,
-                        1.0f, da, a->cols);
+                        beta, da, a->cols);
         else /* dA = opB dC^T */
             cblas_sgemm(CblasRowMajor, tr(tb), CblasTrans, k, m, nn, 1.0f, b->data, b->cols, dc, nn,
-                        1.0f, da, a->cols);
+                        beta, da, a->cols);
     }
     if (fivo__req(b)) {
-        float *db = fivo__grad(ctx, b);
+        float *db = fivo__grad_fresh(ctx, b, &fresh);
+        float beta = fresh ? 0.0f : 1.0f;
+        if (db == NULL)
+            return;
         if (!tb) /* dB = opA^T dC */
             cblas_sgemm(CblasRowMajor, tr(!ta), CblasNoTrans, k, nn, m, 1.0f, a->data, a->cols, dc, nn,
-                        1.0f, db, b->cols);
+                        beta, db, b->cols);
         else /* dB = dC^T opA */
             cblas_sgemm(CblasRowMajor, CblasTrans, tr(ta), nn, k, m, 1.0f, dc, nn, a->data, a->cols,
-                        1.0f, db, b->cols);
+                        beta, db, b->cols);
     }
 }
 
@@ -63,45 +70,81 @@ fivo_tensor *fivo_matmul(fivo_ctx *ctx, const fivo_tensor *a, bool trans_a, cons
     return c;
 }
 
+/* acc[j] = sum_r g[r, j] in double; with y given, g is first masked in
+ * place by y > 0 (ReLU backward: y->grad is read by no one after its
+ * node). Restrict parameters and no inlining, so the loops vectorise. */
+__attribute__((noinline)) static void col_sums_kernel(int rows, int cols, const float *restrict y,
+                                                      float *restrict g, double *restrict acc)
+{
+    for (int j = 0; j < cols; j++)
+        acc[j] = 0.0;
+    for (int r = 0; r < rows; r++) {
+        float *restrict gr = g + (size_t)r * cols;
+        if (y != NULL) {
+            const float *restrict yr = y + (size_t)r * cols;
+            for (int j = 0; j < cols; j++)
+                gr[j] = yr[j] > 0.0f ? gr[j] : 0.0f;
+        }
+        for (int j = 0; j < cols; j++)
+            acc[j] += (double)gr[j];
+    }
+}
+
+__attribute__((noinline)) static void relu_mask_kernel(size_t n, const float *restrict y,
+                                                       float *restrict g)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = y[i] > 0.0f ? g[i] : 0.0f;
+}
+
+__attribute__((noinline)) static void add_double_kernel(int n, const double *restrict acc,
+                                                        float *restrict out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] += (float)acc[j];
+}
+
 /* Column sums of g (rows x cols) added into out (1 x cols), in double. */
 void fivo__add_col_sums(fivo_ctx *ctx, const float *g, int rows, int cols, float *out)
 {
     double *acc = fivo__alloc(ctx, (size_t)cols * sizeof(double));
     if (acc == NULL)
         return;
-    for (int j = 0; j < cols; j++)
-        acc[j] = g[j];
-    for (int r = 1; r < rows; r++) {
-        const float *gr = g + (size_t)r * cols;
-        for (int j = 0; j < cols; j++)
-            acc[j] += gr[j];
-    }
-    for (int j = 0; j < cols; j++)
-        out[j] += (float)acc[j];
+    col_sums_kernel(rows, cols, NULL, (float *)g, acc);
+    add_double_kernel(cols, acc, out);
 }
 
 static void linear_backward(fivo_ctx *ctx, fivo_node *n)
 {
     fivo_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
     int rows = y->rows, out = y->cols, in = x->cols;
-    const float *g = y->grad;
-    if (n->i[0]) { /* ReLU: mask the incoming gradient */
-        float *gm = fivo__alloc_floats(ctx, fivo_tensor_size(y));
-        if (gm == NULL)
+    float *g = y->grad;
+    bool relu = n->i[0] != 0;
+    if (b != NULL && fivo__req(b)) {
+        /* ReLU mask and bias sums in one pass */
+        double *acc = fivo__alloc(ctx, (size_t)out * sizeof(double));
+        float *db = fivo__grad(ctx, b);
+        if (acc == NULL || db == NULL)
             return;
-        size_t sz = fivo_tensor_size(y);
-        for (size_t i = 0; i < sz; i++)
-            gm[i] = y->data[i] > 0.0f ? g[i] : 0.0f;
-        g = gm;
+        col_sums_kernel(rows, out, relu ? y->data : NULL, g, acc);
+        add_double_kernel(out, acc, db);
+    } else if (relu) {
+        relu_mask_kernel(fivo_tensor_size(y), y->data, g);
     }
-    if (b != NULL && fivo__req(b))
-        fivo__add_col_sums(ctx, g, rows, out, fivo__grad(ctx, b));
-    if (fivo__req(w))
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, rows, 1.0f, x->data, in, g, out,
-                    1.0f, fivo__grad(ctx, w), out);
-    if (fivo__req(x))
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f, g, out, w->data, out,
-                    1.0f, fivo__grad(ctx, x), in);
+    bool fresh;
+    if (fivo__req(w)) {
+        float *dw = fivo__grad_fresh(ctx, w, &fresh);
+        if (dw != NULL)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, rows, 1.0f, x->data, in, g,
+                        out, fresh ? 0.0f : 1.0f, dw, out);
+    }
+    if (fivo__req(x)) {
+        /* x's gradient usually arrives here first: sgemm overwrites it */
+        float *dx = fivo__grad_fresh(ctx, x, &fresh);
+        if (dx != NULL)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f, g, out, w->data,
+                        out, fresh ? 0.0f : 1.0f, dx, in);
+    }
 }
 
 fivo_tensor *fivo__linear(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
