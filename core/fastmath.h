@@ -97,4 +97,23 @@ static inline float fivo__flog(float x)
     return m + y + fe * 0.693359375f;
 }
 
+/* sin(2 pi t) and cos(2 pi t) for t in [0, 1), branch-free: t - q / 4 with
+ * q = round(4 t) is exact, leaving x = 2 pi r in [-pi/4, pi/4] for Cephes'
+ * sinf/cosf polynomials; the quadrant q swaps and negates. Absolute error
+ * below 3e-7 (tests/test_fastmath.cc); used by
+ * core/rng.c's Box-Muller. */
+static inline void fivo__fsincos_2pi(float t, float *s, float *c)
+{
+    float q = (t * 4.0f + 12582912.0f) - 12582912.0f; /* round(4 t), 0..4 */
+    float x = (t - q * 0.25f) * 6.28318530717958648f;
+    float z = x * x;
+    float sn = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * x + x;
+    float cs = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) *
+                   z * z - 0.5f * z + 1.0f;
+    int32_t k = (int32_t)q & 3;
+    float a = (k & 1) ? cs : sn, b = (k & 1) ? sn : cs; /* sin, cos of the angle mod pi */
+    *s = (k & 2) ? -a : a;
+    *c = ((k + 1) & 2) ? -b : b;
+}
+
 #endif

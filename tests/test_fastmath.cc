@@ -56,3 +56,24 @@ TEST(FastMath, LogAccuracy)
     EXPECT_LT(max_abs, 1.2e-7); // near 1, where the relative error means little
     EXPECT_EQ(fivo__flog(1.0f), 0.0f);
 }
+
+// sin and cos of 2 pi t for the Box-Muller angle, over t in [0, 1).
+TEST(FastMath, SinCos2PiAccuracy)
+{
+    double max_err = 0;
+    for (double t = 0.0; t < 1.0; t += 1.0 / 1048576.0 + 1e-9) {
+        float s, c;
+        fivo__fsincos_2pi((float)t, &s, &c);
+        double a = 2.0 * M_PI * (double)(float)t;
+        max_err = std::max(max_err, std::fabs(s - std::sin(a)));
+        max_err = std::max(max_err, std::fabs(c - std::cos(a)));
+    }
+    EXPECT_LT(max_err, 3e-7);
+    float s, c;
+    fivo__fsincos_2pi(0.0f, &s, &c);
+    EXPECT_EQ(s, 0.0f);
+    EXPECT_EQ(c, 1.0f);
+    fivo__fsincos_2pi(0.25f, &s, &c);
+    EXPECT_EQ(s, 1.0f);
+    EXPECT_EQ(std::fabs(c), 0.0f);
+}
