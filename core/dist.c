@@ -10,7 +10,7 @@
 
 /* Restrict-parameter kernels, not inlined, so the loops vectorise (see
  * resq_row below). */
-__attribute__((noinline)) static void scale_grad_kernel(size_t n, float bias, float smin,
+FIVO_KERNEL static void scale_grad_kernel(size_t n, float bias, float smin,
                                                         const float *restrict raw,
                                                         const float *restrict y,
                                                         const float *restrict g, float *restrict d)
@@ -23,7 +23,7 @@ __attribute__((noinline)) static void scale_grad_kernel(size_t n, float bias, fl
     }
 }
 
-__attribute__((noinline)) static void scale_kernel(size_t n, float bias, float smin,
+FIVO_KERNEL static void scale_kernel(size_t n, float bias, float smin,
                                                    const float *restrict raw, float *restrict y)
 {
     for (size_t i = 0; i < n; i++) {
@@ -159,7 +159,7 @@ static inline void put(float *restrict d, const float *restrict v, int n, bool f
  * functions with restrict parameters: GCC vectorises their loops only when
  * it knows the pointers do not alias (inlined, it drops that knowledge and
  * gives up on the many run-time alias checks). */
-__attribute__((noinline)) static void resq_row(int Z, float bias, float smin, const float *restrict pr,
+FIVO_KERNEL static void resq_row(int Z, float bias, float smin, const float *restrict pr,
                      const float *restrict qr, const float *restrict er, float *restrict zr,
                      float *restrict u, float *restrict isp, float *restrict slp,
                      float *restrict isq, float *restrict slq, float *restrict term)
@@ -180,7 +180,7 @@ __attribute__((noinline)) static void resq_row(int Z, float bias, float smin, co
 }
 
 /* One row with q = p. */
-__attribute__((noinline)) static void prior_row(int Z, float bias, float smin, const float *restrict pr,
+FIVO_KERNEL static void prior_row(int Z, float bias, float smin, const float *restrict pr,
                       const float *restrict er, float *restrict zr, float *restrict u,
                       float *restrict isp, float *restrict slp)
 {
@@ -193,7 +193,7 @@ __attribute__((noinline)) static void prior_row(int Z, float bias, float smin, c
     }
 }
 
-__attribute__((noinline)) static void resq_row_backward(int Z, float gw, const float *restrict gz, const float *restrict e,
+FIVO_KERNEL static void resq_row_backward(int Z, float gw, const float *restrict gz, const float *restrict e,
                               const float *restrict u, const float *restrict isp,
                               const float *restrict slp, const float *restrict isq,
                               const float *restrict slq, float *restrict dpm, float *restrict dpr,
@@ -210,7 +210,7 @@ __attribute__((noinline)) static void resq_row_backward(int Z, float gw, const f
     }
 }
 
-__attribute__((noinline)) static void prior_row_backward(int Z, const float *restrict gz, const float *restrict e,
+FIVO_KERNEL static void prior_row_backward(int Z, const float *restrict gz, const float *restrict e,
                                const float *restrict slp, float *restrict dpm, float *restrict dpr)
 {
     for (int j = 0; j < Z; j++) {

@@ -41,7 +41,7 @@ typedef struct lstm_saved {
 /* One row of the gate kernel. a holds the pre-activations i, j, f, o on
  * entry and sigmoid(i), tanh(j), sigmoid(f + fb), sigmoid(o) on exit.
  * restrict lets the compiler vectorise without alias checks. */
-static void gates_forward(int H, float fb, float *restrict a, const float *restrict c, float *restrict h,
+FIVO_KERNEL static void gates_forward(int H, float fb, float *restrict a, const float *restrict c, float *restrict h,
                           float *restrict cn, float *restrict tc)
 {
     for (int k = 0; k < H; k++) {
@@ -61,7 +61,7 @@ static void gates_forward(int H, float fb, float *restrict a, const float *restr
     }
 }
 
-static void gates_backward(int H, const float *restrict a, const float *restrict tc, const float *restrict c,
+FIVO_KERNEL static void gates_backward(int H, const float *restrict a, const float *restrict tc, const float *restrict c,
                            const float *restrict gh, const float *restrict gc, float *restrict d,
                            float *restrict dc)
 {

@@ -73,7 +73,7 @@ fivo_tensor *fivo_matmul(fivo_ctx *ctx, const fivo_tensor *a, bool trans_a, cons
 /* acc[j] = sum_r g[r, j] in double; with y given, g is first masked in
  * place by y > 0 (ReLU backward: y->grad is read by no one after its
  * node). Restrict parameters and no inlining, so the loops vectorise. */
-__attribute__((noinline)) static void col_sums_kernel(int rows, int cols, const float *restrict y,
+FIVO_KERNEL static void col_sums_kernel(int rows, int cols, const float *restrict y,
                                                       float *restrict g, double *restrict acc)
 {
     for (int j = 0; j < cols; j++)
@@ -90,14 +90,14 @@ __attribute__((noinline)) static void col_sums_kernel(int rows, int cols, const 
     }
 }
 
-__attribute__((noinline)) static void relu_mask_kernel(size_t n, const float *restrict y,
+FIVO_KERNEL static void relu_mask_kernel(size_t n, const float *restrict y,
                                                        float *restrict g)
 {
     for (size_t i = 0; i < n; i++)
         g[i] = y[i] > 0.0f ? g[i] : 0.0f;
 }
 
-__attribute__((noinline)) static void add_double_kernel(int n, const double *restrict acc,
+FIVO_KERNEL static void add_double_kernel(int n, const double *restrict acc,
                                                         float *restrict out)
 {
     for (int j = 0; j < n; j++)

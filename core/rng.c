@@ -65,7 +65,7 @@ static inline float u01f(uint32_t x) { return ((float)(x >> 9) + 0.5f) * (1.0f /
  * the radius sqrt(-2 log u1) with u1 = (w + 1/2) 2^-32 (strictly inside
  * (0, 1) up to float rounding near 1, so the tail reaches 6.7 sigma), w[2k+1]
  * the angle. Not inlined, restrict: see core/dist.c's row kernels. */
-__attribute__((noinline)) static void box_muller(int pairs, const uint32_t *restrict w,
+FIVO_KERNEL static void box_muller(int pairs, const uint32_t *restrict w,
                                                  float *restrict out)
 {
     for (int k = 0; k < pairs; k++) {
