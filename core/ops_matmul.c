@@ -131,6 +131,16 @@ static void linear_backward(fivo_ctx *ctx, fivo_node *n)
     } else if (relu) {
         relu_mask_kernel(fivo_tensor_size(y), y->data, g);
     }
+    fivo_tensor *pre = n->aux;
+    if (pre != NULL && fivo__req(pre)) {
+        if (pre->grad == NULL) {
+            pre->grad = g; /* d pre = the (masked) output gradient, final now */
+        } else {
+            size_t sz = fivo_tensor_size(y);
+            for (size_t i = 0; i < sz; i++)
+                pre->grad[i] += g[i];
+        }
+    }
     bool fresh;
     if (fivo__req(w)) {
         float *dw = fivo__grad_fresh(ctx, w, &fresh);
@@ -147,37 +157,68 @@ static void linear_backward(fivo_ctx *ctx, fivo_node *n)
     }
 }
 
-fivo_tensor *fivo__linear(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
-                          const fivo_tensor *b, bool relu)
+/* y = b (+ pre) row by row, the sgemm's addend. */
+FIVO_KERNEL static void preload_kernel(int rows, int out, const float *restrict b,
+                                       const float *restrict pre, float *restrict y)
 {
-    if (x->cols != w->rows || (b != NULL && (b->rows != 1 || b->cols != w->cols)))
-        return fivo__bad(ctx, x->rows, w->cols, "linear: x is %dx%d, w is %dx%d, b is %dx%d", x->rows,
-                         x->cols, w->rows, w->cols, b ? b->rows : 0, b ? b->cols : 0);
+    for (int r = 0; r < rows; r++) {
+        float *restrict yr = y + (size_t)r * out;
+        const float *restrict pr = pre + (size_t)r * out;
+        if (b != NULL)
+            for (int j = 0; j < out; j++)
+                yr[j] = pr[j] + b[j];
+        else
+            for (int j = 0; j < out; j++)
+                yr[j] = pr[j];
+    }
+}
+
+FIVO_KERNEL static void relu_kernel(size_t n, float *restrict y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+}
+
+fivo_tensor *fivo__linear_pre(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
+                              const fivo_tensor *b, const fivo_tensor *pre, bool relu)
+{
+    if (x->cols != w->rows || (b != NULL && (b->rows != 1 || b->cols != w->cols)) ||
+        (pre != NULL && (pre->rows != x->rows || pre->cols != w->cols)))
+        return fivo__bad(ctx, x->rows, w->cols, "linear: x is %dx%d, w is %dx%d, b is %dx%d, pre is %dx%d",
+                         x->rows, x->cols, w->rows, w->cols, b ? b->rows : 0, b ? b->cols : 0,
+                         pre ? pre->rows : 0, pre ? pre->cols : 0);
     int rows = x->rows, out = w->cols;
     fivo_tensor *y = fivo__tensor(ctx, rows, out);
     if (y == &ctx->dummy)
         return y;
     float beta = 0.0f;
-    if (b != NULL) { /* preload the bias so sgemm adds onto it */
+    if (pre != NULL) {
+        preload_kernel(rows, out, b != NULL ? b->data : NULL, pre->data, y->data);
+        beta = 1.0f;
+    } else if (b != NULL) { /* preload the bias so sgemm adds onto it */
         for (int r = 0; r < rows; r++)
             memcpy(y->data + (size_t)r * out, b->data, (size_t)out * sizeof(float));
         beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, x->cols, 1.0f, x->data, x->cols,
                 w->data, out, beta, y->data, out);
-    if (relu) {
-        size_t sz = fivo_tensor_size(y);
-        for (size_t i = 0; i < sz; i++)
-            y->data[i] = y->data[i] > 0.0f ? y->data[i] : 0.0f;
-    }
-    if (fivo__wants(ctx, x) || fivo__wants(ctx, w) || fivo__wants(ctx, b)) {
+    if (relu)
+        relu_kernel(fivo_tensor_size(y), y->data);
+    if (fivo__wants(ctx, x) || fivo__wants(ctx, w) || fivo__wants(ctx, b) || fivo__wants(ctx, pre)) {
         fivo_node *n = fivo__record(ctx, linear_backward, y);
         if (n != NULL) {
             n->in[0] = (fivo_tensor *)x;
             n->in[1] = (fivo_tensor *)w;
             n->in[2] = (fivo_tensor *)b;
+            n->aux = (void *)pre;
             n->i[0] = relu;
         }
     }
     return y;
+}
+
+fivo_tensor *fivo__linear(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
+                          const fivo_tensor *b, bool relu)
+{
+    return fivo__linear_pre(ctx, x, w, b, NULL, relu);
 }
