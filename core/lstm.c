@@ -129,13 +129,15 @@ static void lstm_backward(fivo_ctx *ctx, fivo_node *n)
     }
     fivo_tensor *pre = s->pre;
     if (pre != NULL && fivo__req(pre)) {
-        if (pre->grad == NULL) {
-            pre->grad = dz; /* d pre = dz; this node is done with dz */
-        } else {
-            size_t sz = (size_t)rows * G;
+        /* d pre = dz, copied: other consumers of pre may still add into
+         * its gradient */
+        float *dp = fivo__grad_fresh(ctx, pre, &fresh);
+        size_t sz = (size_t)rows * G;
+        if (dp != NULL && fresh)
+            memcpy(dp, dz, sz * sizeof(float));
+        else if (dp != NULL)
             for (size_t i = 0; i < sz; i++)
-                pre->grad[i] += dz[i];
-        }
+                dp[i] += dz[i];
     }
 }
 

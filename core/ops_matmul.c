@@ -131,17 +131,19 @@ static void linear_backward(fivo_ctx *ctx, fivo_node *n)
     } else if (relu) {
         relu_mask_kernel(fivo_tensor_size(y), y->data, g);
     }
+    bool fresh;
     fivo_tensor *pre = n->aux;
     if (pre != NULL && fivo__req(pre)) {
-        if (pre->grad == NULL) {
-            pre->grad = g; /* d pre = the (masked) output gradient, final now */
-        } else {
-            size_t sz = fivo_tensor_size(y);
+        /* d pre = the (masked) output gradient, copied: other consumers of
+         * pre may still add into its gradient */
+        float *dp = fivo__grad_fresh(ctx, pre, &fresh);
+        size_t sz = fivo_tensor_size(y);
+        if (dp != NULL && fresh)
+            memcpy(dp, g, sz * sizeof(float));
+        else if (dp != NULL)
             for (size_t i = 0; i < sz; i++)
-                pre->grad[i] += g[i];
-        }
+                dp[i] += g[i];
     }
-    bool fresh;
     if (fivo__req(w)) {
         float *dw = fivo__grad_fresh(ctx, w, &fresh);
         if (dw != NULL)
