@@ -170,11 +170,13 @@ FIVO_KERNEL static void resq_row(int Z, float bias, float smin, const float *res
         scale_and_slope(qr[Z + j] + bias, smin, &sq, &slq[j]);
         float pm = pr[j];
         float zz = (qr[j] + pm) + sq * er[j];
-        float uu = (zz - pm) / sp;
+        float ip = 1.0f / sp;
+        float uu = (zz - pm) * ip;
         zr[j] = zz;
         u[j] = uu;
-        isp[j] = 1.0f / sp;
+        isp[j] = ip;
         isq[j] = 1.0f / sq;
+        /* two logs, not one of the ratio: that could leave the normal range */
         term[j] = 0.5f * (er[j] * er[j] - uu * uu) + (fivo__flog(sq) - fivo__flog(sp));
     }
 }
