@@ -10,12 +10,12 @@
 
 /* An elementwise kernel: not inlined (so its restrict parameters hold and
  * GCC vectorises the loops without run-time alias checks) and, with GCC on
- * x86-64, cloned for AVX2 and picked once at load time. The numeric files
+ * x86-64, cloned for AVX-512 and AVX2 and picked once at load time. The numeric files
  * build with -ffp-contract=off (core/CMakeLists.txt), so no clone fuses a
  * multiply-add: every clone does the same IEEE operations in the same order
  * and gives the same bits, only more lanes at a time. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(FIVO_NO_TARGET_CLONES)
-#define FIVO_KERNEL __attribute__((noinline, target_clones("avx2", "default")))
+#define FIVO_KERNEL __attribute__((noinline, target_clones("avx512f", "avx2", "default")))
 #else
 #define FIVO_KERNEL __attribute__((noinline))
 #endif
