@@ -291,12 +291,8 @@ fivo_tensor *fivo_normal_res_q_sample(fivo_ctx *ctx, const fivo_tensor *P, const
         if (Q != NULL) {
             resq_row(Z, bias, smin, P->data + 2 * o, Q->data + 2 * o, eps->data + o, z->data + o,
                      s->u + o, s->isp + o, s->slp + o, s->isq + o, s->slq + o, term);
-            if (lr != NULL) {
-                double acc = 0.0;
-                for (int j = 0; j < Z; j++)
-                    acc += (double)term[j];
-                lr->data[r] = (float)acc;
-            }
+            if (lr != NULL)
+                lr->data[r] = (float)fivo__sum_double(term, Z);
         } else {
             prior_row(Z, bias, smin, P->data + 2 * o, eps->data + o, z->data + o, s->u + o,
                       s->isp + o, s->slp + o);

@@ -128,4 +128,21 @@ static inline void fivo__fsincos_2pi(float t, float *s, float *c)
     *c = ((k + 1) & 2) ? -b : b;
 }
 
+/* sum of x[0..n) in double with eight independent accumulators (combined
+ * in a fixed order), so the adds do not wait on each other: a row sum of a
+ * log-density is then a few vector adds instead of a chain of n dependent
+ * double adds. Deterministic; the accumulators are plain scalars, so any
+ * vectorisation keeps each one's order. */
+static inline double fivo__sum_double(const float *x, int n)
+{
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++)
+            a[k] += (double)x[j + k];
+    for (int k = 0; j < n; j++, k++)
+        a[k] += (double)x[j];
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
 #endif

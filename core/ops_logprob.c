@@ -129,10 +129,7 @@ fivo_tensor *fivo_bernoulli_log_prob(fivo_ctx *ctx, const fivo_tensor *logits, c
     for (int r = 0; r < rows; r++) {
         bernoulli_terms(c, logits->data + (size_t)r * c, x->data + (size_t)r * c, term,
                         wants ? sig + (size_t)r * c : sig);
-        double s = 0.0; /* summed in double, in order */
-        for (int j = 0; j < c; j++)
-            s += (double)term[j];
-        y->data[r] = (float)s;
+        y->data[r] = (float)fivo__sum_double(term, c); /* in double */
     }
     if (wants) {
         fivo_node *n = fivo__record(ctx, bernoulli_lp_backward, y);

@@ -175,6 +175,13 @@ FIVO_KERNEL static void preload_kernel(int rows, int out, const float *restrict 
     }
 }
 
+FIVO_KERNEL static void broadcast_kernel(int rows, int out, const float *restrict b, float *restrict y)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < out; j++)
+            y[(size_t)r * out + j] = b[j];
+}
+
 FIVO_KERNEL static void relu_kernel(size_t n, float *restrict y)
 {
     for (size_t i = 0; i < n; i++)
@@ -198,8 +205,7 @@ fivo_tensor *fivo__linear_pre(fivo_ctx *ctx, const fivo_tensor *x, const fivo_te
         preload_kernel(rows, out, b != NULL ? b->data : NULL, pre->data, y->data);
         beta = 1.0f;
     } else if (b != NULL) { /* preload the bias so sgemm adds onto it */
-        for (int r = 0; r < rows; r++)
-            memcpy(y->data + (size_t)r * out, b->data, (size_t)out * sizeof(float));
+        broadcast_kernel(rows, out, b->data, y->data);
         beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, x->cols, 1.0f, x->data, x->cols,
