@@ -400,10 +400,4 @@ static const fivo_plugin_descriptor pr_descriptor = {
     .num_options = sizeof pr_options / sizeof pr_options[0],
 };
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &pr_descriptor;
-}
+FIVO_PLUGIN_DEFINE_QUERY(pr_descriptor)

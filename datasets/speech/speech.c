@@ -210,10 +210,4 @@ static const fivo_plugin_descriptor sp_descriptor = {
     .num_options = sizeof sp_options / sizeof sp_options[0],
 };
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &sp_descriptor;
-}
+FIVO_PLUGIN_DEFINE_QUERY(sp_descriptor)
