@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,40 +19,12 @@ extern "C" {
 #include <fivo/tfrecord.h>
 }
 
+#include "host_runner.h"
+
 namespace {
 
-struct Result {
-    int status = -1;
-    std::string out, err;
-};
-
-Result run(const std::vector<std::string> &args)
-{
-    std::vector<std::string> store = {FIVO_TEST_HOST};
-    store.insert(store.end(), args.begin(), args.end());
-    std::vector<char *> argv;
-    for (auto &s : store)
-        argv.push_back(const_cast<char *>(s.c_str()));
-    argv.push_back(nullptr);
-    gchar **env = g_environ_unsetenv(g_get_environ(), "FIVO_PLUGIN_PATH");
-    gchar *out = nullptr, *err = nullptr;
-    gint wait = 0;
-    GError *gerr = nullptr;
-    Result r;
-    if (g_spawn_sync(nullptr, argv.data(), env, G_SPAWN_DEFAULT, nullptr, nullptr, &out, &err,
-                     &wait, &gerr)) {
-        r.status = WIFEXITED(wait) ? WEXITSTATUS(wait) : 128 + WTERMSIG(wait);
-        r.out = out;
-        r.err = err;
-    } else {
-        r.err = gerr->message;
-        g_error_free(gerr);
-    }
-    g_free(out);
-    g_free(err);
-    g_strfreev(env);
-    return r;
-}
+using fivo_test::Result;
+using fivo_test::run;
 
 std::vector<std::string> lines_of(const std::string &path, const std::string &mode)
 {
