@@ -219,9 +219,9 @@ TEST_F(GhmmHost, FileObservationsMatchAnOutsideComputation)
     gint status = 0;
     std::string cmd = "/usr/bin/python3 " + pyfile;
     ASSERT_TRUE(g_spawn_command_line_sync(cmd.c_str(), &out, nullptr, &status, nullptr));
-    ASSERT_EQ(status, 0) << "python3 with numpy failed";
     double numpy_ll = std::strtod(out, nullptr);
     g_free(out);
+    ASSERT_EQ(status, 0) << "python3 with numpy failed";
     std::printf("true_ll_per_t: fivo %.12f, numpy %.12f\n", number(eval[0], "true_ll_per_t"),
                 numpy_ll);
     EXPECT_NEAR(number(eval[0], "true_ll_per_t"), numpy_ll, 1e-6 * std::fabs(numpy_ll));
