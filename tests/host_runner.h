@@ -6,7 +6,9 @@
 
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <glib.h>
@@ -48,6 +50,26 @@ inline Result run(const std::vector<std::string> &args, const std::string &plugi
     g_strfreev(env);
     return r;
 }
+
+// A fresh temporary folder, removed with everything in it.
+struct TempDir {
+    std::string path;
+    TempDir()
+    {
+        gchar *d = g_dir_make_tmp("fivo_test_XXXXXX", nullptr);
+        if (d != nullptr)
+            path = d;
+        g_free(d);
+    }
+    ~TempDir()
+    {
+        std::error_code ec;
+        if (!path.empty())
+            std::filesystem::remove_all(path, ec);
+    }
+    TempDir(const TempDir &) = delete;
+    TempDir &operator=(const TempDir &) = delete;
+};
 
 inline bool has(const std::string &hay, const std::string &needle)
 {

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include <glib.h>
-#include <glib/gstdio.h>
 
 extern "C" {
 #include <fivo/rng.h>
@@ -57,21 +56,9 @@ std::string string_field(const std::string &line, const std::string &name)
 
 class GhmmHost : public ::testing::Test {
 protected:
-    std::string dir, metrics;
-    void SetUp() override
-    {
-        gchar *d = g_dir_make_tmp("fivo_ghmm_XXXXXX", nullptr);
-        ASSERT_NE(d, nullptr);
-        dir = d;
-        g_free(d);
-        metrics = dir + "/metrics.jsonl";
-    }
-    void TearDown() override
-    {
-        std::string cmd = "rm -rf '" + dir + "'";
-        if (!dir.empty() && std::system(cmd.c_str()) != 0)
-            ADD_FAILURE() << "cannot remove " << dir;
-    }
+    fivo_test::TempDir tmp;
+    std::string dir = tmp.path, metrics = dir + "/metrics.jsonl";
+    void SetUp() override { ASSERT_FALSE(dir.empty()); }
 };
 
 } // namespace

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include <glib.h>
-#include <glib/gstdio.h>
 
 extern "C" {
 #include <fivo/tfrecord.h>
@@ -25,26 +24,11 @@ using fivo_test::Result;
 
 class HostBadInput : public ::testing::Test {
 protected:
-    void SetUp() override
-    {
-        gchar *d = g_dir_make_tmp("fivo_bad_XXXXXX", nullptr);
-        ASSERT_NE(d, nullptr);
-        dir = d;
-        g_free(d);
-        logdir = dir + "/log";
-    }
-    void TearDown() override
-    {
-        for (auto &f : files)
-            g_remove(f.c_str());
-        g_rmdir(logdir.c_str());
-        g_rmdir(dir.c_str());
-    }
+    void SetUp() override { ASSERT_FALSE(dir.empty()); }
     std::string write(const std::string &name, const std::string &bytes)
     {
         std::string path = dir + "/" + name;
         EXPECT_TRUE(g_file_set_contents(path.c_str(), bytes.data(), (gssize)bytes.size(), nullptr));
-        files.push_back(path);
         return path;
     }
     // A speech-format TFRecord of two 1-D sequences (one float per timestep).
@@ -58,7 +42,6 @@ protected:
         EXPECT_EQ(fivo_tfrecord_writer_write(w, a, sizeof a, &err), FIVO_OK);
         EXPECT_EQ(fivo_tfrecord_writer_write(w, b, sizeof b, &err), FIVO_OK);
         EXPECT_EQ(fivo_tfrecord_writer_commit(w, &err), FIVO_OK) << err.message;
-        files.push_back(path);
         return path;
     }
     // Runs the host with the build's own plugins; a failed run must have
@@ -72,8 +55,8 @@ protected:
         EXPECT_FALSE(g_file_test((logdir + "/metrics.jsonl").c_str(), G_FILE_TEST_EXISTS));
         return r;
     }
-    std::string dir, logdir;
-    std::vector<std::string> files;
+    fivo_test::TempDir tmp;
+    std::string dir = tmp.path, logdir = dir + "/log";
 };
 
 TEST_F(HostBadInput, WrongValueTypeForAPluginOptionInTheConfigFile)
