@@ -30,14 +30,13 @@ fivo_ctx *fivo_ctx_new(size_t arena_bytes, size_t max_bytes)
     (void)p;
     fivo__arena_reset(ctx);
     ctx->peak = 0;
-    /* Tiny sgemms are fastest single-threaded, and one thread keeps results
-     * independent of the machine's core count. */
-    static int blas_configured = 0;
-    if (!blas_configured) {
-        blas_configured = 1;
-        if (getenv("OPENBLAS_NUM_THREADS") == NULL)
-            openblas_set_num_threads(1);
-    }
+    /* sgemm runs on one thread, whatever OPENBLAS_NUM_THREADS says: with more
+     * threads OpenBLAS splits the inner dimension of large products (the
+     * batched encoders' weight gradients), which changes the rounding with
+     * the thread count and so breaks bit-reproducibility; and at a VRNN
+     * step's sizes (16 rows) threads were measured slower anyway.
+     * tests/test_determinism.cc checks 1 and 2 threads give the same bits. */
+    openblas_set_num_threads(1);
     return ctx;
 }
 

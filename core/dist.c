@@ -16,7 +16,9 @@ static void normal_scale_backward(fivo_ctx *ctx, fivo_node *n)
     size_t sz = fivo_tensor_size(y);
     for (size_t i = 0; i < sz; i++) {
         float v = raw->data[i] + bias;
-        if (fivo__softplusf(v) > smin) /* the max passes gradient to softplus */
+        /* y = max(softplus(v), smin) > smin exactly when softplus(v) > smin:
+         * the max passes gradient to softplus (no softplus recomputed). */
+        if (y->data[i] > smin)
             d[i] += y->grad[i] * fivo__fsigmoid(v);
     }
 }

@@ -49,4 +49,20 @@ static inline float fivo__ftanh(float x)
     return ax < 0.625f ? s : big;
 }
 
+/* log(1 + t) for t in [0, 1] (added on branch vrnn for the Bernoulli
+ * log-prob): 2 atanh(u) with u = t / (2 + t) <= 1/3, odd series to u^13;
+ * relative error below 1e-7, branch-free and vectorisable. */
+static inline float fivo__flog1p_unit(float t)
+{
+    float u = t / (2.0f + t), u2 = u * u;
+    float p = 1.0f / 13.0f;
+    p = p * u2 + 1.0f / 11.0f;
+    p = p * u2 + 1.0f / 9.0f;
+    p = p * u2 + 1.0f / 7.0f;
+    p = p * u2 + 1.0f / 5.0f;
+    p = p * u2 + 1.0f / 3.0f;
+    p = p * u2 + 1.0f;
+    return 2.0f * u * p;
+}
+
 #endif

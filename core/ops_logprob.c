@@ -1,5 +1,6 @@
 /* Fused log-densities (one node each, values and row sums in double):
  * diagonal Normal and Bernoulli-with-logits. */
+#include "fastmath.h"
 #include "ops_internal.h"
 
 #define HALF_LOG_2PI 0.91893853320467274178
@@ -82,11 +83,11 @@ static void bernoulli_lp_backward(fivo_ctx *ctx, fivo_node *n)
         const float *lr = l->data + (size_t)r * c;
         const float *xr = x->data + (size_t)r * c;
         float *d = dl + (size_t)r * c;
-        for (int j = 0; j < c; j++) {
-            double v = lr[j];
-            double sig = v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v));
-            d[j] += (float)(g * ((double)xr[j] - sig));
-        }
+        float gf = (float)g;
+        /* Branch-free float sigmoid (vectorised; the profile's hot spot at
+         * 88 notes x 16 rows per step); saturates cleanly at any logit. */
+        for (int j = 0; j < c; j++)
+            d[j] += gf * (xr[j] - fivo__fsigmoid(lr[j]));
     }
 }
 
@@ -103,10 +104,20 @@ fivo_tensor *fivo_bernoulli_log_prob(fivo_ctx *ctx, const fivo_tensor *logits, c
         const float *lr = logits->data + (size_t)r * c;
         const float *xr = x->data + (size_t)r * c;
         double s = 0.0;
-        for (int j = 0; j < c; j++) {
-            double v = lr[j];
-            /* x l - softplus(l), with softplus written so nothing overflows */
-            s += (double)xr[j] * v - (v > 0 ? v : 0.0) - log1p(exp(-fabs(v)));
+        /* x l - softplus(l) = x l - max(l, 0) - log1p(exp(-|l|)): terms in
+         * vectorised float (exp argument <= 0, so nothing overflows; exp
+         * clamps at -87.3, far below float resolution of the sum), summed
+         * in double. */
+        float term[256];
+        for (int j0 = 0; j0 < c; j0 += 256) {
+            int m = c - j0 < 256 ? c - j0 : 256;
+            for (int j = 0; j < m; j++) {
+                float v = lr[j0 + j];
+                term[j] = xr[j0 + j] * v - (v > 0.0f ? v : 0.0f) -
+                          fivo__flog1p_unit(fivo__fexp(-fabsf(v)));
+            }
+            for (int j = 0; j < m; j++)
+                s += (double)term[j];
         }
         y->data[r] = (float)s;
     }

@@ -302,9 +302,9 @@ static fivo_status scan_path_list(fivo_registry *reg, const char *list, fivo_err
 fivo_status fivo_registry_scan_default(fivo_registry *reg, const fivo_config *cfg,
                                        fivo_error *err)
 {
-    fivo_status st = fivo_registry_scan_dir(reg, FIVO_BUILD_PLUGIN_DIR, err);
-    if (st == FIVO_OK)
-        st = fivo_registry_scan_dir(reg, FIVO_INSTALL_PLUGIN_DIR, err);
+    /* The build tree's folder for the build tree's libfivo, <libdir>/fivo/plugins
+     * next to an installed one (wherever it was installed). */
+    fivo_status st = fivo_registry_scan_dir(reg, fivo_registry_builtin_dir(), err);
     if (st == FIVO_OK)
         st = scan_path_list(reg, g_getenv("FIVO_PLUGIN_PATH"), err);
     if (st == FIVO_OK && cfg != NULL) {

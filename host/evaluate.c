@@ -79,12 +79,11 @@ fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report
         return fivo_error_set(err, FIVO_ERR_INVALID, "eval: split '%s' has no sequences",
                               s->split);
     double mean = sum / nseq;
-    fivo_report_set_string(r, "bound", s->bound_name);
+    fivo_session_describe(s, r);
     const char *proposal = NULL;
     if (fivo_config_get_string(s->host->cfg, "model", "proposal_type", NULL, &proposal, NULL) ==
         FIVO_OK)
         fivo_report_set_string(r, "proposal_type", proposal);
-    fivo_report_set_string(r, "resampler", s->resampler_name);
     fivo_report_set_int(r, "num_samples", s->num_samples);
     fivo_report_set_int(r, "num_sequences", nseq);
     fivo_report_set_number(r, "bound_mean", mean);
@@ -96,4 +95,41 @@ fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report
     fivo_report_set_number(r, "log_weight_var", steps > 0 ? var_weighted / steps : 0.0);
     fivo_report_set_number(r, "resample_rate", steps > 0 ? rate_weighted / steps : 0.0);
     return FIVO_OK;
+}
+
+fivo_status fivo_session_eval_sums(fivo_session *s, fivo_dataset *ds,
+                                   const fivo_smc_options *opts, fivo_eval_sums *out,
+                                   fivo_error *err)
+{
+    out->ll = 0.0;
+    out->timesteps = 0;
+    out->sequences = 0;
+    fivo_status st = FIVO_OK;
+    bool grad = fivo_ctx_grad_enabled(s->ctx);
+    fivo_ctx_set_grad_enabled(s->ctx, false);
+    for (uint64_t index = 0;; index++) {
+        fivo_batch batch;
+        st = ds->vt->batch(ds->self, s->batch_size, false, s->seed, index, &batch, err);
+        if (st == FIVO_END) {
+            st = FIVO_OK;
+            break;
+        }
+        if (st != FIVO_OK)
+            break;
+        fivo_ctx_reset(s->ctx);
+        fivo_ctx_set_seed(s->ctx, s->seed, EVAL_STEP_BASE + index);
+        fivo_smc_result res;
+        if ((st = fivo_smc_run(s->ctx, &s->model, &batch, opts, &res, err)) != FIVO_OK) {
+            fivo_error_prefix(err, "eval batch %llu: ", (unsigned long long)index);
+            break;
+        }
+        for (int b = 0; b < batch.batch_size; b++) {
+            out->ll += (double)res.log_phat->data[b]; /* summed in double */
+            out->timesteps += batch.lengths[b];
+        }
+        out->sequences += batch.batch_size;
+    }
+    fivo_ctx_reset(s->ctx);
+    fivo_ctx_set_grad_enabled(s->ctx, grad);
+    return st;
 }

@@ -118,6 +118,14 @@ int fivo_session_open_split(fivo_session *s, const char *split, fivo_dataset *ou
     return 0;
 }
 
+void fivo_session_describe(const fivo_session *s, fivo_report *r)
+{
+    fivo_report_set_string(r, "model", s->model_name);
+    fivo_report_set_string(r, "bound", s->bound_name);
+    fivo_report_set_string(r, "resampler", s->resampler_name);
+    fivo_report_set_string(r, "dataset", s->dataset_name);
+}
+
 void fivo_session_close(fivo_session *s)
 {
     if (s->ctx != NULL)

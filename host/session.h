@@ -41,6 +41,10 @@ int fivo_session_open_split(fivo_session *s, const char *split, fivo_dataset *ou
 fivo_status fivo_session_bound(fivo_session *s, const fivo_batch *batch, fivo_smc_result *out,
                                fivo_error *err);
 
+/* Names the plugins of the run in `r` ("model", "bound", "resampler",
+ * "dataset"), so every train and eval line says which were used. */
+void fivo_session_describe(const fivo_session *s, fivo_report *r);
+
 /* True when the model computes its exact log-likelihood (the GHMM). */
 bool fivo_session_has_exact(const fivo_session *s);
 
@@ -50,5 +54,18 @@ bool fivo_session_has_exact(const fivo_session *s);
  * written into `r` with the bound, proposal, resampler and particle count. */
 fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report *r,
                                   fivo_error *err);
+
+/* Sums of per-sequence log p-hat over a whole split. */
+typedef struct fivo_eval_sums {
+    double ll;          /* sum over sequences of log p-hat */
+    int64_t timesteps;  /* sum of lengths */
+    int64_t sequences;
+} fivo_eval_sums;
+
+/* One pass of the SMC engine with `opts` (not the bound plugin) over `ds`
+ * in order, without gradients: the reference's eval of ELBO, IWAE and FIVO. */
+fivo_status fivo_session_eval_sums(fivo_session *s, fivo_dataset *ds,
+                                   const fivo_smc_options *opts, fivo_eval_sums *out,
+                                   fivo_error *err);
 
 #endif

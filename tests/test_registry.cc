@@ -189,10 +189,14 @@ TEST(RegistryDefault, SearchOrderIncludesEnvAndConfigFolders)
     std::vector<std::string> d;
     for (int i = 0; dirs[i]; i++)
         d.push_back(dirs[i]);
-    ASSERT_EQ(d.size(), 5u);
-    EXPECT_EQ(d[2], "/nonexistent/a");
-    EXPECT_EQ(d[3], "/nonexistent/b");
-    EXPECT_EQ(d[4], FIVO_TEST_TEST_PLUGIN_DIR);
+    // The bundled folder (the build tree's, for the build tree's libfivo),
+    // then FIVO_PLUGIN_PATH, then [fivo] plugin_path.
+    ASSERT_EQ(d.size(), 4u);
+    EXPECT_EQ(d[0], fivo_registry_builtin_dir());
+    EXPECT_EQ(d[0], FIVO_TEST_PLUGIN_DIR);
+    EXPECT_EQ(d[1], "/nonexistent/a");
+    EXPECT_EQ(d[2], "/nonexistent/b");
+    EXPECT_EQ(d[3], FIVO_TEST_TEST_PLUGIN_DIR);
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "test_model"), nullptr);
     fivo_config_free(cfg);
     fivo_registry_free(reg);

@@ -984,7 +984,7 @@ static fivo_status step(vm *m, bool *stop)
         TRY(top(m, &v));
         return set_items(m, v, items, n);
     case 'c': {
-        const char *mod = NULL; /* set by take_line; GCC -O2 cannot see it */
+        const char *mod = NULL;
         size_t mod_len = 0;
         TRY(take_line(m, &mod, &mod_len));
         TRY(take_line(m, &line, &n));

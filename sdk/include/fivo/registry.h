@@ -5,7 +5,8 @@
  * Search order (first plugin of a kind and name wins; later ones are
  * refused as shadowed): the build tree's plugin folder, the install folder
  * (<prefix>/lib/fivo/plugins), each folder of FIVO_PLUGIN_PATH (':'
- * separated), then each folder of the config key [fivo] plugin_path. */
+ * separated), then each folder of the config key [fivo] plugin_path.
+ * The first two are one folder in practice: fivo_registry_builtin_dir(). */
 #ifndef FIVO_REGISTRY_H
 #define FIVO_REGISTRY_H
 
@@ -66,6 +67,12 @@ const char *const *fivo_registry_search_dirs(const fivo_registry *reg);
 /* "a, b, c": the names of every plugin of `kind` (or "none"); caller frees
  * with free(). For messages about a missing plugin. */
 char *fivo_registry_names(const fivo_registry *reg, fivo_plugin_kind kind);
+
+/* The folder of the plugins bundled with this libfivo: the build tree's
+ * plugin folder when this libfivo is the one in the build tree, else
+ * <folder of libfivo>/fivo/plugins (so an install works wherever it is put,
+ * and never loads a build tree's plugins). Static storage, never NULL. */
+const char *fivo_registry_builtin_dir(void);
 
 /* Opening instances: FIVO_ERR_NOT_FOUND names the kind and name and lists
  * the available ones. A required slot missing from a short vtable is

@@ -1,0 +1,79 @@
+/* Checkpoints: named float32 tensors (parameters and Adam moments) plus the
+ * training counters, in one versioned file with a CRC-32 per record and over
+ * the whole file.
+ *
+ * Writing is atomic: a temp file in the same folder, fsync, rename, fsync of
+ * the folder, so a crash leaves either the old or the new file, never a torn
+ * one. Loading validates the whole file before touching anything; a
+ * truncated or corrupted file is refused with a message naming the file and
+ * what is wrong, and fivo_checkpoint_restore_latest falls back to the
+ * previous file.
+ *
+ * File layout (little endian):
+ *   "FIVOCKPT" u32 version u32 num_records
+ *   u64 step u64 seed u64 adam_step f64 best_bound u32 flags u32 header_crc
+ *   records: u32 kind u32 name_len name u32 rows u32 cols f32[rows*cols] u32 crc
+ *   "FIVOEND!" u32 crc of everything before it */
+#ifndef FIVO_CHECKPOINT_H
+#define FIVO_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <fivo/error.h>
+#include <fivo/optim.h>
+#include <fivo/params.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FIVO_CHECKPOINT_VERSION 1u
+
+typedef struct fivo_checkpoint_meta {
+    uint64_t step;      /* training steps completed */
+    uint64_t seed;      /* the run's random seed (all RNG streams derive from seed and step) */
+    uint64_t adam_step; /* Adam's update count (restored into the optimizer) */
+    double best_bound;  /* best validation bound so far (NaN when none) */
+    uint32_t flags;     /* reserved, 0 */
+} fivo_checkpoint_meta;
+
+/* Writes params (and Adam moments and step when adam != NULL) to `path`
+ * atomically. */
+fivo_status fivo_checkpoint_save(const char *path, const fivo_params *params, fivo_adam *adam,
+                                 const fivo_checkpoint_meta *meta, fivo_error *err);
+
+/* Reads `path` into params (every parameter must be present with its shape;
+ * unknown names are an error) and, when adam != NULL and the file has them,
+ * the Adam moments and step. Nothing is modified unless the whole file is
+ * valid. meta may be NULL. */
+fivo_status fivo_checkpoint_load(const char *path, fivo_params *params, fivo_adam *adam,
+                                 fivo_checkpoint_meta *meta, fivo_error *err);
+
+/* Only validates (checksums, structure) and reads the meta. */
+fivo_status fivo_checkpoint_verify(const char *path, fivo_checkpoint_meta *meta, fivo_error *err);
+
+/* Numbered checkpoints in a folder: "<dir>/ckpt-<step, 12 digits>.fivo".
+ * Saves one for meta->step and removes the oldest beyond `keep` (keep <= 0:
+ * keep all). *out_path (if given) receives the file name (caller frees). */
+fivo_status fivo_checkpoint_save_numbered(const char *dir, const fivo_params *params,
+                                          fivo_adam *adam, const fivo_checkpoint_meta *meta,
+                                          int keep, char **out_path, fivo_error *err);
+
+/* Loads the newest valid numbered checkpoint in dir. Invalid newer files
+ * are reported through fivo_log_warn (naming the file and the defect) and
+ * skipped. FIVO_ERR_NOT_FOUND when dir has no numbered checkpoint at all;
+ * FIVO_ERR_FORMAT when there are some but none is valid. *used_path (if
+ * given) receives the file loaded (caller frees). */
+fivo_status fivo_checkpoint_restore_latest(const char *dir, fivo_params *params, fivo_adam *adam,
+                                           fivo_checkpoint_meta *meta, char **used_path,
+                                           fivo_error *err);
+
+/* Step numbers of the numbered checkpoints in dir, newest first; returns the
+ * count (at most max). */
+int fivo_checkpoint_list(const char *dir, uint64_t *steps, int max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

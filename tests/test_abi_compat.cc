@@ -1,0 +1,174 @@
+// ABI version compatibility: a plugin built for an older minor loads and its
+// missing slots read as absent; a newer minor loads and the host uses only
+// the slots it knows; a different major is refused naming the file and both
+// versions, without the host touching its vtable. The plugins are in
+// tests/abi_plugins/ (built into <build>/tests/abi_plugins).
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <string>
+
+#include <fivo/fivo.h>
+
+#include "sdk_test_util.h"
+
+namespace {
+
+std::string AbiDir() { return std::string(FIVO_TEST_BINARY_DIR) + "/tests/abi_plugins"; }
+std::string Module(const char *name) { return AbiDir() + "/" + name + ".so"; }
+std::string Version(unsigned major, unsigned minor)
+{
+    return std::to_string(major) + "." + std::to_string(minor);
+}
+
+struct Fixture : ::testing::Test {
+    fivo_registry *reg = fivo_registry_new();
+    fivo_config *cfg = fivo_config_new();
+    fivo_params *params = nullptr; // the test plugins register no parameters
+    fivo_error err{};
+    ~Fixture() override
+    {
+        fivo_config_free(cfg);
+        fivo_registry_free(reg);
+    }
+    void Load(const char *name)
+    {
+        ASSERT_EQ(fivo_registry_load_file(reg, Module(name).c_str(), &err), FIVO_OK) << err.message;
+    }
+};
+
+using AbiCompat = Fixture;
+
+TEST_F(AbiCompat, OlderMinorLoadsAndMissingSlotsReadAsAbsent)
+{
+    Load("abi_old_minor");
+    ASSERT_EQ(fivo_registry_refused_count(reg), 0)
+        << fivo_registry_refused_at(reg, 0)->reason;
+    const fivo_plugin_info *info = fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "abi_old_minor");
+    ASSERT_NE(info, nullptr);
+    EXPECT_EQ(info->abi_major, FIVO_ABI_MAJOR);
+    EXPECT_EQ(info->abi_minor, 0u);
+    // The older layout ends where sample_step begins today.
+    EXPECT_EQ(info->vtable_size, offsetof(fivo_model_vtable, sample_step));
+    EXPECT_LT(info->vtable_size, sizeof(fivo_model_vtable));
+    EXPECT_EQ(info->file, Module("abi_old_minor"));
+
+    fivo_data_spec spec{};
+    spec.dim = 1;
+    spec.kind = "real";
+    fivo_model m{};
+    ASSERT_EQ(fivo_model_open(reg, "abi_old_minor", cfg, &spec, params, &m, &err), FIVO_OK)
+        << err.message;
+    EXPECT_EQ(m.vt_size, info->vtable_size);
+    EXPECT_TRUE(FIVO_MODEL_HAS(&m, create));
+    EXPECT_TRUE(FIVO_MODEL_HAS(&m, propose_and_weight));
+    // Past the declared size the plugin put non-NULL junk: only the size says
+    // these slots are absent.
+    EXPECT_FALSE(FIVO_MODEL_HAS(&m, sample_step));
+    EXPECT_FALSE(FIVO_MODEL_HAS(&m, log_likelihood));
+    // The slots it has are callable through the loaded instance.
+    fivo_state st{};
+    st.count = -1;
+    EXPECT_EQ(m.vt->zero_state(m.self, nullptr, 4, &st, &err), FIVO_OK);
+    EXPECT_EQ(st.count, 0);
+    fivo_model_close(&m);
+}
+
+TEST_F(AbiCompat, NewerMinorSameMajorLoadsAndKnownSlotsWork)
+{
+    Load("abi_new_minor");
+    ASSERT_EQ(fivo_registry_refused_count(reg), 0)
+        << fivo_registry_refused_at(reg, 0)->reason;
+    const fivo_plugin_info *info = fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_new_minor");
+    ASSERT_NE(info, nullptr);
+    EXPECT_EQ(info->abi_minor, FIVO_ABI_MINOR + 1u);
+    EXPECT_GT(info->vtable_size, sizeof(fivo_resampler_vtable));
+
+    fivo_resampler r{};
+    ASSERT_EQ(fivo_resampler_open(reg, "abi_new_minor", cfg, &r, &err), FIVO_OK) << err.message;
+    EXPECT_TRUE(FIVO_RESAMPLER_HAS(&r, resample));
+    EXPECT_FALSE(FIVO_RESAMPLER_HAS(&r, resample_relaxed));
+    const double log_w[4] = {0.0, -1.0, -2.0, -3.0};
+    int32_t anc[4] = {-1, -1, -1, -1};
+    fivo_rng rng = fivo_rng_make(1, FIVO_RNG_RESAMPLE, 0);
+    ASSERT_EQ(r.vt->resample(r.self, log_w, 4, &rng, 0, anc, &err), FIVO_OK) << err.message;
+    EXPECT_EQ(anc[0], 3);
+    EXPECT_EQ(anc[3], 0);
+    fivo_resampler_close(&r);
+}
+
+// A major mismatch in either direction: refused, reason names the file, the
+// plugin's ABI and the host's ABI; nothing of it can be opened.
+void ExpectMajorRefused(Fixture &f, const char *name, unsigned plugin_major)
+{
+    f.Load(name);
+    EXPECT_EQ(fivo_registry_count(f.reg), 0);
+    ASSERT_EQ(fivo_registry_refused_count(f.reg), 1);
+    const fivo_plugin_refusal *ref = fivo_registry_refused_at(f.reg, 0);
+    const std::string reason = ref->reason;
+    EXPECT_EQ(std::string(ref->file), Module(name));
+    EXPECT_NE(reason.find(Module(name)), std::string::npos) << reason;
+    EXPECT_NE(reason.find(Version(plugin_major, 3)), std::string::npos) << reason;
+    EXPECT_NE(reason.find(Version(FIVO_ABI_MAJOR, FIVO_ABI_MINOR)), std::string::npos) << reason;
+    EXPECT_EQ(fivo_registry_find(f.reg, FIVO_PLUGIN_MODEL, name), nullptr);
+
+    fivo_data_spec spec{};
+    spec.dim = 1;
+    spec.kind = "real";
+    fivo_model m{};
+    EXPECT_EQ(fivo_model_open(f.reg, name, f.cfg, &spec, f.params, &m, &f.err), FIVO_ERR_NOT_FOUND);
+    EXPECT_NE(std::string(f.err.message).find(name), std::string::npos) << f.err.message;
+}
+
+TEST_F(AbiCompat, NewerMajorIsRefusedNamingBothVersions)
+{
+    ExpectMajorRefused(*this, "abi_new_major", FIVO_ABI_MAJOR + 1u);
+}
+
+TEST_F(AbiCompat, OlderMajorIsRefusedNamingBothVersions)
+{
+    ExpectMajorRefused(*this, "abi_old_major", FIVO_ABI_MAJOR - 1u);
+}
+
+TEST_F(AbiCompat, RequiredSlotBeyondDeclaredSizeIsAnAbiErrorAtOpen)
+{
+    Load("abi_missing_slot");
+    ASSERT_NE(fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "abi_missing_slot"), nullptr);
+    fivo_data_spec spec{};
+    spec.dim = 1;
+    spec.kind = "real";
+    fivo_model m{};
+    EXPECT_EQ(fivo_model_open(reg, "abi_missing_slot", cfg, &spec, params, &m, &err), FIVO_ERR_ABI);
+    const std::string msg = err.message;
+    EXPECT_NE(msg.find("abi_missing_slot"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("propose_and_weight"), std::string::npos) << msg;
+}
+
+TEST_F(AbiCompat, ScanningAFolderKeepsCompatibleAndRefusesTheRest)
+{
+    ASSERT_EQ(fivo_registry_scan_dir(reg, AbiDir().c_str(), &err), FIVO_OK) << err.message;
+    EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "abi_old_minor"), nullptr);
+    EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_new_minor"), nullptr);
+    EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "abi_missing_slot"), nullptr);
+    EXPECT_EQ(fivo_registry_count(reg), 3);
+    EXPECT_EQ(fivo_registry_refused_count(reg), 2);
+}
+
+// The host lists what it refused, with both versions, and exits normally.
+TEST(AbiCompatHost, PluginsModeReportsRefusalsWithoutFailing)
+{
+    sdk_test::TempDir tmp("abi_host");
+    ASSERT_FALSE(tmp.path().empty());
+    const std::string cmd = "cd " + sdk_test::Quote(tmp.path()) + " && FIVO_PLUGIN_PATH=" +
+                            sdk_test::Quote(AbiDir()) + " " + sdk_test::Quote(FIVO_TEST_HOST) +
+                            " --mode=plugins";
+    sdk_test::RunResult r = sdk_test::Shell(cmd);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("abi_old_minor"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("abi_new_minor"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(Module("abi_new_major")), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(Version(FIVO_ABI_MAJOR + 1u, 3)), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(Module("abi_old_major")), std::string::npos) << r.output;
+}
+
+} // namespace
