@@ -325,7 +325,9 @@ fivo_status fivo_config_get_string(const fivo_config *cfg, const char *section, 
     return e != NULL ? FIVO_OK : FIVO_ERR_NOT_FOUND;
 }
 
-static bool parse_long(const char *s, long *out)
+/* Parsers for get_typed: true and *out (a long, double or bool) set when the
+ * whole text, trimmed, is a value of that type. */
+static bool parse_long(const char *s, void *out)
 {
     while (g_ascii_isspace(*s))
         s++;
@@ -340,11 +342,11 @@ static bool parse_long(const char *s, long *out)
         end++;
     if (*end != '\0' || v < LONG_MIN || v > LONG_MAX)
         return false;
-    *out = (long)v;
+    *(long *)out = (long)v;
     return true;
 }
 
-static bool parse_double(const char *s, double *out)
+static bool parse_double(const char *s, void *out)
 {
     while (g_ascii_isspace(*s))
         s++;
@@ -359,11 +361,11 @@ static bool parse_double(const char *s, double *out)
         end++;
     if (*end != '\0' || isnan(v))
         return false;
-    *out = v;
+    *(double *)out = v;
     return true;
 }
 
-static bool parse_bool(const char *s, bool *out)
+static bool parse_bool(const char *s, void *out)
 {
     static const char *const yes[] = {"true", "1", "yes", "on", "t", "y"};
     static const char *const no[] = {"false", "0", "no", "off", "f", "n"};
@@ -371,10 +373,10 @@ static bool parse_bool(const char *s, bool *out)
     bool ok = false;
     for (size_t i = 0; i < G_N_ELEMENTS(yes) && !ok; i++) {
         if (g_ascii_strcasecmp(t, yes[i]) == 0) {
-            *out = true;
+            *(bool *)out = true;
             ok = true;
         } else if (g_ascii_strcasecmp(t, no[i]) == 0) {
-            *out = false;
+            *(bool *)out = false;
             ok = true;
         }
     }
@@ -382,68 +384,50 @@ static bool parse_bool(const char *s, bool *out)
     return ok;
 }
 
+/* The typed getters' shared part: FIVO_ERR_NOT_FOUND when section.key is
+ * absent, FIVO_OK with *value parsed, or an error naming where the key was
+ * set and what was `expected`. */
+static fivo_status get_typed(const fivo_config *cfg, const char *section, const char *key,
+                             bool (*parse)(const char *, void *), void *value,
+                             const char *expected, fivo_error *err)
+{
+    cfg_entry *e = find_entry(cfg, section, key);
+    if (e == NULL)
+        return FIVO_ERR_NOT_FOUND;
+    if (!parse(e->value, value))
+        return fivo_error_set(err, FIVO_ERR_INVALID, "%s: [%s] %s = '%s': expected %s",
+                              where_of(e), section, key, e->value, expected);
+    return FIVO_OK;
+}
+
 fivo_status fivo_config_get_int(const fivo_config *cfg, const char *section, const char *key,
                                 long def, long *out, fivo_error *err)
 {
-    cfg_entry *e = find_entry(cfg, section, key);
     long v = def;
-    if (e == NULL) {
-        if (out != NULL)
-            *out = def;
-        return FIVO_ERR_NOT_FOUND;
-    }
-    if (!parse_long(e->value, &v)) {
-        if (out != NULL)
-            *out = def;
-        return fivo_error_set(err, FIVO_ERR_INVALID, "%s: [%s] %s = '%s': expected an integer",
-                              where_of(e), section, key, e->value);
-    }
+    fivo_status st = get_typed(cfg, section, key, parse_long, &v, "an integer", err);
     if (out != NULL)
-        *out = v;
-    return FIVO_OK;
+        *out = st == FIVO_OK ? v : def;
+    return st;
 }
 
 fivo_status fivo_config_get_double(const fivo_config *cfg, const char *section, const char *key,
                                    double def, double *out, fivo_error *err)
 {
-    cfg_entry *e = find_entry(cfg, section, key);
     double v = def;
-    if (e == NULL) {
-        if (out != NULL)
-            *out = def;
-        return FIVO_ERR_NOT_FOUND;
-    }
-    if (!parse_double(e->value, &v)) {
-        if (out != NULL)
-            *out = def;
-        return fivo_error_set(err, FIVO_ERR_INVALID, "%s: [%s] %s = '%s': expected a number",
-                              where_of(e), section, key, e->value);
-    }
+    fivo_status st = get_typed(cfg, section, key, parse_double, &v, "a number", err);
     if (out != NULL)
-        *out = v;
-    return FIVO_OK;
+        *out = st == FIVO_OK ? v : def;
+    return st;
 }
 
 fivo_status fivo_config_get_bool(const fivo_config *cfg, const char *section, const char *key,
                                  bool def, bool *out, fivo_error *err)
 {
-    cfg_entry *e = find_entry(cfg, section, key);
     bool v = def;
-    if (e == NULL) {
-        if (out != NULL)
-            *out = def;
-        return FIVO_ERR_NOT_FOUND;
-    }
-    if (!parse_bool(e->value, &v)) {
-        if (out != NULL)
-            *out = def;
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "%s: [%s] %s = '%s': expected true or false", where_of(e), section,
-                              key, e->value);
-    }
+    fivo_status st = get_typed(cfg, section, key, parse_bool, &v, "true or false", err);
     if (out != NULL)
-        *out = v;
-    return FIVO_OK;
+        *out = st == FIVO_OK ? v : def;
+    return st;
 }
 
 fivo_status fivo_config_int_or(const fivo_config *cfg, const char *section, const char *key,

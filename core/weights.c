@@ -93,3 +93,14 @@ int32_t fivo_weights_find(const double *cdf, int n, double u)
     }
     return (int32_t)lo;
 }
+
+void fivo_weights_find_sorted(const double *cdf, int n, const double *points, int m,
+                              int32_t *out)
+{
+    int j = 0;
+    for (int i = 0; i < m; i++) {
+        while (j < n - 1 && !(points[i] < cdf[j]))
+            j++;
+        out[i] = (int32_t)j;
+    }
+}

@@ -9,14 +9,17 @@
 
 #include "modes.h"
 
+/* Reports one split. A split that is not found is only noted when `absent`
+ * is given (all splits were asked for): *absent is then set. */
 static int inspect_split(fivo_host *h, const fivo_plugin_info *info, const char *path,
-                         const char *split, bool only)
+                         const char *split, bool *absent)
 {
     fivo_dataset ds;
     fivo_error err = {0};
     fivo_status st = fivo_dataset_open(h->reg, info->name, h->cfg, path, split, &ds, &err);
-    if (st == FIVO_ERR_NOT_FOUND && !only) {
+    if (st == FIVO_ERR_NOT_FOUND && absent != NULL) {
         printf("%s: absent (%s)\n", split, err.message);
+        *absent = true;
         return 0;
     }
     if (st != FIVO_OK) {
@@ -101,12 +104,20 @@ int fivo_host_run_inspect(fivo_host *h)
     const char *origin = fivo_config_origin(h->cfg, "dataset", "split");
     bool chosen = origin != NULL && strcmp(origin, "default") != 0;
     if (chosen)
-        return inspect_split(h, info, path, split, true);
+        return inspect_split(h, info, path, split, NULL);
     static const char *const splits[] = {"train", "valid", "test"};
+    int absent = 0;
     for (int i = 0; i < 3; i++) {
-        int rc = inspect_split(h, info, path, splits[i], false);
+        bool gone = false;
+        int rc = inspect_split(h, info, path, splits[i], &gone);
         if (rc != 0)
             return rc;
+        absent += gone;
+    }
+    if (absent == 3) { /* nothing there at all: a wrong path, not a partial dataset */
+        fprintf(stderr, "fivo: error: %s: no split of dataset '%s' found there\n", path,
+                info->name);
+        return 1;
     }
     return 0;
 }

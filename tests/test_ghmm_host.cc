@@ -7,53 +7,23 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <glib.h>
-#include <glib/gstdio.h>
 
 extern "C" {
 #include <fivo/rng.h>
 #include <fivo/tfrecord.h>
 }
 
+#include "host_runner.h"
+
 namespace {
 
-struct Result {
-    int status = -1;
-    std::string out, err;
-};
-
-Result run(const std::vector<std::string> &args)
-{
-    std::vector<std::string> store = {FIVO_TEST_HOST};
-    store.insert(store.end(), args.begin(), args.end());
-    std::vector<char *> argv;
-    for (auto &s : store)
-        argv.push_back(const_cast<char *>(s.c_str()));
-    argv.push_back(nullptr);
-    gchar **env = g_environ_unsetenv(g_get_environ(), "FIVO_PLUGIN_PATH");
-    gchar *out = nullptr, *err = nullptr;
-    gint wait = 0;
-    GError *gerr = nullptr;
-    Result r;
-    if (g_spawn_sync(nullptr, argv.data(), env, G_SPAWN_DEFAULT, nullptr, nullptr, &out, &err,
-                     &wait, &gerr)) {
-        r.status = WIFEXITED(wait) ? WEXITSTATUS(wait) : 128 + WTERMSIG(wait);
-        r.out = out;
-        r.err = err;
-    } else {
-        r.err = gerr->message;
-        g_error_free(gerr);
-    }
-    g_free(out);
-    g_free(err);
-    g_strfreev(env);
-    return r;
-}
+using fivo_test::Result;
+using fivo_test::run;
 
 std::vector<std::string> lines_of(const std::string &path, const std::string &mode)
 {
@@ -86,21 +56,9 @@ std::string string_field(const std::string &line, const std::string &name)
 
 class GhmmHost : public ::testing::Test {
 protected:
-    std::string dir, metrics;
-    void SetUp() override
-    {
-        gchar *d = g_dir_make_tmp("fivo_ghmm_XXXXXX", nullptr);
-        ASSERT_NE(d, nullptr);
-        dir = d;
-        g_free(d);
-        metrics = dir + "/metrics.jsonl";
-    }
-    void TearDown() override
-    {
-        std::string cmd = "rm -rf '" + dir + "'";
-        if (!dir.empty() && std::system(cmd.c_str()) != 0)
-            ADD_FAILURE() << "cannot remove " << dir;
-    }
+    fivo_test::TempDir tmp;
+    std::string dir = tmp.path, metrics = dir + "/metrics.jsonl";
+    void SetUp() override { ASSERT_FALSE(dir.empty()); }
 };
 
 } // namespace
@@ -248,9 +206,9 @@ TEST_F(GhmmHost, FileObservationsMatchAnOutsideComputation)
     gint status = 0;
     std::string cmd = "/usr/bin/python3 " + pyfile;
     ASSERT_TRUE(g_spawn_command_line_sync(cmd.c_str(), &out, nullptr, &status, nullptr));
-    ASSERT_EQ(status, 0) << "python3 with numpy failed";
     double numpy_ll = std::strtod(out, nullptr);
     g_free(out);
+    ASSERT_EQ(status, 0) << "python3 with numpy failed";
     std::printf("true_ll_per_t: fivo %.12f, numpy %.12f\n", number(eval[0], "true_ll_per_t"),
                 numpy_ll);
     EXPECT_NEAR(number(eval[0], "true_ll_per_t"), numpy_ll, 1e-6 * std::fabs(numpy_ll));

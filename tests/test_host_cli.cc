@@ -1,56 +1,19 @@
 // The fivo executable's command line and config handling, run as a process.
 #include <gtest/gtest.h>
 
-#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "host_runner.h"
+
 namespace {
 
-struct Result {
-    int status = -1; // exit code
-    std::string out, err;
-};
-
-// Runs the host with `args`; FIVO_PLUGIN_PATH is set to `plugin_path`
-// (or removed when empty) so the user's environment cannot leak in.
-Result run(std::initializer_list<std::string> args, const std::string &plugin_path = "")
-{
-    std::vector<std::string> store = {FIVO_TEST_HOST};
-    store.insert(store.end(), args.begin(), args.end());
-    std::vector<char *> argv;
-    for (auto &s : store)
-        argv.push_back(const_cast<char *>(s.c_str()));
-    argv.push_back(nullptr);
-    gchar **env = g_get_environ();
-    env = plugin_path.empty() ? g_environ_unsetenv(env, "FIVO_PLUGIN_PATH")
-                              : g_environ_setenv(env, "FIVO_PLUGIN_PATH", plugin_path.c_str(), TRUE);
-    gchar *out = nullptr, *err = nullptr;
-    gint wait = 0;
-    GError *gerr = nullptr;
-    Result r;
-    if (g_spawn_sync(nullptr, argv.data(), env, G_SPAWN_DEFAULT, nullptr, nullptr, &out, &err,
-                     &wait, &gerr)) {
-        r.status = WIFEXITED(wait) ? WEXITSTATUS(wait) : 128 + WTERMSIG(wait);
-        r.out = out;
-        r.err = err;
-    } else {
-        r.err = gerr->message;
-        g_error_free(gerr);
-    }
-    g_free(out);
-    g_free(err);
-    g_strfreev(env);
-    return r;
-}
-
-bool has(const std::string &hay, const std::string &needle)
-{
-    return hay.find(needle) != std::string::npos;
-}
+using fivo_test::Result;
+using fivo_test::has;
+using fivo_test::run;
 
 class HostCli : public ::testing::Test {
 protected:

@@ -6,6 +6,10 @@
 #include <algorithm>
 #include <limits>
 
+extern "C" {
+#include <fivo/resample_scratch.h>
+}
+
 using namespace fivo_test;
 
 namespace {
@@ -332,4 +336,39 @@ TEST(Resamplers, RelaxedRejectsBadTemperature)
     fivo_error err{};
     EXPECT_EQ(fivo_resampler_open(reg.reg, "relaxed", c.cfg, &r, &err), FIVO_ERR_INVALID);
     EXPECT_NE(std::string(err.message).find("temperature"), std::string::npos) << err.message;
+}
+
+// The core helpers the ancestor resamplers share: the merge walk over sorted
+// points agrees with the binary search point by point, and the scratch
+// preamble names the resampler on a bad particle count and grows on demand.
+TEST(Resamplers, SharedScratchAndSortedLookup)
+{
+    for (int n : {1, 2, 7, 64}) {
+        std::vector<double> lw = random_log_weights(n, 5 + n, 2.0);
+        if (n > 2)
+            lw[1] = -kInf; // a zero-weight particle in the middle
+        void *self = nullptr;
+        fivo_error err{};
+        ASSERT_EQ(fivo_resample_scratch_create(nullptr, &self, &err), FIVO_OK);
+        auto *s = static_cast<fivo_resample_scratch *>(self);
+        EXPECT_EQ(fivo_resample_scratch_prepare(s, "mine", lw.data(), 0, &err), FIVO_ERR_INVALID);
+        EXPECT_NE(std::string(err.message).find("mine: 0 particles"), std::string::npos)
+            << err.message;
+        ASSERT_EQ(fivo_resample_scratch_prepare(s, "mine", lw.data(), n, &err), FIVO_OK);
+        EXPECT_DOUBLE_EQ(s->cdf[n - 1], 1.0);
+        std::vector<double> pts(3 * n);
+        for (int i = 0; i < 3 * n; i++)
+            pts[i] = (i + 0.5) / (3.0 * n);
+        pts[0] = 0.0;
+        std::vector<int32_t> out(3 * n);
+        fivo_weights_find_sorted(s->cdf, n, pts.data(), 3 * n, out.data());
+        for (int i = 0; i < 3 * n; i++) {
+            EXPECT_EQ(out[i], fivo_weights_find(s->cdf, n, pts[i])) << "n " << n << " i " << i;
+            if (n > 2) {
+                EXPECT_NE(out[i], 1);
+            }
+        }
+        fivo_resample_scratch_destroy(self);
+    }
+    fivo_resample_scratch_destroy(nullptr);
 }

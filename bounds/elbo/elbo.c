@@ -1,18 +1,6 @@
 /* The ELBO: IWAE with one particle, whatever num_samples says (as in the
  * reference, which calls iwae with num_samples=1 for the elbo bound). */
-#include <stddef.h>
-
 #include <fivo/fivo.h>
-
-static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
-{
-    (void)cfg;
-    (void)err;
-    *self = NULL;
-    return FIVO_OK;
-}
-
-static void destroy(void *self) { (void)self; }
 
 static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
                            const fivo_resampler *resampler, const fivo_batch *batch,
@@ -25,17 +13,12 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
     return fivo_smc_run(ctx, model, batch, &o, out, err);
 }
 
-static const fivo_bound_vtable VTABLE = {create, destroy, compute};
+static const fivo_bound_vtable VTABLE = {fivo_bound_stateless_create,
+                                          fivo_bound_stateless_destroy, compute};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_BOUND, "elbo", "1.0.0",
     "ELBO: the evidence lower bound, one particle",
     &VTABLE, sizeof VTABLE, NULL, 0};
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &DESCRIPTOR;
-}
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -1,18 +1,6 @@
 /* The IWAE bound: log of the average of N importance weights of whole
  * sequences, i.e. FIVO that never resamples. */
-#include <stddef.h>
-
 #include <fivo/fivo.h>
-
-static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
-{
-    (void)cfg;
-    (void)err;
-    *self = NULL;
-    return FIVO_OK;
-}
-
-static void destroy(void *self) { (void)self; }
 
 static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
                            const fivo_resampler *resampler, const fivo_batch *batch,
@@ -24,17 +12,12 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
     return fivo_smc_run(ctx, model, batch, &o, out, err);
 }
 
-static const fivo_bound_vtable VTABLE = {create, destroy, compute};
+static const fivo_bound_vtable VTABLE = {fivo_bound_stateless_create,
+                                          fivo_bound_stateless_destroy, compute};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_BOUND, "iwae", "1.0.0",
     "IWAE: importance weighted bound with N particles, never resampling (Burda et al. 2016)",
     &VTABLE, sizeof VTABLE, NULL, 0};
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &DESCRIPTOR;
-}
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

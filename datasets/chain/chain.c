@@ -9,7 +9,8 @@
  * [dataset] data_seed when set, else the host's seed. With shuffle (training)
  * batch k holds the fresh sequences k*B .. k*B+B-1 of an endless stream, as
  * the reference samples new data every step; without shuffle (eval) the
- * split has num_sequences sequences, read in order. The path is ignored. */
+ * split has num_sequences sequences, read in order. It reads no file, so a
+ * dataset path is refused rather than silently ignored. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,11 @@ static void close_chain(void *self)
 static fivo_status open_chain(const fivo_config *cfg, const char *path, const char *split,
                               void **self, fivo_error *err)
 {
-    (void)path;
+    if (path != NULL && path[0] != '\0')
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "chain: the data is synthetic, but [dataset] path = '%s' was "
+                              "given; drop --dataset_path, or read a speech-format TFRecord "
+                              "with --dataset_type=speech", path);
     long T = 5, num = 256, seed = -1;
     double v = 0.1;
     fivo_status st = fivo_config_int_or(cfg, "model", "num_timesteps", 5, &T, err);
@@ -195,10 +200,4 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
     "synthetic chain-graph data for the Gaussian HMM (seeded)",
     &VTABLE, sizeof VTABLE, OPTIONS, sizeof OPTIONS / sizeof OPTIONS[0]};
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &DESCRIPTOR;
-}
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fivo/batcher.h>
 #include <fivo/plugin_dataset.h>
-#include <fivo/rng.h>
-#include <fivo/shuffle.h>
 
 #include "pickle.h"
 
@@ -26,15 +25,9 @@ typedef struct pianoroll {
     uint64_t (*frames)[2]; /* one bit per note per frame */
     double *mean;        /* [dim] train mean */
     float *meanf;        /* the same in float32, as the reference subtracts it */
+    int32_t *len;        /* [n] timesteps of each sequence */
     fivo_dataset_info info;
-    /* batch buffers, grown on demand and reused */
-    float *inputs, *targets;
-    size_t cap_values;
-    int32_t *lengths, *ids;
-    int cap_rows;
-    int32_t *perm[2];
-    uint64_t perm_epoch[2];
-    bool perm_ok[2];
+    fivo_batcher *batcher;
 } pianoroll;
 
 static const fivo_option pr_options[] = {
@@ -51,12 +44,8 @@ static void pr_close(void *self)
     free(d->frames);
     free(d->mean);
     free(d->meanf);
-    free(d->inputs);
-    free(d->targets);
-    free(d->lengths);
-    free(d->ids);
-    free(d->perm[0]);
-    free(d->perm[1]);
+    free(d->len);
+    fivo_batcher_destroy(d->batcher);
     free(d);
 }
 
@@ -98,6 +87,16 @@ static bool is_seq(const pkl_value *v)
     return v->type == PKL_LIST || v->type == PKL_TUPLE;
 }
 
+/* x as an integer when it is one; the range test comes first because
+ * converting a NaN or a huge double to int64_t is undefined. */
+static bool integral(double x, int64_t *out)
+{
+    if (!(x > -9.0e18 && x < 9.0e18) || x != (double)(int64_t)x)
+        return false;
+    *out = (int64_t)x;
+    return true;
+}
+
 /* A note as an integer: Python int, numpy integer scalar, or an integral float. */
 static bool note_value(const pkl_value *v, int64_t *out)
 {
@@ -105,11 +104,7 @@ static bool note_value(const pkl_value *v, int64_t *out)
         *out = v->u.i;
         return true;
     }
-    if (v->type == PKL_FLOAT && v->u.f == (double)(int64_t)v->u.f) {
-        *out = (int64_t)v->u.f;
-        return true;
-    }
-    return false;
+    return v->type == PKL_FLOAT && integral(v->u.f, out);
 }
 
 /* Converts one split into frame bitmasks. */
@@ -154,7 +149,8 @@ static fivo_status load_split(const char *path, const pkl_value *seqs, const cha
             if (is_seq(chord)) {
                 notes = (const pkl_value *const *)chord->u.seq.items;
                 nn = chord->u.seq.len;
-            } else if (chord->type == PKL_ARRAY && chord->u.arr.ndim == 1) {
+            } else if (chord->type == PKL_ARRAY && chord->u.arr.ndim == 1 &&
+                       (chord->u.arr.data != NULL || chord->u.arr.n == 0)) {
                 nn = (size_t)chord->u.arr.n;
             } else {
                 free(start);
@@ -166,16 +162,15 @@ static fivo_status load_split(const char *path, const pkl_value *seqs, const cha
             for (k = 0; k < nn; k++) {
                 int64_t note;
                 bool ok;
-                if (notes != NULL) {
-                    ok = note_value(notes[k], &note);
-                } else {
-                    double x = chord->u.arr.data[k];
-                    note = (int64_t)x;
-                    ok = (double)note == x;
-                }
+                ok = notes != NULL ? note_value(notes[k], &note)
+                                   : integral(chord->u.arr.data[k], &note);
                 if (!ok || note < min_note || note >= min_note + dim) {
                     free(start);
                     free(frames);
+                    if (!ok && notes == NULL)
+                        return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' sequence %zu "
+                                              "timestep %zu: note %zu is %g, not an integer",
+                                              path, split, s, t, k, chord->u.arr.data[k]);
                     if (!ok)
                         return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' sequence %zu "
                                               "timestep %zu: note %zu is a %s, not an integer",
@@ -260,7 +255,8 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
     }
     mean = pkl_dict_get(root, "train_mean");
     if (mean != NULL) {
-        if (mean->type == PKL_ARRAY && mean->u.arr.n == d->dim && mean->u.arr.ndim == 1) {
+        if (mean->type == PKL_ARRAY && mean->u.arr.n == d->dim && mean->u.arr.ndim == 1 &&
+            mean->u.arr.data != NULL) {
             memcpy(d->mean, mean->u.arr.data, (size_t)d->dim * sizeof *d->mean);
         } else if (is_seq(mean) && mean->u.seq.len == (size_t)d->dim) {
             for (int j = 0; j < d->dim; j++) {
@@ -315,6 +311,11 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
     pkl_free(doc);
     doc = NULL;
 
+    d->len = malloc(((size_t)d->n + 1) * sizeof *d->len);
+    if (d->len == NULL) {
+        st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
     fivo_dataset_info *in = &d->info;
     in->dim = d->dim;
     in->kind = "binary";
@@ -322,14 +323,24 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
     in->total_timesteps = d->start[d->n];
     in->min_len = in->max_len = 0;
     for (int32_t s = 0; s < d->n; s++) {
-        int len = (int)(d->start[s + 1] - d->start[s]);
-        if (s == 0 || len < in->min_len)
-            in->min_len = len;
-        if (len > in->max_len)
-            in->max_len = len;
+        int64_t len = d->start[s + 1] - d->start[s];
+        if (len > INT32_MAX) {
+            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' sequence %d has %lld "
+                                "timesteps, more than %d", path, split, (int)s, (long long)len,
+                                INT32_MAX);
+            goto fail;
+        }
+        d->len[s] = (int32_t)len;
+        if (s == 0 || d->len[s] < in->min_len)
+            in->min_len = d->len[s];
+        if (d->len[s] > in->max_len)
+            in->max_len = d->len[s];
     }
     in->mean_len = d->n > 0 ? (double)in->total_timesteps / d->n : 0.0;
     in->mean = d->mean;
+    st = fivo_batcher_create("pianoroll", d->n, d->len, d->dim, &d->batcher, err);
+    if (st != FIVO_OK)
+        goto fail;
     *self = d;
     return FIVO_OK;
 fail:
@@ -345,102 +356,25 @@ static fivo_status pr_info(void *self, fivo_dataset_info *out, fivo_error *err)
     return FIVO_OK;
 }
 
-static const int32_t *pr_perm(pianoroll *d, uint64_t seed, uint64_t epoch)
-{
-    int slot = (int)(epoch & 1u);
-    if (!d->perm_ok[slot] || d->perm_epoch[slot] != epoch) {
-        fivo_shuffle_permutation(seed, FIVO_RNG_SHUFFLE, epoch, d->n, d->perm[slot]);
-        d->perm_epoch[slot] = epoch;
-        d->perm_ok[slot] = true;
-    }
-    return d->perm[slot];
-}
-
 static fivo_status pr_batch(void *self, int batch_size, bool shuffle, uint64_t seed,
                             uint64_t index, fivo_batch *out, fivo_error *err)
 {
     pianoroll *d = self;
-    if (batch_size <= 0)
-        return fivo_error_set(err, FIVO_ERR_INVALID, "pianoroll: batch_size %d must be positive",
-                              batch_size);
-    if (d->n == 0)
-        return shuffle ? fivo_error_set(err, FIVO_ERR_INVALID, "pianoroll: the split is empty")
-                       : FIVO_END;
-    if (batch_size > d->cap_rows) {
-        int32_t *l = realloc(d->lengths, (size_t)batch_size * sizeof *l);
-        if (l != NULL)
-            d->lengths = l;
-        int32_t *id = realloc(d->ids, (size_t)batch_size * sizeof *id);
-        if (id != NULL)
-            d->ids = id;
-        if (l == NULL || id == NULL)
-            return fivo_error_set(err, FIVO_ERR_NOMEM, "pianoroll: out of memory");
-        d->cap_rows = batch_size;
-    }
-    if (shuffle && d->perm[0] == NULL) {
-        d->perm[0] = malloc((size_t)d->n * sizeof(int32_t));
-        d->perm[1] = malloc((size_t)d->n * sizeof(int32_t));
-        if (d->perm[0] == NULL || d->perm[1] == NULL)
-            return fivo_error_set(err, FIVO_ERR_NOMEM, "pianoroll: out of memory");
-    }
-    int rows;
-    if (shuffle) {
-        rows = batch_size;
-        for (int i = 0; i < rows; i++) {
-            uint64_t pos = index * (uint64_t)batch_size + (uint64_t)i;
-            d->ids[i] = pr_perm(d, seed, pos / (uint64_t)d->n)[pos % (uint64_t)d->n];
-        }
-    } else {
-        uint64_t first = index * (uint64_t)batch_size;
-        if (index > (uint64_t)d->n || first >= (uint64_t)d->n)
-            return FIVO_END;
-        rows = (int)((uint64_t)d->n - first < (uint64_t)batch_size ? (uint64_t)d->n - first
-                                                                   : (uint64_t)batch_size);
-        for (int i = 0; i < rows; i++)
-            d->ids[i] = (int32_t)(first + (uint64_t)i);
-    }
-    int T = 0;
-    for (int i = 0; i < rows; i++) {
-        d->lengths[i] = (int32_t)(d->start[d->ids[i] + 1] - d->start[d->ids[i]]);
-        if (d->lengths[i] > T)
-            T = d->lengths[i];
-    }
-    size_t D = (size_t)d->dim, need = (size_t)T * (size_t)rows * D;
-    if (need > d->cap_values) {
-        float *a = realloc(d->inputs, need * sizeof *a);
-        if (a != NULL)
-            d->inputs = a;
-        float *b = realloc(d->targets, need * sizeof *b);
-        if (b != NULL)
-            d->targets = b;
-        if (a == NULL || b == NULL)
-            return fivo_error_set(err, FIVO_ERR_NOMEM, "pianoroll: out of memory for a batch");
-        d->cap_values = need;
-    }
-    if (need > 0) {
-        memset(d->inputs, 0, need * sizeof(float));
-        memset(d->targets, 0, need * sizeof(float));
-    }
-    for (int i = 0; i < rows; i++) {
-        const uint64_t(*fr)[2] = (const uint64_t(*)[2])d->frames + d->start[d->ids[i]];
-        for (int t = 0; t < d->lengths[i]; t++) {
-            float *y = d->targets + ((size_t)t * (size_t)rows + (size_t)i) * D;
-            for (size_t j = 0; j < D; j++)
-                y[j] = bit(fr[t], (int)j) ? 1.0f : 0.0f;
-            if (t + 1 < d->lengths[i]) {
-                float *x = d->inputs + ((size_t)(t + 1) * (size_t)rows + (size_t)i) * D;
-                for (size_t j = 0; j < D; j++)
-                    x[j] = y[j] - d->meanf[j];
-            }
+    float *targets;
+    fivo_status st =
+        fivo_batcher_begin(d->batcher, batch_size, shuffle, seed, index, out, &targets, err);
+    if (st != FIVO_OK)
+        return st;
+    for (int i = 0; i < out->batch_size; i++) {
+        const uint64_t(*fr)[2] = (const uint64_t(*)[2])d->frames + d->start[out->seq_ids[i]];
+        for (int t = 0; t < out->lengths[i]; t++) {
+            float *y = targets + ((size_t)t * (size_t)out->batch_size + (size_t)i) * (size_t)d->dim;
+            for (int j = 0; j < d->dim; j++)
+                y[j] = bit(fr[t], j) ? 1.0f : 0.0f;
         }
     }
-    out->max_len = T;
-    out->batch_size = rows;
-    out->dim = d->dim;
-    out->inputs = d->inputs;
-    out->targets = d->targets;
-    out->lengths = d->lengths;
-    out->seq_ids = d->ids;
+    /* the reference centres inputs by the float32 train mean */
+    fivo_batcher_shift(d->batcher, d->meanf);
     return FIVO_OK;
 }
 
@@ -466,10 +400,4 @@ static const fivo_plugin_descriptor pr_descriptor = {
     .num_options = sizeof pr_options / sizeof pr_options[0],
 };
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &pr_descriptor;
-}
+FIVO_PLUGIN_DEFINE_QUERY(pr_descriptor)

@@ -15,9 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <fivo/batcher.h>
 #include <fivo/plugin_dataset.h>
-#include <fivo/rng.h>
-#include <fivo/shuffle.h>
 #include <fivo/tfrecord.h>
 
 typedef struct speech {
@@ -27,13 +26,7 @@ typedef struct speech {
     const uint8_t **rec; /* [n] record data (unaligned) */
     int32_t *len;        /* [n] timesteps */
     fivo_dataset_info info;
-    float *inputs, *targets;
-    size_t cap_values;
-    int32_t *lengths, *ids;
-    int cap_rows;
-    int32_t *perm[2];
-    uint64_t perm_epoch[2];
-    bool perm_ok[2];
+    fivo_batcher *batcher;
 } speech;
 
 static const fivo_option sp_options[] = {
@@ -48,12 +41,7 @@ static void sp_close(void *self)
     fivo_tfrecord_reader_close(d->reader);
     free(d->rec);
     free(d->len);
-    free(d->inputs);
-    free(d->targets);
-    free(d->lengths);
-    free(d->ids);
-    free(d->perm[0]);
-    free(d->perm[1]);
+    fivo_batcher_destroy(d->batcher);
     free(d);
 }
 
@@ -150,6 +138,8 @@ static fivo_status sp_open(const fivo_config *cfg, const char *path, const char 
         d->len[d->n] = (int32_t)(n / frame_bytes);
         d->n++;
     }
+    if (st == FIVO_OK)
+        st = fivo_batcher_create("speech", d->n, d->len, d->dim, &d->batcher, err);
     if (st != FIVO_OK) {
         sp_close(d);
         return st;
@@ -178,97 +168,23 @@ static fivo_status sp_info(void *self, fivo_dataset_info *out, fivo_error *err)
     return FIVO_OK;
 }
 
-static const int32_t *sp_perm(speech *d, uint64_t seed, uint64_t epoch)
-{
-    int slot = (int)(epoch & 1u);
-    if (!d->perm_ok[slot] || d->perm_epoch[slot] != epoch) {
-        fivo_shuffle_permutation(seed, FIVO_RNG_SHUFFLE, epoch, d->n, d->perm[slot]);
-        d->perm_epoch[slot] = epoch;
-        d->perm_ok[slot] = true;
-    }
-    return d->perm[slot];
-}
-
 static fivo_status sp_batch(void *self, int batch_size, bool shuffle, uint64_t seed,
                             uint64_t index, fivo_batch *out, fivo_error *err)
 {
     speech *d = self;
-    if (batch_size <= 0)
-        return fivo_error_set(err, FIVO_ERR_INVALID, "speech: batch_size %d must be positive",
-                              batch_size);
-    if (d->n == 0)
-        return shuffle ? fivo_error_set(err, FIVO_ERR_INVALID, "speech: the split is empty")
-                       : FIVO_END;
-    if (batch_size > d->cap_rows) {
-        int32_t *l = realloc(d->lengths, (size_t)batch_size * sizeof *l);
-        if (l != NULL)
-            d->lengths = l;
-        int32_t *id = realloc(d->ids, (size_t)batch_size * sizeof *id);
-        if (id != NULL)
-            d->ids = id;
-        if (l == NULL || id == NULL)
-            return fivo_error_set(err, FIVO_ERR_NOMEM, "speech: out of memory");
-        d->cap_rows = batch_size;
+    float *targets;
+    fivo_status st =
+        fivo_batcher_begin(d->batcher, batch_size, shuffle, seed, index, out, &targets, err);
+    if (st != FIVO_OK)
+        return st;
+    size_t frame = (size_t)d->dim * sizeof(float);
+    for (int i = 0; i < out->batch_size; i++) {
+        const uint8_t *src = d->rec[out->seq_ids[i]];
+        for (int t = 0; t < out->lengths[i]; t++) /* little-endian host */
+            memcpy(targets + ((size_t)t * (size_t)out->batch_size + (size_t)i) * (size_t)d->dim,
+                   src + (size_t)t * frame, frame);
     }
-    if (shuffle && d->perm[0] == NULL) {
-        d->perm[0] = malloc((size_t)d->n * sizeof(int32_t));
-        d->perm[1] = malloc((size_t)d->n * sizeof(int32_t));
-        if (d->perm[0] == NULL || d->perm[1] == NULL)
-            return fivo_error_set(err, FIVO_ERR_NOMEM, "speech: out of memory");
-    }
-    int rows;
-    if (shuffle) {
-        rows = batch_size;
-        for (int i = 0; i < rows; i++) {
-            uint64_t pos = index * (uint64_t)batch_size + (uint64_t)i;
-            d->ids[i] = sp_perm(d, seed, pos / (uint64_t)d->n)[pos % (uint64_t)d->n];
-        }
-    } else {
-        uint64_t first = index * (uint64_t)batch_size;
-        if (index > (uint64_t)d->n || first >= (uint64_t)d->n)
-            return FIVO_END;
-        uint64_t left = (uint64_t)d->n - first;
-        rows = (int)(left < (uint64_t)batch_size ? left : (uint64_t)batch_size);
-        for (int i = 0; i < rows; i++)
-            d->ids[i] = (int32_t)(first + (uint64_t)i);
-    }
-    int T = 0;
-    for (int i = 0; i < rows; i++) {
-        d->lengths[i] = d->len[d->ids[i]];
-        if (d->lengths[i] > T)
-            T = d->lengths[i];
-    }
-    size_t D = (size_t)d->dim, need = (size_t)T * (size_t)rows * D;
-    if (need > d->cap_values) {
-        float *a = realloc(d->inputs, need * sizeof *a);
-        if (a != NULL)
-            d->inputs = a;
-        float *b = realloc(d->targets, need * sizeof *b);
-        if (b != NULL)
-            d->targets = b;
-        if (a == NULL || b == NULL)
-            return fivo_error_set(err, FIVO_ERR_NOMEM, "speech: out of memory for a batch");
-        d->cap_values = need;
-    }
-    memset(d->inputs, 0, need * sizeof(float));
-    memset(d->targets, 0, need * sizeof(float));
-    for (int i = 0; i < rows; i++) {
-        const uint8_t *src = d->rec[d->ids[i]];
-        for (int t = 0; t < d->lengths[i]; t++) {
-            float *y = d->targets + ((size_t)t * (size_t)rows + (size_t)i) * D;
-            memcpy(y, src + (size_t)t * D * sizeof(float), D * sizeof(float)); /* little-endian host */
-            if (t + 1 < d->lengths[i])
-                memcpy(d->inputs + ((size_t)(t + 1) * (size_t)rows + (size_t)i) * D, y,
-                       D * sizeof(float));
-        }
-    }
-    out->max_len = T;
-    out->batch_size = rows;
-    out->dim = d->dim;
-    out->inputs = d->inputs;
-    out->targets = d->targets;
-    out->lengths = d->lengths;
-    out->seq_ids = d->ids;
+    fivo_batcher_shift(d->batcher, NULL); /* no centring: the converter standardised */
     return FIVO_OK;
 }
 
@@ -294,10 +210,4 @@ static const fivo_plugin_descriptor sp_descriptor = {
     .num_options = sizeof sp_options / sizeof sp_options[0],
 };
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &sp_descriptor;
-}
+FIVO_PLUGIN_DEFINE_QUERY(sp_descriptor)

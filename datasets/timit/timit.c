@@ -533,10 +533,4 @@ static const fivo_plugin_descriptor tm_descriptor = {
     .num_options = sizeof tm_options / sizeof tm_options[0],
 };
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &tm_descriptor;
-}
+FIVO_PLUGIN_DEFINE_QUERY(tm_descriptor)

@@ -407,10 +407,4 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
     "Gaussian HMM with 1-D states and exact likelihood (prior, true and learned proposals)",
     &VTABLE, sizeof VTABLE, OPTIONS, sizeof OPTIONS / sizeof OPTIONS[0]};
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &DESCRIPTOR;
-}
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

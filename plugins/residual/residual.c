@@ -2,50 +2,19 @@
  * R = N - sum floor(N w_i) remaining ancestors are drawn multinomially from
  * the residuals N w_i - floor(N w_i). Deterministic copies come first. */
 #include <math.h>
-#include <stdlib.h>
 
 #include <fivo/fivo.h>
+#include <fivo/resample_scratch.h>
 #include <fivo/weights.h>
-
-typedef struct scratch {
-    double *w; /* 3n doubles: probabilities, the CDF, uniforms */
-    int cap;
-} scratch;
-
-static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
-{
-    (void)cfg;
-    *self = calloc(1, sizeof(scratch));
-    if (*self == NULL)
-        return fivo_error_set(err, FIVO_ERR_NOMEM, "residual: out of memory");
-    return FIVO_OK;
-}
-
-static void destroy(void *self)
-{
-    scratch *s = self;
-    if (s != NULL)
-        free(s->w);
-    free(s);
-}
 
 static fivo_status resample(void *self, const double *log_w, int n, const fivo_rng *rng,
                             uint32_t row, int32_t *ancestors, fivo_error *err)
 {
-    scratch *s = self;
-    if (n <= 0)
-        return fivo_error_set(err, FIVO_ERR_INVALID, "residual: %d particles", n);
-    if (n > s->cap) { /* grows once to the particle count, then reused */
-        double *w = realloc(s->w, sizeof(double) * 3 * (size_t)n);
-        if (w == NULL)
-            return fivo_error_set(err, FIVO_ERR_NOMEM, "residual: out of memory");
-        s->w = w;
-        s->cap = n;
-    }
-    double *w = s->w, *cdf = s->w + n, *u = s->w + 2 * (size_t)n;
-    fivo_status st = fivo_weights_normalize(log_w, n, w, err);
+    fivo_resample_scratch *s = self;
+    fivo_status st = fivo_resample_scratch_prepare(s, "residual", log_w, n, err);
     if (st != FIVO_OK)
         return st;
+    double *w = s->w, *cdf = s->cdf, *u = s->u;
     int k = 0;
     double rsum = 0.0;
     for (int i = 0; i < n; i++) {
@@ -77,17 +46,12 @@ static fivo_status resample(void *self, const double *log_w, int n, const fivo_r
     return FIVO_OK;
 }
 
-static const fivo_resampler_vtable VTABLE = {create, destroy, resample, NULL};
+static const fivo_resampler_vtable VTABLE = {
+    fivo_resample_scratch_create, fivo_resample_scratch_destroy, resample, NULL};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_RESAMPLER, "residual", "1.0.0",
     "residual resampling: floor(N w) copies, the rest multinomial on residuals",
     &VTABLE, sizeof VTABLE, NULL, 0};
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &DESCRIPTOR;
-}
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

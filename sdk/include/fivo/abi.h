@@ -81,6 +81,18 @@ typedef struct fivo_plugin_descriptor {
 typedef const fivo_plugin_descriptor *(*fivo_plugin_query_fn)(uint32_t host_abi_major,
                                                               uint32_t host_abi_minor);
 
+/* Defines the exported query function of a plugin that serves every host
+ * the same static descriptor: FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR) at file
+ * scope. A plugin that adapts to the host's ABI writes its own. */
+#define FIVO_PLUGIN_DEFINE_QUERY(descriptor)                                        \
+    FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major, \
+                                                                uint32_t host_abi_minor) \
+    {                                                                               \
+        (void)host_abi_major;                                                       \
+        (void)host_abi_minor;                                                       \
+        return &(descriptor);                                                       \
+    }
+
 /* True when a vtable of declared size `size` contains `slot` and it is set. */
 #define FIVO_VTABLE_HAS(vt, size, type, slot)                                  \
     ((vt) != NULL && offsetof(type, slot) + sizeof(((type *)0)->slot) <= (size) && \

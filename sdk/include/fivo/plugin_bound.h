@@ -37,6 +37,19 @@ typedef struct fivo_bound {
     const char *name;
 } fivo_bound;
 
+/* create and destroy slots for a bound with no settings and no state (elbo,
+ * iwae): *self is NULL. Header-only, so they cost libfivo no symbols. */
+static inline fivo_status fivo_bound_stateless_create(const fivo_config *cfg, void **self,
+                                                      fivo_error *err)
+{
+    (void)cfg;
+    (void)err;
+    *self = NULL;
+    return FIVO_OK;
+}
+
+static inline void fivo_bound_stateless_destroy(void *self) { (void)self; }
+
 #define FIVO_BOUND_HAS(b, slot) FIVO_VTABLE_HAS((b)->vt, (b)->vt_size, fivo_bound_vtable, slot)
 
 #ifdef __cplusplus

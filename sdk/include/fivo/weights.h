@@ -38,6 +38,12 @@ void fivo_weights_cdf(const double *w, int n, double *cdf);
  * u in [0, 1). Zero-weight particles (empty intervals) are never returned. */
 int32_t fivo_weights_find(const double *cdf, int n, double u);
 
+/* fivo_weights_find for m points sorted ascending (each in [0, 1)), in one
+ * merge walk: out[i] := the smallest j with points[i] < cdf[j], clamped to
+ * n - 1. Systematic and stratified resampling; out is non-decreasing. */
+void fivo_weights_find_sorted(const double *cdf, int n, const double *points, int m,
+                              int32_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Every test executable under valgrind memcheck, in a separate Debug build
+# without sanitizers. Child processes (the host tests spawn the fivo
+# executable) are traced too; outside programs (python3 for numpy checks)
+# are not. Fails on any memory error or definite leak;
+# GLib/ltdl/OpenBLAS one-time allocations that stay "still reachable" or
+# "possibly lost" are fine. Not part of .ci/run: about 3 minutes on 2 cores.
+#   BUILD_DIR=dir   build folder (default build-valgrind)
+#   JOBS=N          parallel build jobs and test executables (default 2)
+#   FIVO_SHARED_DATA_DIR=dir   shared test data (default: the build's)
+#   ONLY=regex      run only the test executables whose name matches
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build="${BUILD_DIR:-build-valgrind}"
+jobs="${JOBS:-2}"
+extra=()
+if [ -n "${FIVO_SHARED_DATA_DIR:-}" ]; then extra+=("-DFIVO_SHARED_DATA_DIR=$FIVO_SHARED_DATA_DIR"); fi
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DFIVO_SANITIZE=OFF -DFIVO_WERROR=ON "${extra[@]}" >/dev/null
+cmake --build "$build" -j"$jobs"
+
+logs="$build/valgrind-logs"
+rm -rf "$logs"
+mkdir -p "$logs"
+export OPENBLAS_NUM_THREADS=1 # fewer threads: faster under valgrind, same results
+tests=()
+for t in "$build"/tests/test_*; do
+  [ -x "$t" ] && [ -f "$t" ] || continue
+  if [ -n "${ONLY:-}" ] && ! [[ "$(basename "$t")" =~ $ONLY ]]; then continue; fi
+  tests+=("$t")
+done
+
+run_one() {
+  local t="$1" logs="$2" name start rc
+  name="$(basename "$t")"
+  start=$(date +%s)
+  rc=0
+  valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+    --trace-children=yes --trace-children-skip='*python*,/bin/*,/usr/bin/*' --log-file="$logs/$name.%p.log" \
+    "$t" --gtest_brief=1 >"$logs/$name.out" 2>&1 || rc=$?
+  echo "$name: exit $rc, $(( $(date +%s) - start )) s"
+}
+export -f run_one
+start=$(date +%s)
+printf '%s\n' "${tests[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} "$logs" \
+  | tee "$logs/summary.txt"
+
+# The logs decide: a traced child that exits 1 on purpose (a bad-input test)
+# must still have no valgrind errors.
+bad=0
+for f in "$logs"/*.log; do
+  if grep -qE "ERROR SUMMARY: [1-9]" "$f"; then
+    echo "valgrind errors in $f:"
+    grep -E "^==[0-9]+== (Invalid|Conditional|Use of|Syscall|Mismatched|[0-9,]+ bytes in [0-9,]+ blocks are definitely)" "$f" | head -20
+    bad=1
+  fi
+done
+if grep -q "exit [1-9]" "$logs/summary.txt"; then
+  echo "failing test executables (output in $logs/<name>.out):"
+  grep "exit [1-9]" "$logs/summary.txt"
+  bad=1
+fi
+echo "valgrind: ${#tests[@]} test executables in $(( $(date +%s) - start )) s; $( [ $bad = 0 ] && echo clean || echo FAILED )"
+exit $bad
