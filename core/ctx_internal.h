@@ -125,4 +125,16 @@ static inline float *fivo__grad(fivo_ctx *ctx, fivo_tensor *t)
     return t->grad;
 }
 
+/* The gradient buffer of t for a backward that writes every element of it:
+ * when no gradient has arrived yet the buffer is left uninitialised and
+ * *fresh is set, so the op stores (or runs sgemm with beta = 0) instead of
+ * zeroing and then adding. */
+static inline float *fivo__grad_fresh(fivo_ctx *ctx, fivo_tensor *t, bool *fresh)
+{
+    *fresh = t->grad == NULL;
+    if (t->grad == NULL)
+        t->grad = fivo__alloc_floats(ctx, fivo_tensor_size(t));
+    return t->grad;
+}
+
 #endif

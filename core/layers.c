@@ -57,3 +57,29 @@ fivo_tensor *fivo_mlp_forward(fivo_ctx *ctx, const fivo_mlp *m, const fivo_tenso
         h = fivo__linear(ctx, h, m->layers[i].w, m->layers[i].b, i + 1 < m->num_layers);
     return (fivo_tensor *)h;
 }
+
+fivo_tensor *fivo_linear_pre(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
+                             const fivo_tensor *b, const fivo_tensor *pre, bool relu)
+{
+    return fivo__linear_pre(ctx, x, w, b, pre, relu);
+}
+
+fivo_tensor *fivo_param_rows(fivo_ctx *ctx, const fivo_tensor *param, int row0, int n)
+{
+    if (!(param->flags & FIVO_TENSOR_PARAM) || param->grad == NULL || row0 < 0 || n <= 0 ||
+        row0 + n > param->rows)
+        return fivo__bad(ctx, n > 0 ? n : 1, param->cols,
+                         "param_rows: rows [%d, %d) of a %dx%d %s", row0, row0 + n, param->rows,
+                         param->cols, (param->flags & FIVO_TENSOR_PARAM) ? "parameter" : "non-parameter");
+    fivo_tensor *v = fivo__alloc(ctx, sizeof *v);
+    if (v == NULL)
+        return &ctx->dummy;
+    size_t off = (size_t)row0 * (size_t)param->cols;
+    v->rows = n;
+    v->cols = param->cols;
+    v->data = param->data + off;
+    v->grad = param->grad + off;
+    v->node = -1;
+    v->flags = param->flags;
+    return v;
+}

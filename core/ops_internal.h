@@ -8,6 +8,9 @@
 #include <math.h>
 
 /* x @ w + b (b may be NULL), then ReLU if asked; one tape node. */
+/* The same plus pre (rows x out, or NULL) before the ReLU. */
+FIVO_INTERNAL fivo_tensor *fivo__linear_pre(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
+                                            const fivo_tensor *b, const fivo_tensor *pre, bool relu);
 FIVO_INTERNAL fivo_tensor *fivo__linear(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
                                         const fivo_tensor *b, bool relu);
 /* out[j] += sum_r g[r, j], accumulated in double. */

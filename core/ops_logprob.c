@@ -73,22 +73,41 @@ fivo_tensor *fivo_normal_log_prob(fivo_ctx *ctx, const fivo_tensor *x, const fiv
     return y;
 }
 
+/* d += g (x - sigmoid(l)) over one row, the sigmoid saved by the forward. */
+FIVO_KERNEL static void bernoulli_grad_row(int c, float g, const float *restrict sig,
+                                           const float *restrict x, float *restrict d)
+{
+    for (int j = 0; j < c; j++)
+        d[j] += g * (x[j] - sig[j]);
+}
+
+/* x l - softplus(l) = x l - max(l, 0) - log1p(exp(-|l|)) over one row, in
+ * float (exp argument <= 0, so nothing overflows; exp clamps at -87.3, far
+ * below float resolution of the sum), and sigmoid(l) from the same exp
+ * (branch-free; saturates cleanly at any logit) for the backward. */
+FIVO_KERNEL static void bernoulli_terms(int c, const float *restrict l, const float *restrict x,
+                                        float *restrict term, float *restrict sig)
+{
+    for (int j = 0; j < c; j++) {
+        float v = l[j];
+        float e = fivo__fexp(-fabsf(v));
+        float inv = 1.0f / (1.0f + e);
+        term[j] = x[j] * v - (v > 0.0f ? v : 0.0f) - fivo__flog1p_unit(e);
+        sig[j] = v >= 0.0f ? inv : e * inv;
+    }
+}
+
 static void bernoulli_lp_backward(fivo_ctx *ctx, fivo_node *n)
 {
     fivo_tensor *l = n->in[0], *x = n->in[1], *y = n->out;
+    const float *sig = n->aux;
     int rows = l->rows, c = l->cols;
     float *dl = fivo__grad(ctx, l);
-    for (int r = 0; r < rows; r++) {
-        double g = y->grad[r];
-        const float *lr = l->data + (size_t)r * c;
-        const float *xr = x->data + (size_t)r * c;
-        float *d = dl + (size_t)r * c;
-        float gf = (float)g;
-        /* Branch-free float sigmoid (vectorised; the profile's hot spot at
-         * 88 notes x 16 rows per step); saturates cleanly at any logit. */
-        for (int j = 0; j < c; j++)
-            d[j] += gf * (xr[j] - fivo__fsigmoid(lr[j]));
-    }
+    if (dl == NULL)
+        return;
+    for (int r = 0; r < rows; r++)
+        bernoulli_grad_row(c, y->grad[r], sig + (size_t)r * c, x->data + (size_t)r * c,
+                           dl + (size_t)r * c);
 }
 
 fivo_tensor *fivo_bernoulli_log_prob(fivo_ctx *ctx, const fivo_tensor *logits, const fivo_tensor *x)
@@ -100,32 +119,24 @@ fivo_tensor *fivo_bernoulli_log_prob(fivo_ctx *ctx, const fivo_tensor *logits, c
     fivo_tensor *y = fivo__tensor(ctx, rows, 1);
     if (y == &ctx->dummy)
         return y;
+    /* sigmoid(l) is kept for the backward when it will run; otherwise one
+     * row of scratch */
+    bool wants = fivo__wants(ctx, logits);
+    float *term = fivo__alloc_floats(ctx, (size_t)c);
+    float *sig = fivo__alloc_floats(ctx, wants ? (size_t)rows * c : (size_t)c);
+    if (term == NULL || sig == NULL)
+        return y;
     for (int r = 0; r < rows; r++) {
-        const float *lr = logits->data + (size_t)r * c;
-        const float *xr = x->data + (size_t)r * c;
-        double s = 0.0;
-        /* x l - softplus(l) = x l - max(l, 0) - log1p(exp(-|l|)): terms in
-         * vectorised float (exp argument <= 0, so nothing overflows; exp
-         * clamps at -87.3, far below float resolution of the sum), summed
-         * in double. */
-        float term[256];
-        for (int j0 = 0; j0 < c; j0 += 256) {
-            int m = c - j0 < 256 ? c - j0 : 256;
-            for (int j = 0; j < m; j++) {
-                float v = lr[j0 + j];
-                term[j] = xr[j0 + j] * v - (v > 0.0f ? v : 0.0f) -
-                          fivo__flog1p_unit(fivo__fexp(-fabsf(v)));
-            }
-            for (int j = 0; j < m; j++)
-                s += (double)term[j];
-        }
-        y->data[r] = (float)s;
+        bernoulli_terms(c, logits->data + (size_t)r * c, x->data + (size_t)r * c, term,
+                        wants ? sig + (size_t)r * c : sig);
+        y->data[r] = (float)fivo__sum_double(term, c); /* in double */
     }
-    if (fivo__wants(ctx, logits)) {
+    if (wants) {
         fivo_node *n = fivo__record(ctx, bernoulli_lp_backward, y);
         if (n != NULL) {
             n->in[0] = (fivo_tensor *)logits;
             n->in[1] = (fivo_tensor *)x;
+            n->aux = sig;
         }
     }
     return y;

@@ -16,23 +16,30 @@ static void matmul_backward(fivo_ctx *ctx, fivo_node *n)
     int m = c->rows, nn = c->cols;
     int k = ta ? a->rows : a->cols;
     const float *dc = c->grad;
+    bool fresh;
     if (fivo__req(a)) {
-        float *da = fivo__grad(ctx, a);
+        float *da = fivo__grad_fresh(ctx, a, &fresh);
+        float beta = fresh ? 0.0f : 1.0f; /* a first gradient overwrites */
+        if (da == NULL)
+            return;
         if (!ta) /* dA = dC opB^T */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, tr(!tb), m, k, nn, 1.0f, dc, nn, b->data, b->cols,
-                        1.0f, da, a->cols);
+                        beta, da, a->cols);
         else /* dA = opB dC^T */
             cblas_sgemm(CblasRowMajor, tr(tb), CblasTrans, k, m, nn, 1.0f, b->data, b->cols, dc, nn,
-                        1.0f, da, a->cols);
+                        beta, da, a->cols);
     }
     if (fivo__req(b)) {
-        float *db = fivo__grad(ctx, b);
+        float *db = fivo__grad_fresh(ctx, b, &fresh);
+        float beta = fresh ? 0.0f : 1.0f;
+        if (db == NULL)
+            return;
         if (!tb) /* dB = opA^T dC */
             cblas_sgemm(CblasRowMajor, tr(!ta), CblasNoTrans, k, nn, m, 1.0f, a->data, a->cols, dc, nn,
-                        1.0f, db, b->cols);
+                        beta, db, b->cols);
         else /* dB = dC^T opA */
             cblas_sgemm(CblasRowMajor, CblasTrans, tr(ta), nn, k, m, 1.0f, dc, nn, a->data, a->cols,
-                        1.0f, db, b->cols);
+                        beta, db, b->cols);
     }
 }
 
@@ -63,78 +70,163 @@ fivo_tensor *fivo_matmul(fivo_ctx *ctx, const fivo_tensor *a, bool trans_a, cons
     return c;
 }
 
+/* acc[j] = sum_r g[r, j] in double; with y given, g is first masked in
+ * place by y > 0 (ReLU backward: y->grad is read by no one after its
+ * node). Restrict parameters and no inlining, so the loops vectorise. */
+FIVO_KERNEL static void col_sums_kernel(int rows, int cols, const float *restrict y,
+                                                      float *restrict g, double *restrict acc)
+{
+    for (int j = 0; j < cols; j++)
+        acc[j] = 0.0;
+    for (int r = 0; r < rows; r++) {
+        float *restrict gr = g + (size_t)r * cols;
+        if (y != NULL) {
+            const float *restrict yr = y + (size_t)r * cols;
+            for (int j = 0; j < cols; j++)
+                gr[j] = yr[j] > 0.0f ? gr[j] : 0.0f;
+        }
+        for (int j = 0; j < cols; j++)
+            acc[j] += (double)gr[j];
+    }
+}
+
+FIVO_KERNEL static void relu_mask_kernel(size_t n, const float *restrict y,
+                                                       float *restrict g)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = y[i] > 0.0f ? g[i] : 0.0f;
+}
+
+FIVO_KERNEL static void add_double_kernel(int n, const double *restrict acc,
+                                                        float *restrict out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] += (float)acc[j];
+}
+
 /* Column sums of g (rows x cols) added into out (1 x cols), in double. */
 void fivo__add_col_sums(fivo_ctx *ctx, const float *g, int rows, int cols, float *out)
 {
     double *acc = fivo__alloc(ctx, (size_t)cols * sizeof(double));
     if (acc == NULL)
         return;
-    for (int j = 0; j < cols; j++)
-        acc[j] = g[j];
-    for (int r = 1; r < rows; r++) {
-        const float *gr = g + (size_t)r * cols;
-        for (int j = 0; j < cols; j++)
-            acc[j] += gr[j];
-    }
-    for (int j = 0; j < cols; j++)
-        out[j] += (float)acc[j];
+    col_sums_kernel(rows, cols, NULL, (float *)g, acc);
+    add_double_kernel(cols, acc, out);
 }
 
 static void linear_backward(fivo_ctx *ctx, fivo_node *n)
 {
     fivo_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
     int rows = y->rows, out = y->cols, in = x->cols;
-    const float *g = y->grad;
-    if (n->i[0]) { /* ReLU: mask the incoming gradient */
-        float *gm = fivo__alloc_floats(ctx, fivo_tensor_size(y));
-        if (gm == NULL)
+    float *g = y->grad;
+    bool relu = n->i[0] != 0;
+    if (b != NULL && fivo__req(b)) {
+        /* ReLU mask and bias sums in one pass */
+        double *acc = fivo__alloc(ctx, (size_t)out * sizeof(double));
+        float *db = fivo__grad(ctx, b);
+        if (acc == NULL || db == NULL)
             return;
-        size_t sz = fivo_tensor_size(y);
-        for (size_t i = 0; i < sz; i++)
-            gm[i] = y->data[i] > 0.0f ? g[i] : 0.0f;
-        g = gm;
+        col_sums_kernel(rows, out, relu ? y->data : NULL, g, acc);
+        add_double_kernel(out, acc, db);
+    } else if (relu) {
+        relu_mask_kernel(fivo_tensor_size(y), y->data, g);
     }
-    if (b != NULL && fivo__req(b))
-        fivo__add_col_sums(ctx, g, rows, out, fivo__grad(ctx, b));
-    if (fivo__req(w))
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, rows, 1.0f, x->data, in, g, out,
-                    1.0f, fivo__grad(ctx, w), out);
-    if (fivo__req(x))
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f, g, out, w->data, out,
-                    1.0f, fivo__grad(ctx, x), in);
+    bool fresh;
+    fivo_tensor *pre = n->aux;
+    if (pre != NULL && fivo__req(pre)) {
+        /* d pre = the (masked) output gradient, copied: other consumers of
+         * pre may still add into its gradient */
+        float *dp = fivo__grad_fresh(ctx, pre, &fresh);
+        size_t sz = fivo_tensor_size(y);
+        if (dp != NULL && fresh)
+            memcpy(dp, g, sz * sizeof(float));
+        else if (dp != NULL)
+            for (size_t i = 0; i < sz; i++)
+                dp[i] += g[i];
+    }
+    if (fivo__req(w)) {
+        float *dw = fivo__grad_fresh(ctx, w, &fresh);
+        if (dw != NULL)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, rows, 1.0f, x->data, in, g,
+                        out, fresh ? 0.0f : 1.0f, dw, out);
+    }
+    if (fivo__req(x)) {
+        /* x's gradient usually arrives here first: sgemm overwrites it */
+        float *dx = fivo__grad_fresh(ctx, x, &fresh);
+        if (dx != NULL)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f, g, out, w->data,
+                        out, fresh ? 0.0f : 1.0f, dx, in);
+    }
 }
 
-fivo_tensor *fivo__linear(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
-                          const fivo_tensor *b, bool relu)
+/* y = b (+ pre) row by row, the sgemm's addend. */
+FIVO_KERNEL static void preload_kernel(int rows, int out, const float *restrict b,
+                                       const float *restrict pre, float *restrict y)
 {
-    if (x->cols != w->rows || (b != NULL && (b->rows != 1 || b->cols != w->cols)))
-        return fivo__bad(ctx, x->rows, w->cols, "linear: x is %dx%d, w is %dx%d, b is %dx%d", x->rows,
-                         x->cols, w->rows, w->cols, b ? b->rows : 0, b ? b->cols : 0);
+    for (int r = 0; r < rows; r++) {
+        float *restrict yr = y + (size_t)r * out;
+        const float *restrict pr = pre + (size_t)r * out;
+        if (b != NULL)
+            for (int j = 0; j < out; j++)
+                yr[j] = pr[j] + b[j];
+        else
+            for (int j = 0; j < out; j++)
+                yr[j] = pr[j];
+    }
+}
+
+FIVO_KERNEL static void broadcast_kernel(int rows, int out, const float *restrict b, float *restrict y)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < out; j++)
+            y[(size_t)r * out + j] = b[j];
+}
+
+FIVO_KERNEL static void relu_kernel(size_t n, float *restrict y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+}
+
+fivo_tensor *fivo__linear_pre(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
+                              const fivo_tensor *b, const fivo_tensor *pre, bool relu)
+{
+    if (x->cols != w->rows || (b != NULL && (b->rows != 1 || b->cols != w->cols)) ||
+        (pre != NULL && (pre->rows != x->rows || pre->cols != w->cols)))
+        return fivo__bad(ctx, x->rows, w->cols, "linear: x is %dx%d, w is %dx%d, b is %dx%d, pre is %dx%d",
+                         x->rows, x->cols, w->rows, w->cols, b ? b->rows : 0, b ? b->cols : 0,
+                         pre ? pre->rows : 0, pre ? pre->cols : 0);
     int rows = x->rows, out = w->cols;
     fivo_tensor *y = fivo__tensor(ctx, rows, out);
     if (y == &ctx->dummy)
         return y;
     float beta = 0.0f;
-    if (b != NULL) { /* preload the bias so sgemm adds onto it */
-        for (int r = 0; r < rows; r++)
-            memcpy(y->data + (size_t)r * out, b->data, (size_t)out * sizeof(float));
+    if (pre != NULL) {
+        preload_kernel(rows, out, b != NULL ? b->data : NULL, pre->data, y->data);
+        beta = 1.0f;
+    } else if (b != NULL) { /* preload the bias so sgemm adds onto it */
+        broadcast_kernel(rows, out, b->data, y->data);
         beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, x->cols, 1.0f, x->data, x->cols,
                 w->data, out, beta, y->data, out);
-    if (relu) {
-        size_t sz = fivo_tensor_size(y);
-        for (size_t i = 0; i < sz; i++)
-            y->data[i] = y->data[i] > 0.0f ? y->data[i] : 0.0f;
-    }
-    if (fivo__wants(ctx, x) || fivo__wants(ctx, w) || fivo__wants(ctx, b)) {
+    if (relu)
+        relu_kernel(fivo_tensor_size(y), y->data);
+    if (fivo__wants(ctx, x) || fivo__wants(ctx, w) || fivo__wants(ctx, b) || fivo__wants(ctx, pre)) {
         fivo_node *n = fivo__record(ctx, linear_backward, y);
         if (n != NULL) {
             n->in[0] = (fivo_tensor *)x;
             n->in[1] = (fivo_tensor *)w;
             n->in[2] = (fivo_tensor *)b;
+            n->aux = (void *)pre;
             n->i[0] = relu;
         }
     }
     return y;
+}
+
+fivo_tensor *fivo__linear(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
+                          const fivo_tensor *b, bool relu)
+{
+    return fivo__linear_pre(ctx, x, w, b, NULL, relu);
 }

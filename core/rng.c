@@ -5,6 +5,7 @@
  * so every (seed, purpose, step, row, index) names its own block and
  * distinct streams never share a counter. */
 #include "ctx_internal.h"
+#include "fastmath.h"
 
 #include <fivo/rng.h>
 
@@ -60,8 +61,49 @@ static inline void block(const fivo_rng *r, uint32_t row, uint32_t index, uint32
 
 /* 23 random bits centred in their cell: strictly inside (0, 1) in float. */
 static inline float u01f(uint32_t x) { return ((float)(x >> 9) + 0.5f) * (1.0f / 8388608.0f); }
-/* 32 bits, for Box-Muller in double. */
-static inline double u01d32(uint32_t x) { return ((double)x + 0.5) * (1.0 / 4294967296.0); }
+/* Philox4x32-10 for the nb consecutive blocks idx0.. of one (key, row,
+ * step), fused with Box-Muller in float: block b's words (w0, w1) and
+ * (w2, w3) give out[4b .. 4b + 3]. Lanes are independent blocks, so the
+ * rounds vectorise (32 x 32 -> 64-bit products) along with the transform.
+ * w0 gives the radius sqrt(-2 log u1), u1 = (w0 + 1/2) 2^-32 (strictly
+ * inside (0, 1) up to float rounding near 1: the tail reaches 6.7 sigma),
+ * w1's top 24 bits the angle. */
+static inline float bm_u1(uint32_t a)
+{
+    float u = ((float)(int32_t)(a >> 8) * 256.0f + ((float)(int32_t)(a & 0xffu) + 0.5f)) *
+              (1.0f / 4294967296.0f);
+    return u < 0.99999994f ? u : 0.99999994f;
+}
+
+static inline float bm_t(uint32_t b) { return ((float)(int32_t)(b >> 8) + 0.5f) * (1.0f / 16777216.0f); }
+
+FIVO_KERNEL static void philox_normals(int nb, uint32_t idx0, uint32_t row, uint32_t s0, uint32_t s1,
+                                       uint32_t key0, uint32_t key1, float *restrict out)
+{
+    for (int b = 0; b < nb; b++) {
+        uint32_t c0 = idx0 + (uint32_t)b, c1 = row, c2 = s0, c3 = s1, k0 = key0, k1 = key1;
+        for (int round = 0; round < 10; round++) {
+            uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
+            uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+            uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+            c1 = (uint32_t)p1;
+            c3 = (uint32_t)p0;
+            c0 = n0;
+            c2 = n2;
+            k0 += PHILOX_W0;
+            k1 += PHILOX_W1;
+        }
+        float r0 = sqrtf(-2.0f * fivo__flog(bm_u1(c0))), r1 = sqrtf(-2.0f * fivo__flog(bm_u1(c2)));
+        float s0v, c0v, s1v, c1v;
+        fivo__fsincos_2pi(bm_t(c1), &s0v, &c0v);
+        fivo__fsincos_2pi(bm_t(c3), &s1v, &c1v);
+        out[4 * b] = r0 * c0v;
+        out[4 * b + 1] = r0 * s0v;
+        out[4 * b + 2] = r1 * c1v;
+        out[4 * b + 3] = r1 * s1v;
+    }
+}
 
 void fivo_rng_uniform(const fivo_rng *r, uint32_t row, float *out, int n)
 {
@@ -90,20 +132,15 @@ void fivo_rng_uniform_double(const fivo_rng *r, uint32_t row, double *out, int n
 
 void fivo_rng_normal(const fivo_rng *r, uint32_t row, float *out, int n)
 {
-    const double two_pi = 6.283185307179586476925;
-    uint32_t w[4];
-    for (int i = 0; i < n; i += 4) {
-        block(r, row, (uint32_t)(i / 4), w);
+    uint32_t k0 = (uint32_t)r->seed, k1 = (uint32_t)(r->seed >> 32) ^ mix32(r->purpose + 0x5BD1E995u);
+    uint32_t s0 = (uint32_t)r->step, s1 = (uint32_t)(r->step >> 32);
+    int whole = n / 4 * 4;
+    if (whole > 0)
+        philox_normals(whole / 4, 0, row, s0, s1, k0, k1, out);
+    if (whole < n) { /* the last, partial block */
         float z[4];
-        for (int k = 0; k < 4; k += 2) { /* Box-Muller: a pair from a pair */
-            double rad = sqrt(-2.0 * log(u01d32(w[k])));
-            double th = two_pi * u01d32(w[k + 1]);
-            z[k] = (float)(rad * cos(th));
-            z[k + 1] = (float)(rad * sin(th));
-        }
-        int m = n - i < 4 ? n - i : 4;
-        for (int k = 0; k < m; k++)
-            out[i + k] = z[k];
+        philox_normals(1, (uint32_t)(whole / 4), row, s0, s1, k0, k1, z);
+        memcpy(out + whole, z, (size_t)(n - whole) * sizeof(float));
     }
 }
 

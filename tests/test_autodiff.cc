@@ -229,6 +229,74 @@ TEST_F(Autodiff, NormalScaleAndSample)
     }
 }
 
+// The fused res_q draw: tape gradients of z and log p(z) - log q(z) to both
+// heads, with and without a proposal and with a sigma_min floor in play.
+TEST_F(Autodiff, NormalResQSample)
+{
+    fivo_ctx_set_seed(ctx, 11, 2);
+    const Shape shapes[] = {{1, 2}, {3, 6}, {16, 18}};
+    for (auto s : shapes) {
+        for (float smin : {0.0f, 0.3f}) {
+            auto P = gc::random_input(g, s.r, s.c), Q = gc::random_input(g, s.r, s.c);
+            // keep softplus(raw + 0.5) away from the floor's kink
+            for (auto *in : {&P, &Q})
+                for (int r = 0; r < s.r; r++)
+                    for (int j = s.c / 2; j < s.c; j++) {
+                        float &v = in->v[(size_t)r * s.c + j];
+                        if (std::fabs(std::log1p(std::exp(v + 0.5f)) - smin) < 0.03f)
+                            v += 0.2f;
+                    }
+            expect_ok({P, Q}, [smin](fivo_ctx *c, const V &v) -> V {
+                fivo_tensor *ratio = nullptr;
+                fivo_tensor *z = fivo_normal_res_q_sample(c, v[0], v[1], 0.5f, smin,
+                                                          FIVO_RNG_PROPOSAL, 4, &ratio);
+                return {z, ratio};
+            }, "normal_res_q_sample smin=" + std::to_string(smin));
+            expect_ok({P}, [smin](fivo_ctx *c, const V &v) -> V {
+                return {fivo_normal_res_q_sample(c, v[0], nullptr, 0.5f, smin, FIVO_RNG_PROPOSAL,
+                                                 4, nullptr)};
+            }, "normal_res_q_sample prior smin=" + std::to_string(smin));
+        }
+    }
+}
+
+// Against the unfused ops it replaces: z bit for bit, the log ratio to float
+// rounding of the two separate log-densities.
+TEST_F(Autodiff, NormalResQSampleMatchesUnfusedOps)
+{
+    fivo_ctx_set_seed(ctx, 5, 9);
+    const int rows = 16, Z = 32;
+    auto P = gc::random_input(g, rows, 2 * Z, -3.0f, 3.0f), Q = gc::random_input(g, rows, 2 * Z, -3.0f, 3.0f);
+    fivo_tensor *p = fivo_tensor_from(ctx, rows, 2 * Z, P.v.data());
+    fivo_tensor *q = fivo_tensor_from(ctx, rows, 2 * Z, Q.v.data());
+    for (float smin : {0.0f, 0.4f}) {
+        fivo_tensor *ratio = nullptr;
+        fivo_tensor *z = fivo_normal_res_q_sample(ctx, p, q, 0.5f, smin, FIVO_RNG_PROPOSAL, 3, &ratio);
+        fivo_tensor *p_mu = fivo_slice_cols(ctx, p, 0, Z);
+        fivo_tensor *p_sg = fivo_normal_scale(ctx, fivo_slice_cols(ctx, p, Z, Z), 0.5f, smin);
+        fivo_tensor *q_mu = fivo_add(ctx, fivo_slice_cols(ctx, q, 0, Z), p_mu);
+        fivo_tensor *q_sg = fivo_normal_scale(ctx, fivo_slice_cols(ctx, q, Z, Z), 0.5f, smin);
+        fivo_tensor *z2 = fivo_normal_sample(ctx, q_mu, q_sg, FIVO_RNG_PROPOSAL, 3);
+        fivo_tensor *r2 = fivo_sub(ctx, fivo_normal_log_prob(ctx, z2, p_mu, p_sg),
+                                   fivo_normal_log_prob(ctx, z2, q_mu, q_sg));
+        for (size_t i = 0; i < fivo_tensor_size(z); i++)
+            ASSERT_EQ(z->data[i], z2->data[i]) << i;
+        for (int r = 0; r < rows; r++)
+            EXPECT_NEAR(ratio->data[r], r2->data[r], 2e-6 * (std::fabs(r2->data[r]) + 30.0)) << r;
+        fivo_tensor *zp = fivo_normal_res_q_sample(ctx, p, nullptr, 0.5f, smin, FIVO_RNG_PROPOSAL, 3,
+                                                   &ratio);
+        fivo_tensor *zp2 = fivo_normal_sample(ctx, p_mu, p_sg, FIVO_RNG_PROPOSAL, 3);
+        for (size_t i = 0; i < fivo_tensor_size(zp); i++)
+            ASSERT_EQ(zp->data[i], zp2->data[i]) << i;
+        for (int r = 0; r < rows; r++)
+            EXPECT_EQ(ratio->data[r], 0.0f);
+    }
+    fivo_tensor *ratio = nullptr;
+    fivo_normal_res_q_sample(ctx, p, fivo_tensor_zeros(ctx, rows, Z), 0.5f, 0.0f, 1, 0, &ratio);
+    EXPECT_EQ(fivo_ctx_status(ctx, nullptr), FIVO_ERR_INVALID);
+    EXPECT_EQ(ratio->rows, rows);
+}
+
 TEST_F(Autodiff, ShapeErrorsAreStickyAndReturnDummies)
 {
     fivo_tensor *a = fivo_tensor_zeros(ctx, 3, 4), *b = fivo_tensor_zeros(ctx, 5, 2);

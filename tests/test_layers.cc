@@ -155,6 +155,105 @@ TEST_F(Layers, LstmGradients)
     }
 }
 
+// The LSTM with a precomputed input part, as the VRNN uses it: pre = rows
+// gathered from (shared inputs) @ fivo_param_rows(kernel, 0, pre_cols). Same
+// values as the plain cell on the concatenated input, and gradients to the
+// shared inputs, the rest of x, h, c, the kernel (both row blocks) and bias.
+TEST_F(Layers, LstmPreGradientsAndValues)
+{
+    const int shapes[][4] = {{3, 5, 4, 2}, {16, 3, 7, 3}, {4, 2, 3, 1}}; // rows, in, hidden, pre_cols
+    int k = 0;
+    for (auto &s : shapes) {
+        int rows = s[0], In = s[1], H = s[2], P = s[3], shared = 2;
+        fivo_lstm l;
+        ASSERT_EQ(fivo_lstm_init(&l, p, ("lstm_pre" + std::to_string(k++)).c_str(), In, H, nullptr), FIVO_OK);
+        randomise(l.bias, 0.5f);
+        auto xs = gc::random_input(g, shared, P), xr = gc::random_input(g, rows, std::max(In - P, 1)),
+             h = gc::random_input(g, rows, H, -0.9f, 0.9f), c = gc::random_input(g, rows, H);
+        std::vector<int32_t> idx(rows);
+        for (int r = 0; r < rows; r++)
+            idx[r] = r % shared;
+        auto pre_step = [&l, idx, P, In, rows](fivo_ctx *cx, const V &v) -> V {
+            fivo_tensor *pre = fivo_gather_rows(
+                cx, fivo_matmul(cx, v[0], false, fivo_param_rows(cx, l.kernel, 0, P), false), idx.data(), rows);
+            fivo_tensor *ho, *co;
+            fivo_lstm_forward_pre(cx, &l, pre, P, P < In ? v[1] : nullptr, v[2], v[3], &ho, &co);
+            return {ho, co};
+        };
+        gc::Input xr_in = xr;
+        xr_in.grad = P < In;
+        check({xs, xr_in, h, c}, {l.kernel, l.bias}, pre_step, "lstm_pre pre_cols=" + std::to_string(P));
+        // values against the plain cell on [xs gathered, xr]
+        fivo_ctx_reset(ctx);
+        fivo_tensor *XS = fivo_tensor_from(ctx, shared, P, xs.v.data());
+        fivo_tensor *XR = fivo_tensor_from(ctx, rows, xr.cols, xr.v.data());
+        fivo_tensor *Hh = fivo_tensor_from(ctx, rows, H, h.v.data()), *C = fivo_tensor_from(ctx, rows, H, c.v.data());
+        V outs = pre_step(ctx, {XS, XR, Hh, C});
+        const fivo_tensor *parts[2] = {fivo_gather_rows(ctx, XS, idx.data(), rows), XR};
+        fivo_tensor *full = P < In ? fivo_concat_cols(ctx, 2, parts) : fivo_gather_rows(ctx, XS, idx.data(), rows);
+        fivo_tensor *ho, *co;
+        fivo_lstm_forward(ctx, &l, full, Hh, C, &ho, &co);
+        for (int i = 0; i < rows * H; i++) {
+            EXPECT_NEAR(outs[0]->data[i], ho->data[i], 1e-6);
+            EXPECT_NEAR(outs[1]->data[i], co->data[i], 1e-6);
+        }
+        EXPECT_EQ(fivo_ctx_status(ctx, nullptr), FIVO_OK);
+    }
+}
+
+// A layer over [x, e] split as x @ w[:k] + (e @ w[k:]) gathered: values of
+// the concatenated layer, gradients to x, e, both row blocks of w and b.
+TEST_F(Layers, LinearPreGradientsAndValues)
+{
+    const int rows = 8, kx = 3, ke = 4, out = 5, shared = 2;
+    fivo_linear l;
+    ASSERT_EQ(fivo_linear_init(&l, p, "split", kx + ke, out, nullptr), FIVO_OK);
+    randomise(l.b, 0.5f);
+    std::vector<int32_t> idx(rows);
+    for (int r = 0; r < rows; r++)
+        idx[r] = (r * 3) % shared;
+    // inputs whose pre-activations keep clear of the ReLU's kink
+    gc::Input x, e;
+    for (int tries = 0; tries < 200; tries++) {
+        x = gc::random_input(g, rows, kx), e = gc::random_input(g, shared, ke);
+        fivo_ctx_reset(ctx);
+        const fivo_tensor *parts[2] = {fivo_tensor_from(ctx, rows, kx, x.v.data()),
+                                       fivo_gather_rows(ctx, fivo_tensor_from(ctx, shared, ke, e.v.data()),
+                                                        idx.data(), rows)};
+        fivo_tensor *ref = fivo_linear_forward(ctx, &l, fivo_concat_cols(ctx, 2, parts));
+        float gap = 1.0f;
+        for (int i = 0; i < rows * out; i++)
+            gap = std::min(gap, std::fabs(ref->data[i]));
+        if (gap > 0.05f)
+            break;
+    }
+    for (bool relu : {false, true}) {
+        auto split = [&l, idx, relu](fivo_ctx *cx, const V &v) -> V {
+            fivo_tensor *pre = fivo_gather_rows(
+                cx, fivo_matmul(cx, v[1], false, fivo_param_rows(cx, l.w, kx, ke), false), idx.data(), rows);
+            return {fivo_linear_pre(cx, v[0], fivo_param_rows(cx, l.w, 0, kx), l.b, pre, relu)};
+        };
+        check({x, e}, {l.w, l.b}, split, relu ? "linear_pre relu" : "linear_pre");
+        fivo_ctx_reset(ctx);
+        fivo_tensor *X = fivo_tensor_from(ctx, rows, kx, x.v.data()), *E = fivo_tensor_from(ctx, shared, ke, e.v.data());
+        fivo_tensor *y = split(ctx, {X, E})[0];
+        const fivo_tensor *parts[2] = {X, fivo_gather_rows(ctx, E, idx.data(), rows)};
+        fivo_tensor *ref = fivo_linear_forward(ctx, &l, fivo_concat_cols(ctx, 2, parts));
+        for (int i = 0; i < rows * out; i++)
+            EXPECT_NEAR(y->data[i], relu ? std::max(ref->data[i], 0.0f) : ref->data[i], 1e-6);
+    }
+    // a view of anything but a parameter, or outside it, is a sticky error
+    fivo_ctx_reset(ctx);
+    fivo_tensor *v = fivo_param_rows(ctx, fivo_tensor_zeros(ctx, 4, 2), 0, 2);
+    EXPECT_EQ(v->cols, 2);
+    fivo_error err;
+    EXPECT_EQ(fivo_ctx_status(ctx, &err), FIVO_ERR_INVALID);
+    EXPECT_NE(std::string(err.message).find("param_rows"), std::string::npos);
+    fivo_ctx_reset(ctx);
+    fivo_param_rows(ctx, l.w, 5, 3);
+    EXPECT_EQ(fivo_ctx_status(ctx, nullptr), FIVO_ERR_INVALID);
+}
+
 TEST_F(Layers, LstmForwardMatchesHandComputation)
 {
     fivo_lstm l;

@@ -416,29 +416,26 @@ static fivo_status srnn_propose_and_weight(void *self, fivo_ctx *ctx, const fivo
     fivo_tensor *h = fivo_gather_rows(ctx, m->fwd, bidx, m->rows);
     const fivo_tensor *lat_prev = state->t[ST_LAT];
     const fivo_tensor *p_parts[2] = {h, lat_prev};
-    fivo_tensor *p_mu, *p_sigma, *q_mu, *q_sigma;
-    normal_head(ctx, fivo_mlp_forward(ctx, &m->prior, fivo_concat_cols(ctx, 2, p_parts)), m->Z,
-                m->raw_sigma_bias, m->sigma_min, &p_mu, &p_sigma);
-    if (m->proposal_type == PROPOSAL_PRIOR) {
-        q_mu = p_mu;
-        q_sigma = p_sigma;
-    } else {
+    /* Prior and proposal heads feed one fused node: the scales, the res_q
+     * mean, the draw z and log p(z) - log q(z) (left out when q = p). */
+    fivo_tensor *p_out = fivo_mlp_forward(ctx, &m->prior, fivo_concat_cols(ctx, 2, p_parts));
+    fivo_tensor *q_out = NULL, *ratio = NULL;
+    if (m->proposal_type != PROPOSAL_PRIOR) {
         const fivo_tensor *q_parts[3] = {h, lat_prev, NULL};
         q_parts[2] = m->proposal_type == PROPOSAL_FILTERING
                          ? fivo_gather_rows(ctx, m->enc_tgt, tidx, m->rows)
                          : fivo_gather_rows(ctx, m->rev, bidx, m->rows);
-        fivo_tensor *q_out = fivo_mlp_forward(ctx, &m->proposal, fivo_concat_cols(ctx, 3, q_parts));
-        normal_head(ctx, q_out, m->Z, m->raw_sigma_bias, m->sigma_min, &q_mu, &q_sigma);
-        q_mu = fivo_add(ctx, q_mu, p_mu); /* res_q */
+        q_out = fivo_mlp_forward(ctx, &m->proposal, fivo_concat_cols(ctx, 3, q_parts));
     }
-    fivo_tensor *z = fivo_normal_sample(ctx, q_mu, q_sigma, FIVO_RNG_PROPOSAL, (uint32_t)t);
+    fivo_tensor *z = fivo_normal_res_q_sample(ctx, p_out, q_out, m->raw_sigma_bias, m->sigma_min,
+                                              FIVO_RNG_PROPOSAL, (uint32_t)t,
+                                              q_out != NULL ? &ratio : NULL);
     fivo_tensor *lat = fivo_mlp_forward(ctx, &m->latent_encoder, z);
     const fivo_tensor *em_parts[2] = {lat, h};
     fivo_tensor *em = fivo_mlp_forward(ctx, &m->emission, fivo_concat_cols(ctx, 2, em_parts));
     fivo_tensor *w = emission_log_prob(ctx, m, em, tile_step(ctx, m, m->batch->targets, t, NULL));
-    if (m->proposal_type != PROPOSAL_PRIOR)
-        w = fivo_add(ctx, w, fivo_sub(ctx, fivo_normal_log_prob(ctx, z, p_mu, p_sigma),
-                                      fivo_normal_log_prob(ctx, z, q_mu, q_sigma)));
+    if (ratio != NULL)
+        w = fivo_add(ctx, w, ratio);
     out->count = ST_COUNT;
     out->t[ST_LAT] = lat;
     out->t[ST_H] = tile_rows(ctx, m, m->fwd_h[t]);

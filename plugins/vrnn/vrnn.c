@@ -47,6 +47,10 @@ typedef struct vrnn {
     fivo_tensor *enc_in;  /* (T * B) x Ed, row t * B + b: encoded inputs */
     fivo_tensor *enc_tgt; /* (T * B) x Ed: encoded targets */
     fivo_tensor *rev;     /* (B * T) x R, row b * T + t: reverse LSTM output (smoothing) */
+    /* The input-side products that every particle shares, once per batch
+     * over T * B rows instead of per particle and step: */
+    fivo_tensor *in_pre;  /* enc_in @ lstm kernel[:Ed]: (T * B) x 4R */
+    fivo_tensor *q_pre;   /* enc_tgt (or rev) @ proposal fc1 w[R:]: rows as enc_tgt (rev) */
 } vrnn;
 
 static const fivo_option vrnn_options[] = {
@@ -321,6 +325,14 @@ static fivo_status vrnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
                            : fivo_error_set(err, FIVO_ERR_NOMEM, "vrnn: arena exhausted");
         }
     }
+    m->in_pre = fivo_matmul(ctx, m->enc_in, false, fivo_param_rows(ctx, m->lstm.kernel, 0, m->Ed),
+                            false);
+    m->q_pre = NULL;
+    if (m->proposal_type != PROPOSAL_PRIOR) {
+        const fivo_tensor *w1 = m->proposal.layers[0].w;
+        m->q_pre = fivo_matmul(ctx, m->proposal_type == PROPOSAL_FILTERING ? m->enc_tgt : m->rev,
+                               false, fivo_param_rows(ctx, w1, m->R, w1->rows - m->R), false);
+    }
     if (fivo_ctx_status(ctx, err) != FIVO_OK)
         return fivo_error_prefix(err, "vrnn: set_observations: ");
     return FIVO_OK;
@@ -394,46 +406,46 @@ static fivo_status vrnn_propose_and_weight(void *self, fivo_ctx *ctx, const fivo
     if (!tidx)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "vrnn: step %d: arena exhausted", t);
 
-    const fivo_tensor *rnn_in_parts[2] = {fivo_gather_rows(ctx, m->enc_in, tidx, m->rows),
-                                          state->t[ST_LAT]};
-    fivo_tensor *rnn_in = fivo_concat_cols(ctx, 2, rnn_in_parts);
+    /* LSTM over [enc_in_t, lat]: the enc_in part comes precomputed. */
     fivo_tensor *h, *c;
-    fivo_lstm_forward(ctx, &m->lstm, rnn_in, state->t[ST_H], state->t[ST_C], &h, &c);
+    fivo_lstm_forward_pre(ctx, &m->lstm, fivo_gather_rows(ctx, m->in_pre, tidx, m->rows), m->Ed,
+                          state->t[ST_LAT], state->t[ST_H], state->t[ST_C], &h, &c);
 
-    fivo_tensor *p_mu, *p_sigma, *q_mu, *q_sigma;
-    normal_head(ctx, fivo_mlp_forward(ctx, &m->prior, h), m->Z, m->raw_sigma_bias, m->sigma_min,
-                &p_mu, &p_sigma);
-    if (m->proposal_type == PROPOSAL_PRIOR) {
-        q_mu = p_mu;
-        q_sigma = p_sigma;
-    } else {
-        const fivo_tensor *q_parts[2] = {h, NULL};
-        if (m->proposal_type == PROPOSAL_FILTERING) {
-            q_parts[1] = fivo_gather_rows(ctx, m->enc_tgt, tidx, m->rows);
-        } else {
-            int32_t *bidx = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)m->rows);
-            if (!bidx)
+    /* Prior and proposal heads feed one fused node: the scales, the res_q
+     * mean, the draw z and log p(z) - log q(z). */
+    fivo_tensor *p_out = fivo_mlp_forward(ctx, &m->prior, h), *q_out = NULL;
+    if (m->proposal_type != PROPOSAL_PRIOR) {
+        /* proposal fc1 over [h, enc_tgt_t] (or [h, rev_t]): the second
+         * part comes precomputed */
+        int32_t *qidx = tidx;
+        if (m->proposal_type == PROPOSAL_SMOOTHING) {
+            qidx = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)m->rows);
+            if (!qidx)
                 return fivo_error_set(err, FIVO_ERR_NOMEM, "vrnn: step %d: arena exhausted", t);
             for (int p = 0; p < m->N; p++)
                 for (int b = 0; b < m->B; b++)
-                    bidx[p * m->B + b] = b * m->T + t;
-            q_parts[1] = fivo_gather_rows(ctx, m->rev, bidx, m->rows);
+                    qidx[p * m->B + b] = b * m->T + t;
         }
-        fivo_tensor *q_out = fivo_mlp_forward(ctx, &m->proposal, fivo_concat_cols(ctx, 2, q_parts));
-        normal_head(ctx, q_out, m->Z, m->raw_sigma_bias, m->sigma_min, &q_mu, &q_sigma);
-        q_mu = fivo_add(ctx, q_mu, p_mu); /* res_q */
+        const fivo_mlp *q = &m->proposal;
+        q_out = fivo_linear_pre(ctx, h, fivo_param_rows(ctx, q->layers[0].w, 0, m->R),
+                                q->layers[0].b, fivo_gather_rows(ctx, m->q_pre, qidx, m->rows),
+                                q->num_layers > 1);
+        for (int i = 1; i < q->num_layers; i++)
+            q_out = fivo_linear_pre(ctx, q_out, q->layers[i].w, q->layers[i].b, NULL,
+                                    i + 1 < q->num_layers);
     }
-    fivo_tensor *z = fivo_normal_sample(ctx, q_mu, q_sigma, FIVO_RNG_PROPOSAL, (uint32_t)t);
+    /* With q = p the log ratio is exactly 0 and is left out. */
+    fivo_tensor *ratio = NULL;
+    fivo_tensor *z = fivo_normal_res_q_sample(ctx, p_out, q_out, m->raw_sigma_bias, m->sigma_min,
+                                              FIVO_RNG_PROPOSAL, (uint32_t)t,
+                                              q_out != NULL ? &ratio : NULL);
     fivo_tensor *lat = fivo_mlp_forward(ctx, &m->latent_encoder, z);
     const fivo_tensor *em_parts[2] = {lat, h};
     fivo_tensor *em = fivo_mlp_forward(ctx, &m->emission, fivo_concat_cols(ctx, 2, em_parts));
     fivo_tensor *x = tile_step(ctx, m, m->batch->targets, t, NULL);
     fivo_tensor *w = emission_log_prob(ctx, m, em, x);
-    if (m->proposal_type != PROPOSAL_PRIOR) {
-        /* With q = p the two terms cancel exactly; otherwise add both. */
-        w = fivo_add(ctx, w, fivo_sub(ctx, fivo_normal_log_prob(ctx, z, p_mu, p_sigma),
-                                      fivo_normal_log_prob(ctx, z, q_mu, q_sigma)));
-    }
+    if (ratio != NULL)
+        w = fivo_add(ctx, w, ratio);
     out->count = ST_COUNT;
     out->t[ST_H] = h;
     out->t[ST_C] = c;
@@ -457,10 +469,9 @@ static fivo_status vrnn_sample_step(void *self, fivo_ctx *ctx, const fivo_state 
     fivo_tensor *h, *c;
     fivo_lstm_forward(ctx, &m->lstm, fivo_concat_cols(ctx, 2, rnn_in_parts), state->t[ST_H],
                       state->t[ST_C], &h, &c);
-    fivo_tensor *p_mu, *p_sigma;
-    normal_head(ctx, fivo_mlp_forward(ctx, &m->prior, h), m->Z, m->raw_sigma_bias, m->sigma_min,
-                &p_mu, &p_sigma);
-    fivo_tensor *z = fivo_normal_sample(ctx, p_mu, p_sigma, FIVO_RNG_PROPOSAL, (uint32_t)t);
+    fivo_tensor *z = fivo_normal_res_q_sample(ctx, fivo_mlp_forward(ctx, &m->prior, h), NULL,
+                                              m->raw_sigma_bias, m->sigma_min, FIVO_RNG_PROPOSAL,
+                                              (uint32_t)t, NULL);
     fivo_tensor *lat = fivo_mlp_forward(ctx, &m->latent_encoder, z);
     const fivo_tensor *em_parts[2] = {lat, h};
     fivo_tensor *em = fivo_mlp_forward(ctx, &m->emission, fivo_concat_cols(ctx, 2, em_parts));

@@ -22,6 +22,21 @@ fivo_status fivo_linear_init(fivo_linear *l, fivo_params *p, const char *prefix,
 /* x @ w + b */
 fivo_tensor *fivo_linear_forward(fivo_ctx *ctx, const fivo_linear *l, const fivo_tensor *x);
 
+/* x @ w + b + pre, then ReLU if relu: one tape node (b and pre may be
+ * NULL). pre (rows x w->cols) is a precomputed part of the product, e.g.
+ * rows gathered from one per-batch matmul of inputs that every particle
+ * shares; with w = fivo_param_rows(...) of a layer's weight this splits a
+ * layer over concatenated inputs without the concatenation. */
+fivo_tensor *fivo_linear_pre(fivo_ctx *ctx, const fivo_tensor *x, const fivo_tensor *w,
+                             const fivo_tensor *b, const fivo_tensor *pre, bool relu);
+
+/* Rows [row0, row0 + n) of a parameter as a tensor sharing its values and
+ * its gradient buffer (no copy, no tape node): gradients of ops on the view
+ * accumulate straight into the parameter's. Parameters only (their gradient
+ * buffers always exist); anything else is a sticky error. Valid until the
+ * context is reset. */
+fivo_tensor *fivo_param_rows(fivo_ctx *ctx, const fivo_tensor *param, int row0, int n);
+
 #define FIVO_MLP_MAX_LAYERS 8
 
 typedef struct fivo_mlp {
@@ -53,6 +68,15 @@ fivo_status fivo_lstm_init(fivo_lstm *l, fivo_params *p, const char *prefix, int
 void fivo_lstm_forward(fivo_ctx *ctx, const fivo_lstm *l, const fivo_tensor *x,
                        const fivo_tensor *h, const fivo_tensor *c, fivo_tensor **h_out,
                        fivo_tensor **c_out);
+/* The same step with the first pre_cols input features already multiplied:
+ * pre (rows x 4 hidden) = inputs[:, :pre_cols] @ kernel[:pre_cols] (e.g.
+ * gathered rows of fivo_matmul(encoded data, fivo_param_rows(kernel, 0,
+ * pre_cols)) computed once per batch), and x (rows x (input_size -
+ * pre_cols), NULL when that is 0) holds the remaining features. Gradients
+ * flow to pre, x, h, c and the parameters. */
+void fivo_lstm_forward_pre(fivo_ctx *ctx, const fivo_lstm *l, const fivo_tensor *pre,
+                           int pre_cols, const fivo_tensor *x, const fivo_tensor *h,
+                           const fivo_tensor *c, fivo_tensor **h_out, fivo_tensor **c_out);
 
 #ifdef __cplusplus
 }
