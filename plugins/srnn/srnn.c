@@ -257,10 +257,4 @@ static const fivo_plugin_descriptor srnn_descriptor = {
     .num_options = sizeof srnn_options / sizeof srnn_options[0],
 };
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &srnn_descriptor;
-}
+FIVO_PLUGIN_DEFINE_QUERY(srnn_descriptor)

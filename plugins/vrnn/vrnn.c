@@ -245,10 +245,4 @@ static const fivo_plugin_descriptor vrnn_descriptor = {
     .num_options = sizeof vrnn_options / sizeof vrnn_options[0],
 };
 
-FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,
-                                                            uint32_t host_abi_minor)
-{
-    (void)host_abi_major; /* the host checks the ABI and names both on mismatch */
-    (void)host_abi_minor;
-    return &vrnn_descriptor;
-}
+FIVO_PLUGIN_DEFINE_QUERY(vrnn_descriptor)
