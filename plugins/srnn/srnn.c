@@ -32,11 +32,15 @@ typedef struct srnn {
     fivo_mlp prior, proposal;
     fivo_lstm lstm, rev_lstm;
 
-    fivo_tensor *fwd;      /* (B * T) x R, row b * T + t: forward LSTM output h_t */
-    fivo_tensor **fwd_h;   /* [T] B x R (state copies) */
+    /* Per batch: arena tensors, valid until the ctx is reset. */
+    fivo_tensor **fwd_h;   /* [T] B x R: the forward LSTM's state after each step */
     fivo_tensor **fwd_c;   /* [T] B x R */
-    fivo_tensor *enc_tgt;  /* (T * B) x Ed, row t * B + b */
-    fivo_tensor *rev;      /* (B * T) x R, row b * T + t */
+    /* Everything but z is shared by the particles, so the layers over
+     * [h_t, ...] get their h_t (and e_t) part once per batch, B * T rows
+     * (row b * T + t); a step multiplies only enc(z_{t-1}) or enc(z_t): */
+    fivo_tensor *p_pre;    /* h @ prior fc1 w[:R] */
+    fivo_tensor *q_pre;    /* h @ proposal fc1 w[:R] + e @ w[R + El:] */
+    fivo_tensor *em_pre;   /* h @ emission fc1 w[El:] */
 } srnn;
 
 static const fivo_option srnn_options[] = {FIVO_SEQMODEL_OPTIONS};
@@ -86,6 +90,12 @@ static fivo_status srnn_create(const fivo_config *cfg, const fivo_data_spec *spe
 
 /* ---- per batch ----------------------------------------------------------- */
 
+/* a @ rows [row0, row0 + a->cols) of a parameter. */
+static fivo_tensor *times_rows(fivo_ctx *ctx, const fivo_tensor *a, const fivo_tensor *w, int row0)
+{
+    return fivo_matmul(ctx, a, false, fivo_param_rows(ctx, w, row0, a->cols), false);
+}
+
 static fivo_status srnn_set_observations(void *self, fivo_ctx *ctx, const fivo_batch *batch,
                                          int num_particles, fivo_error *err)
 {
@@ -97,33 +107,44 @@ static fivo_status srnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
     int T = sm->T, B = sm->B, TB = T * B;
     m->fwd_h = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)T);
     m->fwd_c = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)T);
-    if (!m->fwd_h || !m->fwd_c)
+    int32_t *tm = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)TB); /* t * B + b <- b * T + t */
+    int32_t *bm = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)TB); /* b * T + t <- t * B + b */
+    if (!m->fwd_h || !m->fwd_c || !tm || !bm)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "srnn: arena exhausted");
-    /* The forward RNN does not see z: run it once over the B sequences. */
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            tm[t * B + b] = b * T + t;
+            bm[b * T + t] = t * B + b;
+        }
+    /* The forward RNN does not see z: run it once over the B sequences,
+     * its input product in one matmul. */
     fivo_tensor *enc_in =
         fivo_mlp_forward(ctx, &sm->data_encoder, fivo_tensor_from(ctx, TB, sm->D, batch->inputs));
-    m->fwd = fivo_seqmodel_rnn(ctx, &m->lstm, NULL, 0, enc_in, batch, false, m->fwd_h, m->fwd_c);
-    m->enc_tgt = NULL;
-    m->rev = NULL;
-    if (!m->fwd)
+    fivo_tensor *fwd = fivo_seqmodel_rnn(ctx, &m->lstm, times_rows(ctx, enc_in, m->lstm.kernel, 0),
+                                         sm->Ed, NULL, batch, false, m->fwd_h, m->fwd_c);
+    if (!fwd)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "srnn: arena exhausted");
+    m->p_pre = times_rows(ctx, fwd, m->prior.layers[0].w, 0);
+    m->em_pre = times_rows(ctx, fwd, sm->emission.layers[0].w, sm->El);
+    m->q_pre = NULL;
     if (sm->proposal_type != FIVO_PROPOSAL_PRIOR) {
-        m->enc_tgt = fivo_mlp_forward(ctx, &sm->data_encoder,
-                                      fivo_tensor_from(ctx, TB, sm->D, batch->targets));
+        fivo_tensor *enc_tgt = fivo_mlp_forward(ctx, &sm->data_encoder,
+                                                fivo_tensor_from(ctx, TB, sm->D, batch->targets));
+        fivo_tensor *e; /* (B * T) x width: e_t of the proposal */
         if (sm->proposal_type == FIVO_PROPOSAL_SMOOTHING) {
-            /* [h_t, enc(x_t)] time-major, then the reverse RNN over it. */
-            int32_t *tm = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)TB);
-            if (!tm)
+            /* The reverse RNN over [h_t, enc(x_t)] (time-major), its input
+             * product in one matmul. */
+            const fivo_tensor *parts[2] = {fivo_gather_rows(ctx, fwd, tm, TB), enc_tgt};
+            fivo_tensor *in = fivo_concat_cols(ctx, 2, parts);
+            e = fivo_seqmodel_rnn(ctx, &m->rev_lstm, times_rows(ctx, in, m->rev_lstm.kernel, 0),
+                                  sm->R + sm->Ed, NULL, batch, true, NULL, NULL);
+            if (!e)
                 return fivo_error_set(err, FIVO_ERR_NOMEM, "srnn: arena exhausted");
-            for (int t = 0; t < T; t++)
-                for (int b = 0; b < B; b++)
-                    tm[t * B + b] = b * T + t;
-            const fivo_tensor *parts[2] = {fivo_gather_rows(ctx, m->fwd, tm, TB), m->enc_tgt};
-            m->rev = fivo_seqmodel_rnn(ctx, &m->rev_lstm, NULL, 0, fivo_concat_cols(ctx, 2, parts),
-                                       batch, true, NULL, NULL);
-            if (!m->rev)
-                return fivo_error_set(err, FIVO_ERR_NOMEM, "srnn: arena exhausted");
+        } else {
+            e = fivo_gather_rows(ctx, enc_tgt, bm, TB);
         }
+        const fivo_tensor *w1 = m->proposal.layers[0].w;
+        m->q_pre = fivo_add(ctx, times_rows(ctx, fwd, w1, 0), times_rows(ctx, e, w1, sm->R + sm->El));
     }
     if (fivo_ctx_status(ctx, err) != FIVO_OK)
         return fivo_error_prefix(err, "srnn: set_observations: ");
@@ -168,28 +189,24 @@ static fivo_status srnn_propose_and_weight(void *self, fivo_ctx *ctx, const fivo
                               "srnn: step %d: state has %d tensors of %d rows, expected %d of %d",
                               t, state->count, state->t[0]->rows, ST_COUNT, sm->rows);
     int32_t *bidx = fivo_seqmodel_seq_rows(ctx, sm, t);
-    int32_t *tidx = fivo_seqmodel_step_rows(ctx, sm, t);
-    if (!bidx || !tidx)
+    if (!bidx)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "srnn: step %d: arena exhausted", t);
-    fivo_tensor *h = fivo_gather_rows(ctx, m->fwd, bidx, sm->rows);
+    /* Prior and proposal over [h_t, enc(z_{t-1}), ...]: all but enc(z_{t-1})
+     * comes precomputed. Both heads feed one fused node: the scales, the
+     * res_q mean, the draw z and log p(z) - log q(z) (left out when q = p). */
     const fivo_tensor *lat_prev = state->t[ST_LAT];
-    const fivo_tensor *p_parts[2] = {h, lat_prev};
-    /* Prior and proposal heads feed one fused node: the scales, the res_q
-     * mean, the draw z and log p(z) - log q(z) (left out when q = p). */
-    fivo_tensor *p_out = fivo_mlp_forward(ctx, &m->prior, fivo_concat_cols(ctx, 2, p_parts));
+    fivo_tensor *p_out = fivo_mlp_forward_pre(ctx, &m->prior, lat_prev, sm->R,
+                                              fivo_gather_rows(ctx, m->p_pre, bidx, sm->rows));
     fivo_tensor *q_out = NULL, *ratio = NULL;
-    if (sm->proposal_type != FIVO_PROPOSAL_PRIOR) {
-        const fivo_tensor *q_parts[3] = {h, lat_prev, NULL};
-        q_parts[2] = sm->proposal_type == FIVO_PROPOSAL_FILTERING
-                         ? fivo_gather_rows(ctx, m->enc_tgt, tidx, sm->rows)
-                         : fivo_gather_rows(ctx, m->rev, bidx, sm->rows);
-        q_out = fivo_mlp_forward(ctx, &m->proposal, fivo_concat_cols(ctx, 3, q_parts));
-    }
+    if (sm->proposal_type != FIVO_PROPOSAL_PRIOR)
+        q_out = fivo_mlp_forward_pre(ctx, &m->proposal, lat_prev, sm->R,
+                                     fivo_gather_rows(ctx, m->q_pre, bidx, sm->rows));
     fivo_tensor *z = fivo_normal_res_q_sample(ctx, p_out, q_out, sm->raw_sigma_bias, sm->sigma_min,
                                               FIVO_RNG_PROPOSAL, (uint32_t)t,
                                               q_out != NULL ? &ratio : NULL);
     fivo_tensor *lat = fivo_mlp_forward(ctx, &sm->latent_encoder, z);
-    fivo_tensor *em = fivo_seqmodel_emission_forward(ctx, sm, lat, h, NULL);
+    fivo_tensor *em = fivo_seqmodel_emission_forward(
+        ctx, sm, lat, NULL, fivo_gather_rows(ctx, m->em_pre, bidx, sm->rows));
     fivo_tensor *w = fivo_seqmodel_emission_log_prob(
         ctx, sm, em, fivo_seqmodel_tile_step(ctx, sm, sm->batch->targets, t, NULL));
     if (ratio != NULL)
