@@ -37,6 +37,23 @@ static int npy_bytes(const fivo_npz_array *a, fivo__bytes *out)
     return !out->oom;
 }
 
+/* The fields a zip local header and central directory entry share, from
+ * "version needed" to "extra length": stored (no compression), DOS time
+ * 1980-01-01 00:00 so the output is reproducible. */
+static void zip_entry_fields(fivo__bytes *b, uint32_t crc, uint32_t size, uint32_t name_len)
+{
+    fivo__bytes_u16(b, 20);   /* version needed: 2.0 */
+    fivo__bytes_u16(b, 0);    /* flags */
+    fivo__bytes_u16(b, 0);    /* method: stored */
+    fivo__bytes_u16(b, 0);    /* time */
+    fivo__bytes_u16(b, 0x21); /* date: 1980-01-01 */
+    fivo__bytes_u32(b, crc);
+    fivo__bytes_u32(b, size); /* compressed */
+    fivo__bytes_u32(b, size); /* uncompressed */
+    fivo__bytes_u16(b, name_len);
+    fivo__bytes_u16(b, 0);    /* extra length */
+}
+
 fivo_status fivo_npz_write(const char *path, const fivo_npz_array *arrays, int count,
                            fivo_error *err)
 {
@@ -70,37 +87,18 @@ fivo_status fivo_npz_write(const char *path, const fivo_npz_array *arrays, int c
         uint32_t nlen = (uint32_t)strlen(member);
         uint32_t crc = fivo_crc32_update(0, npy.p, npy.n);
         uint32_t offset = (uint32_t)z.n;
-        /* Local file header; DOS time 1980-01-01 00:00 keeps output reproducible. */
+        /* Local file header, then the central directory entry. */
         fivo__bytes_u32(&z, 0x04034b50u);
-        fivo__bytes_u16(&z, 20);
-        fivo__bytes_u16(&z, 0);
-        fivo__bytes_u16(&z, 0);
-        fivo__bytes_u16(&z, 0);
-        fivo__bytes_u16(&z, 0x21);
-        fivo__bytes_u32(&z, crc);
-        fivo__bytes_u32(&z, (uint32_t)npy.n);
-        fivo__bytes_u32(&z, (uint32_t)npy.n);
-        fivo__bytes_u16(&z, nlen);
-        fivo__bytes_u16(&z, 0);
+        zip_entry_fields(&z, crc, (uint32_t)npy.n, nlen);
         fivo__bytes_put(&z, member, nlen);
         fivo__bytes_put(&z, npy.p, npy.n);
-        /* Central directory entry. */
         fivo__bytes_u32(&cd, 0x02014b50u);
-        fivo__bytes_u16(&cd, 20);
-        fivo__bytes_u16(&cd, 20);
-        fivo__bytes_u16(&cd, 0);
-        fivo__bytes_u16(&cd, 0);
-        fivo__bytes_u16(&cd, 0);
-        fivo__bytes_u16(&cd, 0x21);
-        fivo__bytes_u32(&cd, crc);
-        fivo__bytes_u32(&cd, (uint32_t)npy.n);
-        fivo__bytes_u32(&cd, (uint32_t)npy.n);
-        fivo__bytes_u16(&cd, nlen);
-        fivo__bytes_u16(&cd, 0);
-        fivo__bytes_u16(&cd, 0);
-        fivo__bytes_u16(&cd, 0);
-        fivo__bytes_u16(&cd, 0);
-        fivo__bytes_u32(&cd, 0);
+        fivo__bytes_u16(&cd, 20); /* made by: version 2.0 */
+        zip_entry_fields(&cd, crc, (uint32_t)npy.n, nlen);
+        fivo__bytes_u16(&cd, 0); /* comment length */
+        fivo__bytes_u16(&cd, 0); /* disk number */
+        fivo__bytes_u16(&cd, 0); /* internal attributes */
+        fivo__bytes_u32(&cd, 0); /* external attributes */
         fivo__bytes_u32(&cd, offset);
         fivo__bytes_put(&cd, member, nlen);
         free(npy.p);
