@@ -1,12 +1,13 @@
 /* Checkpoint files (see fivo/checkpoint.h for the layout). */
 #define _POSIX_C_SOURCE 200809L
+#include "bytes.h"
+
 #include <fivo/checkpoint.h>
 #include <fivo/crc32.h>
 #include <fivo/log.h>
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,61 +22,21 @@ static const char END_MAGIC[8] = {'F', 'I', 'V', 'O', 'E', 'N', 'D', '!'};
 
 enum { REC_PARAM = 0, REC_ADAM_M = 1, REC_ADAM_V = 2 };
 
-/* ---- a growing byte buffer (little endian writes) ----------------------- */
+/* ---- writing (little endian, through bytes.h) ------------------------------ */
 
-typedef struct buf {
-    unsigned char *p;
-    size_t n, cap;
-    int oom;
-} buf;
-
-static void put(buf *b, const void *src, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n)
-            cap *= 2;
-        unsigned char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-
-/* Explicit byte order so files move between machines. */
-static void put_u32(buf *b, uint32_t v)
-{
-    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    put(b, x, 4);
-}
-
-static void put_u64(buf *b, uint64_t v)
-{
-    put_u32(b, (uint32_t)v);
-    put_u32(b, (uint32_t)(v >> 32));
-}
-
-static void put_f64(buf *b, double d)
+static void put_f64(fivo__bytes *b, double d)
 {
     uint64_t v;
     memcpy(&v, &d, 8);
-    put_u64(b, v);
+    fivo__bytes_u64(b, v);
 }
 
-static void put_floats(buf *b, const float *x, size_t n)
+static void put_floats(fivo__bytes *b, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t v;
         memcpy(&v, &x[i], 4);
-        put_u32(b, v);
+        fivo__bytes_u32(b, v);
     }
 }
 
@@ -89,101 +50,19 @@ static uint64_t get_u64(const unsigned char *p)
     return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
-static void put_record(buf *b, uint32_t kind, const char *name, int rows, int cols,
+static void put_record(fivo__bytes *b, uint32_t kind, const char *name, int rows, int cols,
                        const float *data)
 {
     size_t start = b->n;
     uint32_t len = (uint32_t)strlen(name);
-    put_u32(b, kind);
-    put_u32(b, len);
-    put(b, name, len);
-    put_u32(b, (uint32_t)rows);
-    put_u32(b, (uint32_t)cols);
+    fivo__bytes_u32(b, kind);
+    fivo__bytes_u32(b, len);
+    fivo__bytes_put(b, name, len);
+    fivo__bytes_u32(b, (uint32_t)rows);
+    fivo__bytes_u32(b, (uint32_t)cols);
     put_floats(b, data, (size_t)rows * (size_t)cols);
     if (!b->oom)
-        put_u32(b, fivo_crc32_update(0, b->p + start, b->n - start));
-}
-
-/* ---- atomic write -------------------------------------------------------- */
-
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return strdup(".");
-    if (slash == path)
-        return strdup("/");
-    char *d = malloc((size_t)(slash - path) + 1);
-    if (d) {
-        memcpy(d, path, (size_t)(slash - path));
-        d[slash - path] = 0;
-    }
-    return d;
-}
-
-static fivo_status write_atomic(const char *path, const unsigned char *data, size_t n,
-                                fivo_error *err)
-{
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    char *dir = dir_of(path);
-    if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
-        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fivo_status s = fivo_error_set(err, FIVO_ERR_IO, "%s: cannot create a temp file: %s",
-                                       path, strerror(errno));
-        free(tmp);
-        free(dir);
-        return s;
-    }
-    size_t off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, data + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            fivo_status s = fivo_error_set(err, FIVO_ERR_IO, "%s: write failed: %s", tmp,
-                                           strerror(e));
-            free(tmp);
-            free(dir);
-            return s;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        fivo_status s = fivo_error_set(err, FIVO_ERR_IO, "%s: fsync failed: %s", tmp, strerror(e));
-        free(tmp);
-        free(dir);
-        return s;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        fivo_status s = fivo_error_set(err, FIVO_ERR_IO, "%s: rename from %s failed: %s", path,
-                                       tmp, strerror(e));
-        free(tmp);
-        free(dir);
-        return s;
-    }
-    /* Make the rename itself durable. */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(tmp);
-    free(dir);
-    return FIVO_OK;
+        fivo__bytes_u32(b, fivo_crc32_update(0, b->p + start, b->n - start));
 }
 
 fivo_status fivo_checkpoint_save(const char *path, const fivo_params *params, fivo_adam *adam,
@@ -191,17 +70,17 @@ fivo_status fivo_checkpoint_save(const char *path, const fivo_params *params, fi
 {
     int np = fivo_params_count(params);
     uint32_t nrec = (uint32_t)np * (adam ? 3u : 1u);
-    buf b = {0};
-    put(&b, MAGIC, 8);
-    put_u32(&b, FIVO_CHECKPOINT_VERSION);
-    put_u32(&b, nrec);
-    put_u64(&b, meta ? meta->step : 0);
-    put_u64(&b, meta ? meta->seed : 0);
-    put_u64(&b, adam ? fivo_adam_get_step(adam) : (meta ? meta->adam_step : 0));
+    fivo__bytes b = {0};
+    fivo__bytes_put(&b, MAGIC, 8);
+    fivo__bytes_u32(&b, FIVO_CHECKPOINT_VERSION);
+    fivo__bytes_u32(&b, nrec);
+    fivo__bytes_u64(&b, meta ? meta->step : 0);
+    fivo__bytes_u64(&b, meta ? meta->seed : 0);
+    fivo__bytes_u64(&b, adam ? fivo_adam_get_step(adam) : (meta ? meta->adam_step : 0));
     put_f64(&b, meta ? meta->best_bound : NAN);
-    put_u32(&b, meta ? meta->flags : 0);
+    fivo__bytes_u32(&b, meta ? meta->flags : 0);
     if (!b.oom)
-        put_u32(&b, fivo_crc32_update(0, b.p, b.n));
+        fivo__bytes_u32(&b, fivo_crc32_update(0, b.p, b.n));
     for (int i = 0; i < np; i++) {
         const char *name;
         fivo_tensor *t = fivo_params_at(params, i, &name);
@@ -211,15 +90,15 @@ fivo_status fivo_checkpoint_save(const char *path, const fivo_params *params, fi
             put_record(&b, REC_ADAM_V, name, t->rows, t->cols, fivo_adam_moment(adam, i, 1));
         }
     }
-    put(&b, END_MAGIC, 8);
+    fivo__bytes_put(&b, END_MAGIC, 8);
     if (!b.oom)
-        put_u32(&b, fivo_crc32_update(0, b.p, b.n));
+        fivo__bytes_u32(&b, fivo_crc32_update(0, b.p, b.n));
     if (b.oom) {
         free(b.p);
         return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory building the checkpoint",
                               path);
     }
-    fivo_status s = write_atomic(path, b.p, b.n, err);
+    fivo_status s = fivo__write_atomic(path, b.p, b.n, err);
     free(b.p);
     return s;
 }

@@ -83,3 +83,17 @@ fivo_tensor *fivo_param_rows(fivo_ctx *ctx, const fivo_tensor *param, int row0, 
     v->flags = param->flags;
     return v;
 }
+
+fivo_tensor *fivo_mlp_forward_pre(fivo_ctx *ctx, const fivo_mlp *m, const fivo_tensor *x,
+                                  int x_row0, const fivo_tensor *pre)
+{
+    if (m->num_layers <= 0)
+        return fivo__bad(ctx, x->rows, 1, "mlp_pre: an MLP without layers");
+    const fivo_tensor *w1 = m->layers[0].w;
+    if (x_row0 != 0 || x->cols != w1->rows)
+        w1 = fivo_param_rows(ctx, w1, x_row0, x->cols);
+    const fivo_tensor *h = fivo__linear_pre(ctx, x, w1, m->layers[0].b, pre, m->num_layers > 1);
+    for (int i = 1; i < m->num_layers; i++)
+        h = fivo__linear(ctx, h, m->layers[i].w, m->layers[i].b, i + 1 < m->num_layers);
+    return (fivo_tensor *)h;
+}

@@ -316,7 +316,10 @@ FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_ma
                                                             uint32_t host_abi_minor)
 {
     /* Always answer: on a major mismatch the host refuses the module with a
-     * message naming both ABIs, which a NULL here could not tell it. */
+     * message naming both ABIs, which a NULL here could not tell it.
+     * FIVO_PLUGIN_DEFINE_QUERY(lgssm_descriptor) at file scope writes this
+     * same function (the bundled plugins use it); it is spelled out here as
+     * the guide (sdk/README.md, "The descriptor") shows it. */
     (void)host_abi_major;
     (void)host_abi_minor;
     return &lgssm_descriptor;

@@ -49,6 +49,13 @@ typedef struct fivo_mlp {
 fivo_status fivo_mlp_init(fivo_mlp *m, fivo_params *p, const char *prefix, int in, const int *sizes,
                           int n, fivo_error *err);
 fivo_tensor *fivo_mlp_forward(fivo_ctx *ctx, const fivo_mlp *m, const fivo_tensor *x);
+/* The MLP with its first layer split (fivo_linear_pre): x holds the input
+ * features [x_row0, x_row0 + x->cols) and is multiplied by those rows of the
+ * first weight; pre (rows x first layer width, or NULL) is the product of the
+ * other features, e.g. rows gathered from one per-batch matmul of inputs
+ * that every particle shares. Gradients flow to x, pre and the parameters. */
+fivo_tensor *fivo_mlp_forward_pre(fivo_ctx *ctx, const fivo_mlp *m, const fivo_tensor *x,
+                                  int x_row0, const fivo_tensor *pre);
 
 /* TensorFlow LSTMCell semantics: z = [x, h] @ kernel + bias, split into gates
  * i, j, f, o (in that order); c' = sigmoid(f + forget_bias) * c +
