@@ -24,7 +24,7 @@ static const fivo_resampler_vtable VTABLE = {
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_RESAMPLER, "stratified", "1.0.0",
-    "stratified resampling: one uniform per stratum, floor/ceil(N w) offspring",
+    "stratified resampling: one uniform per stratum (offspring floor(N w)-1..ceil(N w)+1)",
     &VTABLE, sizeof VTABLE, NULL, 0};
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)
