@@ -162,8 +162,13 @@ void fivo_ctx_set_seed(fivo_ctx *ctx, uint64_t seed, uint64_t global_step)
 
 fivo_rng fivo_ctx_rng(const fivo_ctx *ctx, uint32_t purpose, uint32_t t)
 {
-    /* global step in the high word, timestep in the low word: no overlap */
-    return fivo_rng_make(ctx->seed, purpose, (ctx->global_step << 32) | t);
+    /* The counter's step word holds the global step's low 32 bits over the
+     * timestep; the global step's high 32 bits go into the key, so the
+     * domains the host keeps apart by high bits (eval, sample) never share
+     * a stream with a training step, and steps below 2^32 keep their values. */
+    uint64_t domain = ctx->global_step >> 32;
+    uint64_t seed = domain == 0 ? ctx->seed : ctx->seed ^ (domain * UINT64_C(0x9E3779B97F4A7C15));
+    return fivo_rng_make(seed, purpose, (ctx->global_step << 32) | t);
 }
 
 void fivo_ctx_set_row_keys(fivo_ctx *ctx, const uint32_t *keys, int rows)

@@ -190,3 +190,33 @@ TEST(Rng, ContextStreamsAndRowKeys)
 }
 
 } // namespace
+
+// The host's eval (2^62 + batch) and sample (3 * 2^62) domains must not reuse
+// a training step's stream: the global step's high bits reach the key, while
+// steps below 2^32 keep the values they always had.
+TEST(RngCtx, HighGlobalStepBitsNameSeparateDomains)
+{
+    fivo_ctx *ctx = fivo_ctx_new(1 << 16, 0);
+    ASSERT_NE(ctx, nullptr);
+    auto draw = [&](uint64_t global_step) {
+        fivo_ctx_set_seed(ctx, 42, global_step);
+        fivo_rng r = fivo_ctx_rng(ctx, FIVO_RNG_PROPOSAL, 3);
+        std::vector<float> v(8);
+        fivo_rng_normal(&r, 0, v.data(), 8);
+        return v;
+    };
+    std::vector<float> train0 = draw(0), train7 = draw(7);
+    std::vector<float> eval0 = draw(UINT64_C(1) << 62), eval7 = draw((UINT64_C(1) << 62) + 7);
+    std::vector<float> sample0 = draw(UINT64_C(3) << 62);
+    EXPECT_NE(train0, eval0);
+    EXPECT_NE(train7, eval7);
+    EXPECT_NE(train0, sample0);
+    EXPECT_NE(eval0, sample0);
+    EXPECT_NE(eval0, eval7);
+    // Below 2^32 the stream is the plain (seed, purpose, step << 32 | t) one.
+    fivo_rng plain = fivo_rng_make(42, FIVO_RNG_PROPOSAL, (UINT64_C(7) << 32) | 3);
+    std::vector<float> expect(8);
+    fivo_rng_normal(&plain, 0, expect.data(), 8);
+    EXPECT_EQ(train7, expect);
+    fivo_ctx_free(ctx);
+}

@@ -59,6 +59,9 @@ uint64_t fivo_rng_u64(const fivo_rng *r, uint32_t row, uint64_t index);
  * stream for (purpose, t) within that step. Per-row keys let a sequence get
  * the same random numbers whatever batch it is in: the SMC engine sets
  * key = sequence_id * num_particles + particle when the batch carries ids. */
+/* global_step: training steps are below 2^32; bits above that name a
+ * separate domain (the host's eval passes use 2^62 + batch, sampling 3 * 2^62)
+ * whose streams never coincide with any training step's. */
 void fivo_ctx_set_seed(fivo_ctx *ctx, uint64_t seed, uint64_t global_step);
 fivo_rng fivo_ctx_rng(const fivo_ctx *ctx, uint32_t purpose, uint32_t t);
 void fivo_ctx_set_row_keys(fivo_ctx *ctx, const uint32_t *keys, int rows); /* NULL = row index */
