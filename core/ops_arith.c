@@ -158,6 +158,19 @@ static void scale_backward(fivo_ctx *ctx, fivo_node *n)
         da[i] += s * y->grad[i];
 }
 
+/* Records y = op(a) with one scalar payload when a wants a gradient. */
+static void record_unary(fivo_ctx *ctx, fivo_backward_fn fn, fivo_tensor *y, const fivo_tensor *a,
+                         float f)
+{
+    if (!fivo__wants(ctx, a))
+        return;
+    fivo_node *n = fivo__record(ctx, fn, y);
+    if (n != NULL) {
+        n->in[0] = (fivo_tensor *)a;
+        n->f[0] = f;
+    }
+}
+
 fivo_tensor *fivo_scale(fivo_ctx *ctx, const fivo_tensor *a, float s)
 {
     fivo_tensor *y = fivo__tensor(ctx, a->rows, a->cols);
@@ -166,13 +179,7 @@ fivo_tensor *fivo_scale(fivo_ctx *ctx, const fivo_tensor *a, float s)
     size_t sz = fivo_tensor_size(y);
     for (size_t i = 0; i < sz; i++)
         y->data[i] = s * a->data[i];
-    if (fivo__wants(ctx, a)) {
-        fivo_node *n = fivo__record(ctx, scale_backward, y);
-        if (n != NULL) {
-            n->in[0] = (fivo_tensor *)a;
-            n->f[0] = s;
-        }
-    }
+    record_unary(ctx, scale_backward, y, a, s);
     return y;
 }
 
@@ -184,13 +191,7 @@ fivo_tensor *fivo_add_scalar(fivo_ctx *ctx, const fivo_tensor *a, float s)
     size_t sz = fivo_tensor_size(y);
     for (size_t i = 0; i < sz; i++)
         y->data[i] = a->data[i] + s;
-    if (fivo__wants(ctx, a)) {
-        fivo_node *n = fivo__record(ctx, scale_backward, y);
-        if (n != NULL) {
-            n->in[0] = (fivo_tensor *)a;
-            n->f[0] = 1.0f;
-        }
-    }
+    record_unary(ctx, scale_backward, y, a, 1.0f);
     return y;
 }
 
@@ -213,12 +214,6 @@ fivo_tensor *fivo_clamp_min(fivo_ctx *ctx, const fivo_tensor *a, float floor)
     size_t sz = fivo_tensor_size(y);
     for (size_t i = 0; i < sz; i++)
         y->data[i] = a->data[i] <= floor ? floor : a->data[i]; /* NaN propagates */
-    if (fivo__wants(ctx, a)) {
-        fivo_node *n = fivo__record(ctx, clamp_backward, y);
-        if (n != NULL) {
-            n->in[0] = (fivo_tensor *)a;
-            n->f[0] = floor;
-        }
-    }
+    record_unary(ctx, clamp_backward, y, a, floor);
     return y;
 }

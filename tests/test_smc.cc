@@ -19,6 +19,17 @@ struct Params {
     std::vector<double> vz, vx, wz, wx; // wz[0] unused
 };
 
+// The reference's GHMM defaults: variance 0.1 and weight 1 at every step.
+Params default_params(int T)
+{
+    Params p;
+    p.vz.assign(T, 0.1);
+    p.vx.assign(T, 0.1);
+    p.wz.assign(T, 1.0);
+    p.wx.assign(T, 1.0);
+    return p;
+}
+
 Params random_params(int T, uint64_t seed)
 {
     fivo_rng r = fivo_rng_make(seed, FIVO_RNG_USER, 2);
@@ -182,11 +193,7 @@ TEST(Smc, ZhatIsUnbiasedForEveryResampler)
 {
     Registry reg;
     const int T = 5, M = 20000, N = 4;
-    Params p;
-    p.vz.assign(T, 0.1);
-    p.vx.assign(T, 0.1);
-    p.wz.assign(T, 1.0);
-    p.wx.assign(T, 1.0);
+    Params p = default_params(T);
     std::vector<float> x = sample_ghmm(p.vz, p.vx, p.wz, p.wx, T, 1, 0);
     std::vector<std::vector<float>> seqs(M, x);
     std::vector<int32_t> ids(M);
@@ -227,11 +234,7 @@ TEST(Smc, BoundOrderingWithPriorProposal)
 {
     Registry reg;
     const int T = 5, M = 4000, N = 8;
-    Params p;
-    p.vz.assign(T, 0.1);
-    p.vx.assign(T, 0.1);
-    p.wz.assign(T, 1.0);
-    p.wx.assign(T, 1.0);
+    Params p = default_params(T);
     std::vector<float> x = sample_ghmm(p.vz, p.vx, p.wz, p.wx, T, 2, 0);
     std::vector<std::vector<float>> seqs(M, x);
     std::vector<int32_t> ids(M);
