@@ -7,9 +7,6 @@
 
 #include "session.h"
 
-/* Eval streams use global steps far from any training step. */
-#define EVAL_STEP_BASE (UINT64_C(1) << 62)
-
 /* Called for each batch of an eval pass with the bound's result. */
 typedef fivo_status (*eval_visit_fn)(void *user, fivo_session *s, const fivo_batch *batch,
                                      const fivo_smc_result *res, fivo_error *err);
@@ -33,7 +30,7 @@ static fivo_status eval_pass(fivo_session *s, fivo_dataset *ds, const fivo_smc_o
         if (st != FIVO_OK)
             break;
         fivo_ctx_reset(s->ctx);
-        fivo_ctx_set_seed(s->ctx, s->seed, EVAL_STEP_BASE + index);
+        fivo_ctx_set_seed(s->ctx, s->seed, FIVO_RNG_DOMAIN_EVAL + index);
         fivo_smc_result res;
         st = opts == NULL ? fivo_session_bound(s, &batch, &res, err)
                           : fivo_smc_run(s->ctx, &s->model, &batch, opts, &res, err);

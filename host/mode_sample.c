@@ -101,7 +101,7 @@ int fivo_host_run_sample(fivo_host *h)
     fivo_ctx_reset(s.ctx);
     fivo_ctx_set_grad_enabled(s.ctx, false);
     /* The sampling domain: apart from every training and eval stream. */
-    fivo_ctx_set_seed(s.ctx, (uint64_t)seed, UINT64_C(3) << 62);
+    fivo_ctx_set_seed(s.ctx, (uint64_t)seed, FIVO_RNG_DOMAIN_SAMPLE);
     fivo_smc_result res;
     memset(&res, 0, sizeof res);
     if (s.bound.vt->compute(s.bound.self, s.ctx, &s.model, &s.resampler, &prefix, N, &res,

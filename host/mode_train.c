@@ -179,7 +179,7 @@ static fivo_status train_step(fivo_session *s, fivo_adam *adam, const train_opts
                                                s->dataset_name)
                               : st;
     fivo_ctx_reset(s->ctx);
-    fivo_ctx_set_seed(s->ctx, s->seed, (uint64_t)step);
+    fivo_ctx_set_seed(s->ctx, s->seed, FIVO_RNG_DOMAIN_TRAIN + (uint64_t)step);
     fivo_smc_result res;
     if ((st = fivo_session_bound(s, &batch, &res, err)) != FIVO_OK)
         return st;

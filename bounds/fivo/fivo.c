@@ -13,8 +13,8 @@ typedef struct fivo_bound_self {
 
 static const fivo_option OPTIONS[] = {
     {"resampling_criterion", FIVO_OPTION_STRING, "ess",
-     "when to resample: ess (ESS <= ess_threshold * N), always, never"},
-    {"ess_threshold", FIVO_OPTION_DOUBLE, "0.5", "fraction of N below which the ESS resamples"},
+     "when to resample: ess (ESS <= ess_threshold * N), always, never", "ess|always|never"},
+    {"ess_threshold", FIVO_OPTION_DOUBLE, "0.5", "fraction of N below which the ESS resamples", NULL},
 };
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
@@ -60,8 +60,17 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
 static const fivo_bound_vtable VTABLE = {create, destroy, compute};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
-    FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_BOUND, "fivo", "1.0.0",
-    "FIVO: log of a particle filter's estimate of p(x) (Maddison et al. 2017)",
-    &VTABLE, sizeof VTABLE, OPTIONS, sizeof OPTIONS / sizeof OPTIONS[0]};
+    .abi_major = FIVO_ABI_MAJOR,
+    .abi_minor = FIVO_ABI_MINOR,
+    .kind = FIVO_PLUGIN_BOUND,
+    .name = "fivo",
+    .version = "1.0.0",
+    .description = "FIVO: log of a particle filter's estimate of p(x) (Maddison et al. 2017)",
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    .options = OPTIONS,
+    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
+    .option_size = sizeof OPTIONS[0],
+};
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -16,8 +16,14 @@ static const fivo_bound_vtable VTABLE = {fivo_bound_stateless_create,
                                           fivo_bound_stateless_destroy, compute};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
-    FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_BOUND, "iwae", "1.0.0",
-    "IWAE: importance weighted bound with N particles, never resampling (Burda et al. 2016)",
-    &VTABLE, sizeof VTABLE, NULL, 0};
+    .abi_major = FIVO_ABI_MAJOR,
+    .abi_minor = FIVO_ABI_MINOR,
+    .kind = FIVO_PLUGIN_BOUND,
+    .name = "iwae",
+    .version = "1.0.0",
+    .description = "IWAE: importance weighted bound with N particles, never resampling (Burda et al. 2016)",
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+};
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

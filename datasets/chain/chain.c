@@ -30,11 +30,12 @@ typedef struct chain {
 } chain;
 
 static const fivo_option OPTIONS[] = {
-    {"num_timesteps", FIVO_OPTION_INT, "5", "sequence length (default: [model] num_timesteps)"},
-    {"variance", FIVO_OPTION_DOUBLE, "0.1",
-     "transition and observation variance (default: [model] variance)"},
-    {"num_sequences", FIVO_OPTION_INT, "256", "sequences in an eval pass over a split"},
-    {"data_seed", FIVO_OPTION_INT, "-1", "seed of the data (-1: the run's random_seed)"},
+    /* No declared default for these two: unset, they follow [model] (the GHMM's). */
+    {"num_timesteps", FIVO_OPTION_INT, NULL, "sequence length (default: [model] num_timesteps, else 5)", NULL},
+    {"variance", FIVO_OPTION_DOUBLE, NULL,
+     "transition and observation variance (default: [model] variance, else 0.1)", NULL},
+    {"num_sequences", FIVO_OPTION_INT, "256", "sequences in an eval pass over a split", NULL},
+    {"data_seed", FIVO_OPTION_INT, "-1", "seed of the data (-1: the run's random_seed)", NULL},
 };
 
 static void close_chain(void *self)
@@ -196,8 +197,17 @@ static fivo_status batch_chain(void *self, int batch_size, bool shuffle, uint64_
 static const fivo_dataset_vtable VTABLE = {open_chain, close_chain, info_chain, batch_chain, NULL};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
-    FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_DATASET, "chain", "1.0.0",
-    "synthetic chain-graph data for the Gaussian HMM (seeded)",
-    &VTABLE, sizeof VTABLE, OPTIONS, sizeof OPTIONS / sizeof OPTIONS[0]};
+    .abi_major = FIVO_ABI_MAJOR,
+    .abi_minor = FIVO_ABI_MINOR,
+    .kind = FIVO_PLUGIN_DATASET,
+    .name = "chain",
+    .version = "1.0.0",
+    .description = "synthetic chain-graph data for the Gaussian HMM (seeded)",
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    .options = OPTIONS,
+    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
+    .option_size = sizeof OPTIONS[0],
+};
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

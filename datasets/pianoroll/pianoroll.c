@@ -31,8 +31,10 @@ typedef struct pianoroll {
 } pianoroll;
 
 static const fivo_option pr_options[] = {
-    {"min_note", FIVO_OPTION_INT, "21", "lowest MIDI note (becomes dimension 0)"},
-    {"max_note", FIVO_OPTION_INT, "108", "highest MIDI note; dim = max_note - min_note + 1"},
+    {"min_note", FIVO_OPTION_INT, "21", "lowest MIDI note (becomes dimension 0)", NULL},
+    {"max_note", FIVO_OPTION_INT, "108", "highest MIDI note; dim = max_note - min_note + 1", NULL},
+    {"data_dimension", FIVO_OPTION_INT, NULL,
+     "the reference's --data_dimension: when given, must equal max_note - min_note + 1", NULL},
 };
 
 static void pr_close(void *self)
@@ -200,12 +202,18 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
                            void **self, fivo_error *err)
 {
     *self = NULL;
-    long min_note = 21, max_note = 108;
+    long min_note = 21, max_note = 108, dim = 0;
     if (cfg != NULL) {
         if (fivo_config_int_or(cfg, "dataset", "min_note", 21, &min_note, err) != FIVO_OK ||
-            fivo_config_int_or(cfg, "dataset", "max_note", 108, &max_note, err) != FIVO_OK)
+            fivo_config_int_or(cfg, "dataset", "max_note", 108, &max_note, err) != FIVO_OK ||
+            fivo_config_int_or(cfg, "dataset", "data_dimension", 0, &dim, err) != FIVO_OK)
             return err ? err->code : FIVO_ERR_INVALID;
     }
+    if (dim != 0 && dim != max_note - min_note + 1)
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "[dataset] data_dimension = %ld, but notes %ld..%ld give %ld; "
+                              "drop it or set min_note/max_note", dim, min_note, max_note,
+                              max_note - min_note + 1);
     if (min_note < 0 || max_note < min_note || max_note - min_note + 1 > PR_MAX_DIM)
         return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] min_note=%ld max_note=%ld: "
                               "need 0 <= min_note <= max_note and at most %d notes", min_note,
@@ -398,6 +406,7 @@ static const fivo_plugin_descriptor pr_descriptor = {
     .vtable_size = sizeof pr_vtable,
     .options = pr_options,
     .num_options = sizeof pr_options / sizeof pr_options[0],
+    .option_size = sizeof pr_options[0],
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(pr_descriptor)

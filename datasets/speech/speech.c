@@ -30,7 +30,11 @@ typedef struct speech {
 } speech;
 
 static const fivo_option sp_options[] = {
-    {"samples_per_timestep", FIVO_OPTION_INT, "200", "audio samples per timestep (data dimension)"},
+    /* No declared default: unset, it follows data_dimension, else 200. */
+    {"samples_per_timestep", FIVO_OPTION_INT, NULL,
+     "audio samples per timestep, the data dimension (default: data_dimension, else 200)", NULL},
+    {"data_dimension", FIVO_OPTION_INT, NULL,
+     "the reference's name for samples_per_timestep; the two must agree", NULL},
 };
 
 static void sp_close(void *self)
@@ -208,6 +212,7 @@ static const fivo_plugin_descriptor sp_descriptor = {
     .vtable_size = sizeof sp_vtable,
     .options = sp_options,
     .num_options = sizeof sp_options / sizeof sp_options[0],
+    .option_size = sizeof sp_options[0],
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(sp_descriptor)

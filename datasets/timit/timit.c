@@ -33,11 +33,11 @@
 #include <fivo/tfrecord.h>
 
 static const fivo_option tm_options[] = {
-    {"raw_timit_dir", FIVO_OPTION_STRING, NULL, "folder holding TIMIT/TRAIN and TIMIT/TEST"},
-    {"out_dir", FIVO_OPTION_STRING, NULL, "folder for the train, valid and test TFRecord files"},
-    {"samples_per_timestep", FIVO_OPTION_INT, "200", "audio samples per timestep"},
-    {"valid_fraction", FIVO_OPTION_DOUBLE, "0.05", "fraction of TRAIN held out as valid"},
-    {"valid_seed", FIVO_OPTION_INT, "1234", "seed of the valid hold-out permutation"},
+    {"raw_timit_dir", FIVO_OPTION_STRING, NULL, "folder holding TIMIT/TRAIN and TIMIT/TEST", NULL},
+    {"out_dir", FIVO_OPTION_STRING, NULL, "folder for the train, valid and test TFRecord files", NULL},
+    {"samples_per_timestep", FIVO_OPTION_INT, "200", "audio samples per timestep", NULL},
+    {"valid_fraction", FIVO_OPTION_DOUBLE, "0.05", "fraction of TRAIN held out as valid", NULL},
+    {"valid_seed", FIVO_OPTION_INT, "1234", "seed of the valid hold-out permutation", NULL},
 };
 
 /* ---- file lists ---------------------------------------------------------- */
@@ -531,6 +531,7 @@ static const fivo_plugin_descriptor tm_descriptor = {
     .vtable_size = sizeof tm_vtable,
     .options = tm_options,
     .num_options = sizeof tm_options / sizeof tm_options[0],
+    .option_size = sizeof tm_options[0],
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(tm_descriptor)

@@ -50,18 +50,18 @@ typedef struct ghmm {
 
 static const fivo_option OPTIONS[] = {
     {"proposal_type", FIVO_OPTION_STRING, "filtering",
-     "prior, true-filtering, true-smoothing, filtering (learned) or smoothing (learned)"},
-    {"variance", FIVO_OPTION_DOUBLE, "0.1", "every transition and emission variance"},
+     "prior, true-filtering, true-smoothing, filtering (learned) or smoothing (learned)", "prior|true-filtering|true-smoothing|filtering|smoothing"},
+    {"variance", FIVO_OPTION_DOUBLE, "0.1", "every transition and emission variance", NULL},
     {"num_timesteps", FIVO_OPTION_INT, "5",
-     "number of timesteps (default: the data's length, else 5)"},
+     "number of timesteps (default: the data's length, else 5)", NULL},
     {"transition_variances", FIVO_OPTION_STRING, NULL,
-     "per-timestep vz_0..vz_{T-1}, comma separated (or one value)"},
+     "per-timestep vz_0..vz_{T-1}, comma separated (or one value)", NULL},
     {"emission_variances", FIVO_OPTION_STRING, NULL,
-     "per-timestep vx_0..vx_{T-1}, comma separated (or one value)"},
+     "per-timestep vx_0..vx_{T-1}, comma separated (or one value)", NULL},
     {"transition_weights", FIVO_OPTION_STRING, NULL,
-     "per-timestep wz_1..wz_{T-1}, comma separated (or one value); default 1"},
+     "per-timestep wz_1..wz_{T-1}, comma separated (or one value); default 1", NULL},
     {"emission_weights", FIVO_OPTION_STRING, NULL,
-     "per-timestep wx_0..wx_{T-1}, comma separated (or one value); default 1"},
+     "per-timestep wx_0..wx_{T-1}, comma separated (or one value); default 1", NULL},
 };
 
 static void destroy(void *self)
@@ -402,9 +402,31 @@ static fivo_status log_likelihood(void *self, const fivo_batch *batch, double *o
 static const fivo_model_vtable VTABLE = {
     create, destroy, set_observations, zero_state, propose_and_weight, NULL, log_likelihood};
 
+/* Without a chosen dataset the GHMM trains on its synthetic chain data;
+ * given only a path, it reads a speech-format TFRecord with one sample per
+ * timestep (so its likelihood can be checked outside). */
+static const fivo_setting SPEECH_SETTINGS[] = {
+    {"samples_per_timestep", "1", "data_dimension"},
+};
+static const fivo_dataset_preference PREFERENCES[] = {
+    {"chain", 0, NULL, 0},
+    {"speech", 1, SPEECH_SETTINGS, sizeof SPEECH_SETTINGS / sizeof SPEECH_SETTINGS[0]},
+};
+
 static const fivo_plugin_descriptor DESCRIPTOR = {
-    FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_MODEL, "ghmm", "1.0.0",
-    "Gaussian HMM with 1-D states and exact likelihood (prior, true and learned proposals)",
-    &VTABLE, sizeof VTABLE, OPTIONS, sizeof OPTIONS / sizeof OPTIONS[0]};
+    .abi_major = FIVO_ABI_MAJOR,
+    .abi_minor = FIVO_ABI_MINOR,
+    .kind = FIVO_PLUGIN_MODEL,
+    .name = "ghmm",
+    .version = "1.0.0",
+    .description = "Gaussian HMM with 1-D states and exact likelihood (prior, true and learned proposals)",
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    .options = OPTIONS,
+    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
+    .option_size = sizeof OPTIONS[0],
+    .dataset_preferences = PREFERENCES,
+    .num_dataset_preferences = sizeof PREFERENCES / sizeof PREFERENCES[0],
+};
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

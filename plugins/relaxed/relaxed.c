@@ -14,7 +14,7 @@ typedef struct relaxed {
 
 static const fivo_option OPTIONS[] = {
     {"temperature", FIVO_OPTION_DOUBLE, "0.5",
-     "temperature of the Gumbel-softmax blend (the reference's relaxed_resampling_temperature)"},
+     "temperature of the Gumbel-softmax blend (the reference's relaxed_resampling_temperature)", NULL},
 };
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
@@ -89,8 +89,17 @@ static fivo_status resample_relaxed(void *self, fivo_ctx *ctx, const fivo_tensor
 static const fivo_resampler_vtable VTABLE = {create, destroy, NULL, resample_relaxed};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
-    FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_RESAMPLER, "relaxed", "1.0.0",
-    "relaxed (Gumbel-softmax) resampling: differentiable blends of particles",
-    &VTABLE, sizeof VTABLE, OPTIONS, sizeof OPTIONS / sizeof OPTIONS[0]};
+    .abi_major = FIVO_ABI_MAJOR,
+    .abi_minor = FIVO_ABI_MINOR,
+    .kind = FIVO_PLUGIN_RESAMPLER,
+    .name = "relaxed",
+    .version = "1.0.0",
+    .description = "relaxed (Gumbel-softmax) resampling: differentiable blends of particles",
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    .options = OPTIONS,
+    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
+    .option_size = sizeof OPTIONS[0],
+};
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -50,8 +50,14 @@ static const fivo_resampler_vtable VTABLE = {
     fivo_resample_scratch_create, fivo_resample_scratch_destroy, resample, NULL};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
-    FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_RESAMPLER, "residual", "1.0.0",
-    "residual resampling: floor(N w) copies, the rest multinomial on residuals",
-    &VTABLE, sizeof VTABLE, NULL, 0};
+    .abi_major = FIVO_ABI_MAJOR,
+    .abi_minor = FIVO_ABI_MINOR,
+    .kind = FIVO_PLUGIN_RESAMPLER,
+    .name = "residual",
+    .version = "1.0.0",
+    .description = "residual resampling: floor(N w) copies, the rest multinomial on residuals",
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+};
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

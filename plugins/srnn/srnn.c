@@ -27,8 +27,8 @@
 enum { ST_LAT = 0, ST_H = 1, ST_C = 2, ST_NEXT_IN = 3, ST_COUNT = 4 };
 
 typedef struct srnn {
-    /* settings, encoders, emission, the batch (sm.D, sm.Z, sm.R, ...) */
-    fivo_seqmodel sm;
+    /* settings, encoders, emission, the batch (sm->D, sm->Z, sm->R, ...) */
+    fivo_seqmodel *sm; /* allocated by fivo_seqmodel_init (it only grows) */
     fivo_mlp prior, proposal;
     fivo_lstm lstm, rev_lstm;
 
@@ -52,7 +52,7 @@ static void srnn_destroy(void *self)
     srnn *m = self;
     if (!m)
         return;
-    fivo_seqmodel_free(&m->sm);
+    fivo_seqmodel_free(m->sm);
     free(m);
 }
 
@@ -63,8 +63,8 @@ static fivo_status srnn_create(const fivo_config *cfg, const fivo_data_spec *spe
     srnn *m = calloc(1, sizeof *m);
     if (!m)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "srnn: out of memory");
-    fivo_seqmodel *sm = &m->sm;
-    fivo_status s = fivo_seqmodel_init(sm, "srnn", cfg, spec, params, err);
+    fivo_status s = fivo_seqmodel_init(&m->sm, "srnn", cfg, spec, params, err);
+    fivo_seqmodel *sm = m->sm;
     if (s == FIVO_OK)
         s = fivo_lstm_init(&m->lstm, params, "srnn/lstm", sm->Ed, sm->R, err);
     if (s == FIVO_OK)
@@ -100,7 +100,7 @@ static fivo_status srnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
                                          int num_particles, fivo_error *err)
 {
     srnn *m = self;
-    fivo_seqmodel *sm = &m->sm;
+    fivo_seqmodel *sm = m->sm;
     fivo_status s = fivo_seqmodel_set_batch(sm, batch, num_particles, err);
     if (s != FIVO_OK)
         return s;
@@ -154,7 +154,7 @@ static fivo_status srnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
 static fivo_status srnn_zero_state(void *self, fivo_ctx *ctx, int rows, fivo_state *out,
                                    fivo_error *err)
 {
-    const fivo_seqmodel *sm = &((srnn *)self)->sm;
+    const fivo_seqmodel *sm = ((srnn *)self)->sm;
     out->count = ST_COUNT;
     out->t[ST_LAT] = fivo_tensor_zeros(ctx, rows, sm->El);
     out->t[ST_H] = fivo_tensor_zeros(ctx, rows, sm->R);
@@ -180,7 +180,7 @@ static fivo_status srnn_propose_and_weight(void *self, fivo_ctx *ctx, const fivo
                                            fivo_error *err)
 {
     srnn *m = self;
-    const fivo_seqmodel *sm = &m->sm;
+    const fivo_seqmodel *sm = m->sm;
     if (!sm->batch || t < 0 || t >= sm->T)
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "srnn: step %d outside the batch set by set_observations", t);
@@ -226,7 +226,7 @@ static fivo_status srnn_sample_step(void *self, fivo_ctx *ctx, const fivo_state 
                                     fivo_state *out, fivo_tensor **x_out, fivo_error *err)
 {
     srnn *m = self;
-    const fivo_seqmodel *sm = &m->sm;
+    const fivo_seqmodel *sm = m->sm;
     if (state->count != ST_COUNT)
         return fivo_error_set(err, FIVO_ERR_INVALID, "srnn: sample step %d: bad state", t);
     fivo_tensor *h, *c;
@@ -272,6 +272,7 @@ static const fivo_plugin_descriptor srnn_descriptor = {
     .vtable_size = sizeof srnn_vtable,
     .options = srnn_options,
     .num_options = sizeof srnn_options / sizeof srnn_options[0],
+    .option_size = sizeof srnn_options[0],
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(srnn_descriptor)

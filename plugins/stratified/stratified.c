@@ -23,8 +23,14 @@ static const fivo_resampler_vtable VTABLE = {
     fivo_resample_scratch_create, fivo_resample_scratch_destroy, resample, NULL};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
-    FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_RESAMPLER, "stratified", "1.0.0",
-    "stratified resampling: one uniform per stratum (offspring floor(N w)-1..ceil(N w)+1)",
-    &VTABLE, sizeof VTABLE, NULL, 0};
+    .abi_major = FIVO_ABI_MAJOR,
+    .abi_minor = FIVO_ABI_MINOR,
+    .kind = FIVO_PLUGIN_RESAMPLER,
+    .name = "stratified",
+    .version = "1.0.0",
+    .description = "stratified resampling: one uniform per stratum (offspring floor(N w)-1..ceil(N w)+1)",
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+};
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -24,8 +24,14 @@ static const fivo_resampler_vtable VTABLE = {
     fivo_resample_scratch_create, fivo_resample_scratch_destroy, resample, NULL};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
-    FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_RESAMPLER, "systematic", "1.0.0",
-    "systematic resampling: one uniform per filter, floor/ceil(N w) offspring",
-    &VTABLE, sizeof VTABLE, NULL, 0};
+    .abi_major = FIVO_ABI_MAJOR,
+    .abi_minor = FIVO_ABI_MINOR,
+    .kind = FIVO_PLUGIN_RESAMPLER,
+    .name = "systematic",
+    .version = "1.0.0",
+    .description = "systematic resampling: one uniform per filter, floor/ceil(N w) offspring",
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+};
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

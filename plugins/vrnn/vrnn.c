@@ -26,8 +26,8 @@
 enum { ST_H = 0, ST_C = 1, ST_LAT = 2, ST_NEXT_IN = 3, ST_COUNT = 4 };
 
 typedef struct vrnn {
-    /* settings, encoders, emission, the batch (sm.D, sm.Z, sm.R, ...) */
-    fivo_seqmodel sm;
+    /* settings, encoders, emission, the batch (sm->D, sm->Z, sm->R, ...) */
+    fivo_seqmodel *sm; /* allocated by fivo_seqmodel_init (it only grows) */
     fivo_mlp prior, proposal;
     fivo_lstm lstm, rev_lstm;
 
@@ -50,7 +50,7 @@ static void vrnn_destroy(void *self)
     vrnn *m = self;
     if (!m)
         return;
-    fivo_seqmodel_free(&m->sm);
+    fivo_seqmodel_free(m->sm);
     free(m);
 }
 
@@ -61,8 +61,8 @@ static fivo_status vrnn_create(const fivo_config *cfg, const fivo_data_spec *spe
     vrnn *m = calloc(1, sizeof *m);
     if (!m)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "vrnn: out of memory");
-    fivo_seqmodel *sm = &m->sm;
-    fivo_status s = fivo_seqmodel_init(sm, "vrnn", cfg, spec, params, err);
+    fivo_status s = fivo_seqmodel_init(&m->sm, "vrnn", cfg, spec, params, err);
+    fivo_seqmodel *sm = m->sm;
     if (s == FIVO_OK)
         s = fivo_lstm_init(&m->lstm, params, "vrnn/lstm", sm->Ed + sm->El, sm->R, err);
     if (s == FIVO_OK)
@@ -92,7 +92,7 @@ static fivo_status vrnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
                                          int num_particles, fivo_error *err)
 {
     vrnn *m = self;
-    fivo_seqmodel *sm = &m->sm;
+    fivo_seqmodel *sm = m->sm;
     fivo_status s = fivo_seqmodel_set_batch(sm, batch, num_particles, err);
     if (s != FIVO_OK)
         return s;
@@ -129,7 +129,7 @@ static fivo_status vrnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
 static fivo_status vrnn_zero_state(void *self, fivo_ctx *ctx, int rows, fivo_state *out,
                                    fivo_error *err)
 {
-    const fivo_seqmodel *sm = &((vrnn *)self)->sm;
+    const fivo_seqmodel *sm = ((vrnn *)self)->sm;
     out->count = ST_COUNT;
     out->t[ST_H] = fivo_tensor_zeros(ctx, rows, sm->R);
     out->t[ST_C] = fivo_tensor_zeros(ctx, rows, sm->R);
@@ -143,7 +143,7 @@ static fivo_status vrnn_propose_and_weight(void *self, fivo_ctx *ctx, const fivo
                                            fivo_error *err)
 {
     vrnn *m = self;
-    const fivo_seqmodel *sm = &m->sm;
+    const fivo_seqmodel *sm = m->sm;
     if (!sm->batch || t < 0 || t >= sm->T)
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "vrnn: step %d outside the batch set by set_observations", t);
@@ -197,7 +197,7 @@ static fivo_status vrnn_sample_step(void *self, fivo_ctx *ctx, const fivo_state 
                                     fivo_state *out, fivo_tensor **x_out, fivo_error *err)
 {
     vrnn *m = self;
-    const fivo_seqmodel *sm = &m->sm;
+    const fivo_seqmodel *sm = m->sm;
     if (state->count != ST_COUNT)
         return fivo_error_set(err, FIVO_ERR_INVALID, "vrnn: sample step %d: bad state", t);
     const fivo_tensor *rnn_in_parts[2] = {
@@ -243,6 +243,7 @@ static const fivo_plugin_descriptor vrnn_descriptor = {
     .vtable_size = sizeof vrnn_vtable,
     .options = vrnn_options,
     .num_options = sizeof vrnn_options / sizeof vrnn_options[0],
+    .option_size = sizeof vrnn_options[0],
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(vrnn_descriptor)

@@ -28,12 +28,12 @@ static fivo_status tb_compute(void *self, fivo_ctx *ctx, const fivo_model *model
 static const fivo_bound_vtable vtable = {tb_create, tb_destroy, tb_compute};
 
 static const fivo_option options[] = {
-    {"test_bound_option", FIVO_OPTION_DOUBLE, "0.5", "a double option"},
+    {"test_bound_option", FIVO_OPTION_DOUBLE, "0.5", "a double option", NULL},
 };
 
 static const fivo_plugin_descriptor descriptor = {
     FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_BOUND, "test_bound", "0.1.0",
-    "test bound plugin", &vtable, sizeof vtable, options, 1,
+    "test bound plugin", &vtable, sizeof vtable, options, 1, sizeof options[0], NULL, 0, NULL,
 };
 
 FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t major, uint32_t minor)

@@ -49,13 +49,13 @@ static const fivo_dataset_vtable vtable = {
     .open = td_open, .close = td_close, .info = td_info, .batch = td_batch, .convert = NULL};
 
 static const fivo_option options[] = {
-    {"test_dataset_option", FIVO_OPTION_BOOL, "false", "a bool option"},
+    {"test_dataset_option", FIVO_OPTION_BOOL, "false", "a bool option", NULL},
 };
 
 static const fivo_plugin_descriptor descriptor = {
     .abi_major = FIVO_ABI_MAJOR, .abi_minor = FIVO_ABI_MINOR, .kind = FIVO_PLUGIN_DATASET,
     .name = "test_dataset", .version = "0.1.0", .description = "empty dataset",
-    .vtable = &vtable, .vtable_size = sizeof vtable, .options = options, .num_options = 1,
+    .vtable = &vtable, .vtable_size = sizeof vtable, .options = options, .num_options = 1, .option_size = sizeof options[0],
 };
 
 FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t major, uint32_t minor)

@@ -55,8 +55,8 @@ static const fivo_model_vtable vtable = {
 };
 
 static const fivo_option options[] = {
-    {"hidden_size", FIVO_OPTION_INT, "8", "width of nothing in particular"},
-    {"test_flavour", FIVO_OPTION_STRING, "plain", "a string option"},
+    {"hidden_size", FIVO_OPTION_INT, "8", "width of nothing in particular", NULL},
+    {"test_flavour", FIVO_OPTION_STRING, "plain", "a string option", NULL},
 };
 
 static const fivo_plugin_descriptor descriptor = {
@@ -70,6 +70,7 @@ static const fivo_plugin_descriptor descriptor = {
     .vtable_size = sizeof vtable,
     .options = options,
     .num_options = sizeof options / sizeof options[0],
+    .option_size = sizeof options[0],
 };
 
 FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t major, uint32_t minor)

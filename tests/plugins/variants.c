@@ -21,7 +21,7 @@ static const fivo_model_vtable vtable = {.create = v_create, .destroy = v_destro
 
 static const fivo_plugin_descriptor descriptor = {
 #if defined(TP_WRONG_ABI)
-    .abi_major = 2, .abi_minor = 0, .kind = FIVO_PLUGIN_MODEL, .name = "wrong_abi_model",
+    .abi_major = FIVO_ABI_MAJOR + 1, .abi_minor = 0, .kind = FIVO_PLUGIN_MODEL, .name = "wrong_abi_model",
 #elif defined(TP_BAD_KIND)
     .abi_major = FIVO_ABI_MAJOR, .abi_minor = FIVO_ABI_MINOR, .kind = 7, .name = "bad_kind",
 #else

@@ -46,10 +46,10 @@ typedef struct lgssm {
 
 static const fivo_option lgssm_options[] = {
     {"variance", FIVO_OPTION_DOUBLE, "0.1",
-     "initial transition, emission and proposal variance (the chain data's variance)"},
+     "initial transition, emission and proposal variance (the chain data's variance)", NULL},
     {"proposal_type", FIVO_OPTION_STRING, "filtering",
-     "filtering: learned q(z_t | z_{t-1}, x_t); prior: the transition (bootstrap)"},
-    {"num_timesteps", FIVO_OPTION_INT, "5", "sequence length of the synthetic chain data"},
+     "filtering: learned q(z_t | z_{t-1}, x_t); prior: the transition (bootstrap)", "filtering|prior"},
+    {"num_timesteps", FIVO_OPTION_INT, "5", "sequence length of the synthetic chain data", NULL},
 };
 
 static double softplus_inverse(double y)
@@ -310,6 +310,7 @@ static const fivo_plugin_descriptor lgssm_descriptor = {
     .vtable_size = sizeof lgssm_vtable,
     .options = lgssm_options,
     .num_options = sizeof lgssm_options / sizeof lgssm_options[0],
+    .option_size = sizeof lgssm_options[0],
 };
 
 FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,

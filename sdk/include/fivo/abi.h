@@ -7,11 +7,21 @@
  * Versioning (SQLite VFS / LV2 style):
  *  - FIVO_ABI_MAJOR changes when any existing layout or meaning changes.
  *    The host refuses a plugin whose abi_major differs from its own.
- *  - FIVO_ABI_MINOR grows when a slot is appended to a vtable. Vtables only
- *    grow at the end; the host reads a slot only when the plugin's declared
- *    vtable_size covers it (FIVO_VTABLE_HAS), so a plugin built for an older
- *    minor loads fine and its missing slots count as absent.
- */
+ *  - FIVO_ABI_MINOR grows when a slot is appended to a vtable, a field to
+ *    the descriptor or a field to an option row. Each only grows at the
+ *    end, and the host reads
+ *      a vtable slot only when the plugin's vtable_size covers it
+ *        (FIVO_VTABLE_HAS),
+ *      a descriptor field only when the plugin's abi_minor is at least the
+ *        minor that added it (written beside each field),
+ *      option rows with the plugin's option_size as their stride,
+ *    so a plugin built for an older minor loads fine and what it lacks
+ *    counts as absent.
+ *
+ * History: 1.0 the first ABI. 2.0 (this wave, before any outside plugin
+ * existed): option rows gained `choices` (a new row stride, which no minor
+ * can express for 1.0 plugins), the descriptor gained option_size, model
+ * dataset preferences and extension_data. */
 #ifndef FIVO_ABI_H
 #define FIVO_ABI_H
 
@@ -24,7 +34,7 @@
 extern "C" {
 #endif
 
-#define FIVO_ABI_MAJOR 1u
+#define FIVO_ABI_MAJOR 2u
 #define FIVO_ABI_MINOR 0u
 
 /* The one symbol a plugin module exports. */
@@ -51,14 +61,41 @@ typedef enum fivo_option_type {
     FIVO_OPTION_STRING = 4
 } fivo_option_type;
 
-/* One key a plugin reads from its config section. The host uses the list to
- * reject unknown keys (with a suggestion) and to print --help. */
+/* One key a plugin reads from its config section. The plugin's section is
+ * checked against its own list only: an unknown key, a value that does not
+ * parse as `type` or is not one of `choices` is refused by the host before
+ * the plugin is created, naming the plugin, the key and where the value came
+ * from. Keys left unset get `default_value`, so the plugin, --help and
+ * metrics see the same value. */
 typedef struct fivo_option {
-    const char *key;           /* MUST be non-NULL, snake_case */
+    const char *key;           /* MUST be non-NULL, snake_case, unique in the list */
     fivo_option_type type;
-    const char *default_value; /* textual default, or NULL when none */
+    const char *default_value; /* textual default, or NULL when none (the plugin
+                                  then decides, e.g. "latent_size") */
     const char *help;          /* one line */
+    const char *choices;       /* (2.0) "a|b|c": the only values accepted; NULL: any
+                                  value of the type. A default MUST be one of them. */
 } fivo_option;
+
+/* One setting of another plugin's section, as a preference (below). */
+typedef struct fivo_setting {
+    const char *key;
+    const char *value;
+    const char *unless_key; /* not applied when this key of the section is set; may be NULL */
+} fivo_setting;
+
+/* What a model prefers for its data (2.0), read by the host before it
+ * opens the dataset: when the user chose no [dataset] plugin, the first
+ * preference whose `with_path` matches whether [dataset] path is set names
+ * the dataset plugin; then the settings of the preference naming the chosen
+ * dataset fill [dataset] keys the user left unset. Lets the GHMM (or any
+ * model) default to its own synthetic data without the host naming it. */
+typedef struct fivo_dataset_preference {
+    const char *dataset;          /* dataset plugin name */
+    int with_path;                /* 1: applies when [dataset] path is set, 0: when not */
+    const fivo_setting *settings; /* defaults for [dataset] keys; may be NULL */
+    size_t num_settings;
+} fivo_dataset_preference;
 
 typedef struct fivo_plugin_descriptor {
     uint32_t abi_major;        /* MUST be FIVO_ABI_MAJOR the plugin was built with */
@@ -73,7 +110,21 @@ typedef struct fivo_plugin_descriptor {
                                   slots, else the plugin is refused */
     const fivo_option *options;/* keys of the plugin's config section; may be NULL */
     size_t num_options;
+    size_t option_size;        /* (2.0) MUST be sizeof(fivo_option) as the plugin saw it
+                                  when num_options > 0 (FIVO_PLUGIN_OPTIONS sets all three) */
+    /* (2.0) Models only, may be NULL: see fivo_dataset_preference. */
+    const fivo_dataset_preference *dataset_preferences;
+    size_t num_dataset_preferences;
+    /* (2.0) OPTIONAL, may be NULL (LV2's extension_data): the plugin's data
+     * for an extension the core does not know, named by a URI-like string
+     * ("fivo.ext.NAME"); NULL when unsupported. MUST return static storage. */
+    const void *(*extension_data)(const char *uri);
 } fivo_plugin_descriptor;
+
+/* The options, count and row size fields of a descriptor from one array:
+ *   {..., &VTABLE, sizeof VTABLE, FIVO_PLUGIN_OPTIONS(OPTIONS)} */
+#define FIVO_PLUGIN_OPTIONS(array) \
+    (array), sizeof(array) / sizeof((array)[0]), sizeof((array)[0])
 
 /* The exported query function. The host passes its own ABI so a plugin may
  * adapt; the plugin MUST return a pointer to static storage (never freed)

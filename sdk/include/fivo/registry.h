@@ -32,8 +32,11 @@ typedef struct fivo_plugin_info {
     uint32_t abi_major, abi_minor;
     const void *vtable;
     size_t vtable_size;
-    const fivo_option *options;
+    const fivo_option *options;  /* a copy at the host's row size (owned by the registry) */
     size_t num_options;
+    const fivo_dataset_preference *dataset_preferences; /* models; may be NULL */
+    size_t num_dataset_preferences;
+    const void *(*extension_data)(const char *uri);     /* may be NULL */
 } fivo_plugin_info;
 
 typedef struct fivo_plugin_refusal {
@@ -73,6 +76,28 @@ char *fivo_registry_names(const fivo_registry *reg, fivo_plugin_kind kind);
  * <folder of libfivo>/fivo/plugins (so an install works wherever it is put,
  * and never loads a build tree's plugins). Static storage, never NULL. */
 const char *fivo_registry_builtin_dir(void);
+
+/* ---- options ------------------------------------------------------------
+ * A plugin's section is checked against that plugin's own option list:
+ * every key of `section` other than `host_keys` (NULL-terminated, may be
+ * NULL: keys the host itself reads there, such as `plugin`) must be one the
+ * plugin declares; each value must parse as the option's type and be one of
+ * its choices; then every declared default fills a key left unset (origin
+ * "default"). Errors are FIVO_ERR_INVALID naming where the value came from
+ * (file:line or flag), the section, key, plugin, and its keys (with the
+ * closest one) or allowed values. */
+fivo_status fivo_plugin_apply_options(const fivo_plugin_info *info, fivo_config *cfg,
+                                      const char *section, const char *const *host_keys,
+                                      fivo_error *err);
+/* The option `key` of a plugin, or NULL. */
+const fivo_option *fivo_plugin_option(const fivo_plugin_info *info, const char *key);
+/* Why an option row is malformed (empty key, unknown type, a default that
+ * does not parse or is not among the choices), or NULL when it is fine.
+ * Free with free(). The registry refuses plugins with such rows. */
+char *fivo_option_problem(const fivo_option *o);
+/* The candidate nearest to `word` by edit distance (NULL when n == 0). */
+const char *fivo_closest_name(const char *word, const char *const *candidates, size_t n);
+size_t fivo_edit_distance(const char *a, const char *b);
 
 /* Opening instances: FIVO_ERR_NOT_FOUND names the kind and name and lists
  * the available ones. A required slot missing from a short vtable is

@@ -59,9 +59,14 @@ uint64_t fivo_rng_u64(const fivo_rng *r, uint32_t row, uint64_t index);
  * stream for (purpose, t) within that step. Per-row keys let a sequence get
  * the same random numbers whatever batch it is in: the SMC engine sets
  * key = sequence_id * num_particles + particle when the batch carries ids. */
-/* global_step: training steps are below 2^32; bits above that name a
- * separate domain (the host's eval passes use 2^62 + batch, sampling 3 * 2^62)
- * whose streams never coincide with any training step's. */
+/* The domains of a global step: training steps are below 2^32; bits above
+ * that name a separate domain whose streams never coincide with any
+ * training step's. Initialisation is not a step: parameters draw from
+ * purpose FIVO_RNG_INIT keyed by their name (fivo_params_new). */
+#define FIVO_RNG_DOMAIN_TRAIN UINT64_C(0)              /* + training step */
+#define FIVO_RNG_DOMAIN_EVAL (UINT64_C(1) << 62)       /* + eval batch number */
+#define FIVO_RNG_DOMAIN_SAMPLE (UINT64_C(3) << 62)     /* the sampling pass */
+
 void fivo_ctx_set_seed(fivo_ctx *ctx, uint64_t seed, uint64_t global_step);
 fivo_rng fivo_ctx_rng(const fivo_ctx *ctx, uint32_t purpose, uint32_t t);
 void fivo_ctx_set_row_keys(fivo_ctx *ctx, const uint32_t *keys, int rows); /* NULL = row index */

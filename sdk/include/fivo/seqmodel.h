@@ -15,8 +15,8 @@
  *    particles, and an LSTM run over the B sequences (optionally reversed
  *    within each sequence's length, as tf.reverse_sequence).
  *
- * A model embeds a fivo_seqmodel in its own state, calls fivo_seqmodel_init
- * at the start of create, fivo_seqmodel_emission_init when its other
+ * A model keeps a fivo_seqmodel pointer in its own state, calls
+ * fivo_seqmodel_init (which allocates it) at the start of create, fivo_seqmodel_emission_init when its other
  * parameters are registered (parameters are saved in creation order),
  * fivo_seqmodel_set_batch in set_observations and fivo_seqmodel_free in
  * destroy. Rows of per-step tensors are particle * B + sequence. */
@@ -49,22 +49,27 @@ typedef enum fivo_proposal_type {
  * lists them first and may add its own:
  *   static const fivo_option opts[] = {FIVO_SEQMODEL_OPTIONS, {"my_key", ...}}; */
 #define FIVO_SEQMODEL_OPTIONS                                                                    \
-    {"latent_size", FIVO_OPTION_INT, "64", "size of the latent state z_t"},                      \
-        {"proposal_type", FIVO_OPTION_STRING, "filtering", "filtering | smoothing | prior"},     \
-        {"rnn_hidden_size", FIVO_OPTION_INT, NULL, "LSTM hidden size (default latent_size)"},    \
+    {"latent_size", FIVO_OPTION_INT, "64", "size of the latent state z_t", NULL},                \
+        {"proposal_type", FIVO_OPTION_STRING, "filtering",                                       \
+         "q(z_t | h_t, x_t), q(z_t | h_t, x_t..x_T) through a reverse RNN, or the prior",        \
+         "filtering|smoothing|prior"},                                                           \
+        {"rnn_hidden_size", FIVO_OPTION_INT, NULL, "LSTM hidden size (default latent_size)",     \
+         NULL},                                                                                  \
         {"fcnet_hidden_sizes", FIVO_OPTION_STRING, NULL,                                         \
-         "comma-separated hidden layer sizes of every MLP (default latent_size)"},               \
+         "comma-separated hidden layer sizes of every MLP (default latent_size)", NULL},         \
         {"encoded_data_size", FIVO_OPTION_INT, NULL,                                             \
-         "data encoder output size (default latent_size)"},                                      \
+         "data encoder output size (default latent_size)", NULL},                                \
         {"encoded_latent_size", FIVO_OPTION_INT, NULL,                                           \
-         "latent encoder output size (default latent_size)"},                                    \
+         "latent encoder output size (default latent_size)", NULL},                              \
         {"raw_sigma_bias", FIVO_OPTION_DOUBLE, "0.5",                                            \
-         "added to the raw scale of prior and proposal"},                                        \
-        {"sigma_min", FIVO_OPTION_DOUBLE, "0.0", "floor of the prior and proposal scales"},      \
+         "added to the raw scale of prior and proposal", NULL},                                  \
+        {"sigma_min", FIVO_OPTION_DOUBLE, "0.0", "floor of the prior and proposal scales",       \
+         NULL},                                                                                  \
         {"emission_raw_sigma_bias", FIVO_OPTION_DOUBLE, "0.25",                                  \
-         "raw scale bias of the Normal emission (real data)"}
+         "raw scale bias of the Normal emission (real data)", NULL}
 
 typedef struct fivo_seqmodel {
+    size_t size;      /* sizeof(fivo_seqmodel) in the library that made it */
     /* Settings (fivo_seqmodel_init). */
     char name[32];    /* parameter prefix and error prefix, e.g. "vrnn" */
     int D;            /* data width (spec->dim) */
@@ -87,12 +92,16 @@ typedef struct fivo_seqmodel {
     int N, B, T, rows; /* particles, sequences, steps, N * B */
 } fivo_seqmodel;
 
-/* Zeroes sm, names it, reads the FIVO_SEQMODEL_OPTIONS keys of [model] and
+/* True when the library's fivo_seqmodel has `field` (added after 1.0). */
+#define FIVO_SEQMODEL_HAS(sm, field) \
+    (offsetof(fivo_seqmodel, field) + sizeof(((fivo_seqmodel *)0)->field) <= (sm)->size)
+
+/* Allocates *out (set even on error, so the caller frees it), names it, reads the FIVO_SEQMODEL_OPTIONS keys of [model] and
  * spec (dim, kind), and registers the data and latent encoders. Errors name
  * the key; the caller adds its own prefix. On error call fivo_seqmodel_free. */
-fivo_status fivo_seqmodel_init(fivo_seqmodel *sm, const char *name, const fivo_config *cfg,
+fivo_status fivo_seqmodel_init(fivo_seqmodel **out, const char *name, const fivo_config *cfg,
                                const fivo_data_spec *spec, fivo_params *params, fivo_error *err);
-/* Frees what init and emission_init allocated (not the parameters). */
+/* Frees sm and what init and emission_init allocated (not the parameters). NULL is fine. */
 void fivo_seqmodel_free(fivo_seqmodel *sm);
 
 /* An MLP "<name>/<part>" with the configured hidden layers, in -> out. */

@@ -99,10 +99,14 @@ static fivo_status read_settings(fivo_seqmodel *sm, const fivo_config *cfg, fivo
     return FIVO_OK;
 }
 
-fivo_status fivo_seqmodel_init(fivo_seqmodel *sm, const char *name, const fivo_config *cfg,
+fivo_status fivo_seqmodel_init(fivo_seqmodel **out, const char *name, const fivo_config *cfg,
                                const fivo_data_spec *spec, fivo_params *params, fivo_error *err)
 {
-    memset(sm, 0, sizeof *sm);
+    fivo_seqmodel *sm = calloc(1, sizeof *sm);
+    *out = sm;
+    if (!sm)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", name);
+    sm->size = sizeof *sm;
     snprintf(sm->name, sizeof sm->name, "%s", name);
     if (!spec || spec->dim <= 0)
         return fivo_error_set(err, FIVO_ERR_INVALID, "the data spec has no dimension");
@@ -123,7 +127,7 @@ void fivo_seqmodel_free(fivo_seqmodel *sm)
     if (!sm)
         return;
     free(sm->center);
-    sm->center = NULL;
+    free(sm);
 }
 
 fivo_status fivo_seqmodel_mlp_init(const fivo_seqmodel *sm, fivo_mlp *mlp, fivo_params *params,

@@ -27,6 +27,7 @@ static void info_free(gpointer p)
 {
     fivo_plugin_info *info = p;
     g_free((char *)info->file);
+    g_free((fivo_option *)info->options);
     g_free(info);
 }
 
@@ -120,6 +121,13 @@ static const char *minimum_slots(uint32_t kind)
     return kind == FIVO_PLUGIN_DATASET ? "open and close" : "create and destroy";
 }
 
+/* Row i of the descriptor's options, at the plugin's stride (a newer minor
+ * may append fields to its rows). */
+static const fivo_option *option_row(const fivo_plugin_descriptor *d, size_t i)
+{
+    return (const fivo_option *)(const void *)((const char *)d->options + i * d->option_size);
+}
+
 /* Checks a descriptor; returns NULL when acceptable, else the reason. */
 static char *check_descriptor(const fivo_plugin_descriptor *d)
 {
@@ -148,9 +156,43 @@ static char *check_descriptor(const fivo_plugin_descriptor *d)
     if (d->num_options > 0 && d->options == NULL)
         return g_strdup_printf("%s plugin '%s' declares %zu options but no option table", kind,
                                d->name, d->num_options);
-    for (size_t i = 0; i < d->num_options; i++)
-        if (d->options[i].key == NULL || d->options[i].key[0] == '\0')
-            return g_strdup_printf("%s plugin '%s': option %zu has no key", kind, d->name, i);
+    if (d->num_options > 0 && d->option_size < sizeof(fivo_option))
+        return g_strdup_printf("%s plugin '%s' declares option rows of %zu bytes, shorter than "
+                               "the ABI %u row of %zu bytes (set option_size, e.g. with "
+                               "FIVO_PLUGIN_OPTIONS)", kind, d->name, d->option_size,
+                               FIVO_ABI_MAJOR, sizeof(fivo_option));
+    for (size_t i = 0; i < d->num_options; i++) {
+        const fivo_option *o = option_row(d, i);
+        char *why = fivo_option_problem(o);
+        if (why != NULL) {
+            char *msg = g_strdup_printf("%s plugin '%s': option %zu%s%s%s: %s", kind, d->name, i,
+                                        o->key != NULL ? " '" : "", o->key != NULL ? o->key : "",
+                                        o->key != NULL ? "'" : "", why);
+            free(why);
+            return msg;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(option_row(d, j)->key, o->key) == 0)
+                return g_strdup_printf("%s plugin '%s' declares option '%s' twice", kind,
+                                       d->name, o->key);
+    }
+    if (d->num_dataset_preferences > 0 && d->kind != FIVO_PLUGIN_MODEL)
+        return g_strdup_printf("%s plugin '%s' declares dataset preferences (models only)", kind,
+                               d->name);
+    if (d->num_dataset_preferences > 0 && d->dataset_preferences == NULL)
+        return g_strdup_printf("%s plugin '%s' declares %zu dataset preferences but no table",
+                               kind, d->name, d->num_dataset_preferences);
+    for (size_t i = 0; i < d->num_dataset_preferences; i++) {
+        const fivo_dataset_preference *p = &d->dataset_preferences[i];
+        if (p->dataset == NULL || p->dataset[0] == '\0' ||
+            (p->num_settings > 0 && p->settings == NULL))
+            return g_strdup_printf("%s plugin '%s': dataset preference %zu has no dataset name "
+                                   "or no settings table", kind, d->name, i);
+        for (size_t k = 0; k < p->num_settings; k++)
+            if (p->settings[k].key == NULL || p->settings[k].value == NULL)
+                return g_strdup_printf("%s plugin '%s': dataset preference %zu, setting %zu "
+                                       "has no key or value", kind, d->name, i, k);
+    }
     return NULL;
 }
 
@@ -241,8 +283,18 @@ fivo_status fivo_registry_load_file(fivo_registry *reg, const char *path, fivo_e
     info->abi_minor = d->abi_minor;
     info->vtable = d->vtable;
     info->vtable_size = d->vtable_size;
-    info->options = d->num_options > 0 ? d->options : NULL;
+    /* Rows copied at the host's stride, so every reader indexes a plain array. */
+    info->options = NULL;
+    if (d->num_options > 0) {
+        fivo_option *rows = g_new0(fivo_option, d->num_options);
+        for (size_t i = 0; i < d->num_options; i++)
+            rows[i] = *option_row(d, i);
+        info->options = rows;
+    }
     info->num_options = d->num_options;
+    info->dataset_preferences = d->num_dataset_preferences > 0 ? d->dataset_preferences : NULL;
+    info->num_dataset_preferences = d->num_dataset_preferences;
+    info->extension_data = d->extension_data;
     g_ptr_array_add(reg->plugins, info);
     g_ptr_array_add(reg->handles, h);
     return FIVO_OK;

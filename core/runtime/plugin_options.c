@@ -1,0 +1,243 @@
+/* Plugin options: the rows a descriptor declares, checked once when the
+ * registry loads the plugin (fivo_option_problem) and applied to the
+ * plugin's config section when the host has chosen it
+ * (fivo_plugin_apply_options). The one place that reads, defaults and
+ * checks a plugin's keys. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include <fivo/registry.h>
+
+size_t fivo_edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    size_t *row = malloc((m + 1) * sizeof *row);
+    if (row == NULL)
+        return (size_t)-1;
+    for (size_t j = 0; j <= m; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    size_t d = row[m];
+    free(row);
+    return d;
+}
+
+const char *fivo_closest_name(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = fivo_edit_distance(word, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
+static char *dup_printf(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static char *dup_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *g = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    size_t n = strlen(g) + 1;
+    char *s = malloc(n); /* callers free() */
+    if (s != NULL)
+        memcpy(s, g, n);
+    g_free(g);
+    return s;
+}
+
+static const char *type_word(fivo_option_type t)
+{
+    switch (t) {
+    case FIVO_OPTION_INT: return "an integer";
+    case FIVO_OPTION_DOUBLE: return "a number";
+    case FIVO_OPTION_BOOL: return "true or false";
+    case FIVO_OPTION_STRING: return "a string";
+    }
+    return "a value";
+}
+
+/* Does `text` parse as type t? Uses the config's own parsers, so a default
+ * is held to the rules a user's value is. */
+static bool parses_as(fivo_option_type t, const char *text)
+{
+    fivo_config *c = fivo_config_new();
+    if (c == NULL)
+        return false;
+    fivo_config_set(c, "x", "v", text);
+    bool ok = true;
+    long l;
+    double d;
+    bool b;
+    switch (t) {
+    case FIVO_OPTION_INT: ok = fivo_config_get_int(c, "x", "v", 0, &l, NULL) == FIVO_OK; break;
+    case FIVO_OPTION_DOUBLE: ok = fivo_config_get_double(c, "x", "v", 0, &d, NULL) == FIVO_OK; break;
+    case FIVO_OPTION_BOOL: ok = fivo_config_get_bool(c, "x", "v", false, &b, NULL) == FIVO_OK; break;
+    case FIVO_OPTION_STRING: break;
+    }
+    fivo_config_free(c);
+    return ok;
+}
+
+static bool in_choices(const char *choices, const char *value)
+{
+    size_t n = strlen(value);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar != NULL ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, value, n) == 0)
+            return true;
+        if (bar == NULL)
+            break;
+        p = bar + 1;
+    }
+    return false;
+}
+
+char *fivo_option_problem(const fivo_option *o)
+{
+    if (o->key == NULL || o->key[0] == '\0')
+        return dup_printf("no key");
+    for (const char *p = o->key; *p; p++)
+        if (!g_ascii_islower(*p) && !g_ascii_isdigit(*p) && *p != '_')
+            return dup_printf("key is not snake_case");
+    if (o->type < FIVO_OPTION_INT || o->type > FIVO_OPTION_STRING)
+        return dup_printf("unknown type %d", (int)o->type);
+    if (o->choices != NULL) {
+        if (o->choices[0] == '\0' || o->choices[0] == '|' || strstr(o->choices, "||") != NULL ||
+            o->choices[strlen(o->choices) - 1] == '|')
+            return dup_printf("choices '%s' are not of the form a|b|c", o->choices);
+        char **each = g_strsplit(o->choices, "|", -1);
+        for (int i = 0; each[i] != NULL; i++)
+            if (!parses_as(o->type, each[i])) {
+                char *why = dup_printf("choice '%s' is not %s", each[i], type_word(o->type));
+                g_strfreev(each);
+                return why;
+            }
+        g_strfreev(each);
+    }
+    if (o->default_value != NULL) {
+        if (!parses_as(o->type, o->default_value))
+            return dup_printf("default '%s' is not %s", o->default_value, type_word(o->type));
+        if (o->choices != NULL && !in_choices(o->choices, o->default_value))
+            return dup_printf("default '%s' is not one of %s", o->default_value, o->choices);
+    }
+    return NULL;
+}
+
+const fivo_option *fivo_plugin_option(const fivo_plugin_info *info, const char *key)
+{
+    for (size_t i = 0; i < info->num_options; i++)
+        if (strcmp(info->options[i].key, key) == 0)
+            return &info->options[i];
+    return NULL;
+}
+
+static bool is_host_key(const char *const *host_keys, const char *key)
+{
+    for (size_t i = 0; host_keys != NULL && host_keys[i] != NULL; i++)
+        if (strcmp(host_keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* "a, b, c" of the plugin's keys, or "none". */
+static char *key_list(const fivo_plugin_info *info)
+{
+    GString *s = g_string_new(NULL);
+    for (size_t i = 0; i < info->num_options; i++)
+        g_string_append_printf(s, "%s%s", i ? ", " : "", info->options[i].key);
+    if (s->len == 0)
+        g_string_append(s, "none");
+    return g_string_free(s, FALSE);
+}
+
+static fivo_status unknown_key(const fivo_plugin_info *info, const fivo_config *cfg,
+                               const char *section, const char *key,
+                               const char *const *host_keys, fivo_error *err)
+{
+    GPtrArray *names = g_ptr_array_new();
+    for (size_t i = 0; info->num_options > i; i++)
+        g_ptr_array_add(names, (gpointer)info->options[i].key);
+    for (size_t i = 0; host_keys != NULL && host_keys[i] != NULL; i++)
+        g_ptr_array_add(names, (gpointer)host_keys[i]);
+    const char *best = fivo_closest_name(key, (const char *const *)names->pdata, names->len);
+    char *keys = key_list(info);
+    const char *where = fivo_config_origin(cfg, section, key);
+    fivo_status st = fivo_error_set(
+        err, FIVO_ERR_INVALID,
+        "%s: unknown key '%s' in [%s] for %s plugin '%s'%s%s%s (its keys: %s)",
+        where != NULL ? where : "config", key, section, fivo_plugin_kind_name(info->kind),
+        info->name, best != NULL ? "; did you mean '" : "", best != NULL ? best : "",
+        best != NULL ? "'?" : "", keys);
+    g_free(keys);
+    g_ptr_array_free(names, TRUE);
+    return st;
+}
+
+static fivo_status bad_value(const fivo_plugin_info *info, const fivo_config *cfg,
+                             const char *section, const fivo_option *o, const char *value,
+                             fivo_error *err)
+{
+    const char *where = fivo_config_origin(cfg, section, o->key);
+    return fivo_error_set(err, FIVO_ERR_INVALID, "%s: [%s] %s = '%s': %s plugin '%s' expects %s%s",
+                          where != NULL ? where : "config", section, o->key, value,
+                          fivo_plugin_kind_name(info->kind), info->name,
+                          o->choices != NULL ? "one of " : type_word(o->type),
+                          o->choices != NULL ? o->choices : "");
+}
+
+fivo_status fivo_plugin_apply_options(const fivo_plugin_info *info, fivo_config *cfg,
+                                      const char *section, const char *const *host_keys,
+                                      fivo_error *err)
+{
+    const char *const *keys = fivo_config_keys(cfg, section);
+    /* Copy the names first: setting defaults below changes cfg's arrays. */
+    char **names = g_strdupv((char **)keys);
+    fivo_status st = FIVO_OK;
+    for (int k = 0; names[k] != NULL && st == FIVO_OK; k++) {
+        if (is_host_key(host_keys, names[k]))
+            continue;
+        const fivo_option *o = fivo_plugin_option(info, names[k]);
+        if (o == NULL) {
+            st = unknown_key(info, cfg, section, names[k], host_keys, err);
+            break;
+        }
+        const char *v = NULL;
+        fivo_config_get_string(cfg, section, o->key, NULL, &v, NULL);
+        if (!parses_as(o->type, v) || (o->choices != NULL && !in_choices(o->choices, v)))
+            st = bad_value(info, cfg, section, o, v, err);
+    }
+    g_strfreev(names);
+    if (st != FIVO_OK)
+        return st;
+    for (size_t i = 0; i < info->num_options; i++) {
+        const fivo_option *o = &info->options[i];
+        if (o->default_value != NULL && !fivo_config_has(cfg, section, o->key))
+            fivo_config_set_from(cfg, section, o->key, o->default_value, "default");
+    }
+    return FIVO_OK;
+}
