@@ -1,0 +1,18 @@
+/* The host's configuration step (configure.c): after flags and the key file
+ * are merged and the plugins found, checks and defaults every key, the
+ * host's from its flag table, each plugin section's from the chosen
+ * plugin's declared options. Returns 0, or 2 after printing the error. */
+#ifndef FIVO_HOST_CONFIGURE_H
+#define FIVO_HOST_CONFIGURE_H
+
+#include <fivo/fivo.h>
+
+int fivo_host_configure(fivo_config *cfg, const fivo_registry *reg, const char *file);
+
+/* A copy of cfg for bound `info` as --mode=eval runs it: the trained bound
+ * ([bound] plugin) keeps [bound]; another gets [bound.NAME] as its [bound]
+ * section, with its declared defaults. NULL (after printing why) on error.
+ * Free with fivo_config_free. */
+fivo_config *fivo_host_bound_config(const fivo_config *cfg, const fivo_plugin_info *info);
+
+#endif
