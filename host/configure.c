@@ -15,9 +15,7 @@
 #include "configure.h"
 #include "flags.h"
 
-static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static int usage_error(const char *fmt, ...)
+int fivo_host_usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -71,7 +69,7 @@ static int check_host_sections(const fivo_config *cfg, const char *file)
                 g_ptr_array_add(names, (gpointer)fivo_host_sections[i].name);
             for (size_t i = 0; i < nk; i++)
                 g_ptr_array_add(names, (gpointer)kinds[i].section);
-            int rc = usage_error("%s: unknown section [%s]; did you mean [%s]?",
+            int rc = fivo_host_usage_error("%s: unknown section [%s]; did you mean [%s]?",
                                  where(cfg, sec, keys[0], file), sec,
                                  fivo_closest_name(sec, (const char *const *)names->pdata,
                                                    names->len));
@@ -85,7 +83,7 @@ static int check_host_sections(const fivo_config *cfg, const char *file)
             for (size_t i = 0; i < fivo_host_num_flags; i++)
                 if (strcmp(fivo_host_flags[i].section, sec) == 0)
                     g_ptr_array_add(known, (gpointer)fivo_host_flags[i].key);
-            int rc = usage_error("%s: unknown key '%s' in [%s]; did you mean '%s'?",
+            int rc = fivo_host_usage_error("%s: unknown key '%s' in [%s]; did you mean '%s'?",
                                  where(cfg, sec, keys[k], file), keys[k], sec,
                                  fivo_closest_name(keys[k], (const char *const *)known->pdata,
                                                    known->len));
@@ -127,7 +125,7 @@ static int apply_host_rows(fivo_config *cfg)
         case FIVO_OPTION_STRING: break;
         }
         if (st != FIVO_OK)
-            return usage_error("%s", err.message);
+            return fivo_host_usage_error("%s", err.message);
         if (f->choices != NULL) {
             const char *v = NULL;
             fivo_config_get_string(cfg, f->section, f->key, NULL, &v, NULL);
@@ -135,7 +133,7 @@ static int apply_host_rows(fivo_config *cfg)
             bool ok = g_strv_contains((const char *const *)choices, v);
             g_strfreev(choices);
             if (!ok)
-                return usage_error("%s: [%s] %s = '%s': expected one of %s",
+                return fivo_host_usage_error("%s: [%s] %s = '%s': expected one of %s",
                                    where(cfg, f->section, f->key, NULL), f->section, f->key, v,
                                    f->choices);
         }
@@ -197,7 +195,7 @@ static int apply_plugin_options(fivo_config *cfg, const fivo_registry *reg)
         const fivo_plugin_info *p = chosen(cfg, reg, kinds[i].kind);
         if (p != NULL && fivo_plugin_apply_options(p, cfg, kinds[i].section,
                                                    host_keys_of(kinds[i].section), &err) != FIVO_OK)
-            return usage_error("%s", err.message);
+            return fivo_host_usage_error("%s", err.message);
     }
     const char *const *sections = fivo_config_sections(cfg);
     char **names = g_strdupv((char **)sections); /* applying defaults changes cfg's arrays */
@@ -210,11 +208,11 @@ static int apply_plugin_options(fivo_config *cfg, const fivo_registry *reg)
         if (p == NULL) {
             char *avail = fivo_registry_names(reg, FIVO_PLUGIN_BOUND);
             const char *const *keys = fivo_config_keys(cfg, names[s]);
-            rc = usage_error("%s: section [%s] names no bound plugin '%s' (available: %s)",
+            rc = fivo_host_usage_error("%s: section [%s] names no bound plugin '%s' (available: %s)",
                              where(cfg, names[s], keys[0], NULL), names[s], bound, avail);
             free(avail);
         } else if (fivo_plugin_apply_options(p, cfg, names[s], NULL, &err) != FIVO_OK) {
-            rc = usage_error("%s", err.message);
+            rc = fivo_host_usage_error("%s", err.message);
         }
     }
     g_strfreev(names);

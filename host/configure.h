@@ -5,7 +5,13 @@
 #ifndef FIVO_HOST_CONFIGURE_H
 #define FIVO_HOST_CONFIGURE_H
 
+#include <glib.h>
+
 #include <fivo/fivo.h>
+
+/* Prints "fivo: error: MESSAGE (see fivo --help)" and returns 2, the exit
+ * code of a bad command line or config. */
+int fivo_host_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
 int fivo_host_configure(fivo_config *cfg, const fivo_registry *reg, const char *file);
 

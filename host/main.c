@@ -15,20 +15,6 @@
 #include "flags.h"
 #include "modes.h"
 
-#define EXIT_USAGE 2
-
-static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "fivo: error: %s\n(see fivo --help)\n", msg);
-    g_free(msg);
-    return EXIT_USAGE;
-}
 
 static const char *const modes[] = {"train", "eval", "sample", "convert", "inspect", "plugins"};
 
@@ -50,7 +36,7 @@ static int unknown_flag(const char *name)
     g_ptr_array_add(names, "help");
     g_ptr_array_add(names, "version");
     const char *best = fivo_closest_name(name, (const char *const *)names->pdata, names->len);
-    int rc = usage_error("unknown flag --%s; did you mean --%s?", name, best);
+    int rc = fivo_host_usage_error("unknown flag --%s; did you mean --%s?", name, best);
     g_ptr_array_free(names, TRUE);
     return rc;
 }
@@ -66,7 +52,7 @@ static int apply_set(fivo_config *cfg, const char *arg)
     const char *dot = strchr(arg, '.');
     const char *eq = strchr(arg, '=');
     if (dot == NULL || eq == NULL || dot > eq || dot == arg || eq == dot + 1)
-        return usage_error("--set %s: expected SECTION.KEY=VALUE", arg);
+        return fivo_host_usage_error("--set %s: expected SECTION.KEY=VALUE", arg);
     char *section = g_strndup(arg, (gsize)(dot - arg));
     char *key = g_strndup(dot + 1, (gsize)(eq - dot - 1));
     fivo_config_set_from(cfg, section, key, eq + 1, "--set");
@@ -90,7 +76,7 @@ static int parse_args(int argc, char **argv, fivo_config *cfg, cli *c)
                 fivo_config_set_from(cfg, "fivo", "mode", a, "command line");
                 continue;
             }
-            return usage_error("unexpected argument '%s' (modes: train, eval, sample, "
+            return fivo_host_usage_error("unexpected argument '%s' (modes: train, eval, sample, "
                                "convert, inspect, plugins)", a);
         }
         const char *body = a + 2;
@@ -106,7 +92,7 @@ static int parse_args(int argc, char **argv, fivo_config *cfg, cli *c)
             if (value == NULL && i + 1 < argc)
                 value = argv[++i];
             if (value == NULL || value[0] == '\0')
-                rc = usage_error("--%s needs a value", name);
+                rc = fivo_host_usage_error("--%s needs a value", name);
             else if (name[0] == 'c')
                 c->config_path = value;
             else
@@ -129,7 +115,7 @@ static int parse_args(int argc, char **argv, fivo_config *cfg, cli *c)
                 if (value == NULL && i + 1 < argc)
                     value = argv[++i];
                 if (value == NULL)
-                    rc = usage_error("--%s needs a value ([%s] %s)", f->flag, f->section, f->key);
+                    rc = fivo_host_usage_error("--%s needs a value ([%s] %s)", f->flag, f->section, f->key);
                 else {
                     char *origin = g_strdup_printf("--%s", f->flag);
                     fivo_config_set_from(cfg, f->section, f->key, value, origin);
@@ -179,7 +165,7 @@ static int run(int argc, char **argv)
     if (c.config_path != NULL) {
         file_cfg = fivo_config_new();
         if (fivo_config_load_file(file_cfg, c.config_path, false, &err) != FIVO_OK) {
-            rc = usage_error("%s", err.message);
+            rc = fivo_host_usage_error("%s", err.message);
             goto out;
         }
         merge_under(cfg, file_cfg);

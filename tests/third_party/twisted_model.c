@@ -143,9 +143,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
     .description = "third-party test model: random walk with a learned-gain proposal",
     .vtable = &VTABLE,
     .vtable_size = sizeof VTABLE,
-    .options = OPTIONS,
-    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
-    .option_size = sizeof OPTIONS[0],
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
     .dataset_preferences = PREFERENCES,
     .num_dataset_preferences = 1,
 };
