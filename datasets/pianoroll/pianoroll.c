@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <fivo/batcher.h>
+#include <fivo/options.h>
 #include <fivo/plugin_dataset.h>
 
 #include "pickle.h"
@@ -202,13 +203,14 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
                            void **self, fivo_error *err)
 {
     *self = NULL;
-    long min_note = 21, max_note = 108, dim = 0;
-    if (cfg != NULL) {
-        if (fivo_config_int_or(cfg, "dataset", "min_note", 21, &min_note, err) != FIVO_OK ||
-            fivo_config_int_or(cfg, "dataset", "max_note", 108, &max_note, err) != FIVO_OK ||
-            fivo_config_int_or(cfg, "dataset", "data_dimension", 0, &dim, err) != FIVO_OK)
-            return err ? err->code : FIVO_ERR_INVALID;
-    }
+    long min_note = 0, max_note = 0, dim = 0; /* defaults: pr_options (also with no config) */
+    if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "min_note", &min_note,
+                        err) != FIVO_OK ||
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "max_note", &max_note,
+                        err) != FIVO_OK ||
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "data_dimension", &dim,
+                        err) != FIVO_OK)
+        return err ? err->code : FIVO_ERR_INVALID;
     if (dim != 0 && dim != max_note - min_note + 1)
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[dataset] data_dimension = %ld, but notes %ld..%ld give %ld; "

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <fivo/batcher.h>
+#include <fivo/options.h>
 #include <fivo/plugin_dataset.h>
 #include <fivo/tfrecord.h>
 
@@ -69,9 +70,12 @@ static fivo_status sp_open(const fivo_config *cfg, const char *path, const char 
      * explicit samples_per_timestep wins, and the two must agree. */
     long spt = 200, dd = 0;
     if (cfg != NULL) {
-        if (fivo_config_int_or(cfg, "dataset", "data_dimension", 0, &dd, err) != FIVO_OK ||
-            fivo_config_int_or(cfg, "dataset", "samples_per_timestep", dd > 0 ? dd : 200, &spt,
-                               err) != FIVO_OK)
+        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "data_dimension", &dd,
+                            err) != FIVO_OK)
+            return err ? err->code : FIVO_ERR_INVALID;
+        spt = dd > 0 ? dd : 200; /* the row declares no default: this is it */
+        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "samples_per_timestep",
+                            &spt, err) != FIVO_OK)
             return err ? err->code : FIVO_ERR_INVALID;
         if (dd > 0 && dd != spt)
             return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] data_dimension=%ld but "

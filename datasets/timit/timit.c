@@ -27,6 +27,7 @@
 
 #include <sndfile.h>
 
+#include <fivo/options.h>
 #include <fivo/plugin_dataset.h>
 #include <fivo/rng.h>
 #include <fivo/shuffle.h>
@@ -94,6 +95,8 @@ static bool ends_with_ci(const char *s, const char *suffix)
 }
 
 /* Sub-folders (or files) of `dir` matching `keep`, as full paths, sorted. */
+#define TM_ROWS FIVO_OPTION_ROWS(tm_options)
+
 static fivo_status list_dir(const char *dir, bool want_dirs, bool (*keep)(const char *),
                             strlist *out, fivo_error *err)
 {
@@ -333,15 +336,15 @@ static fivo_status write_split(const char *what, char **files, size_t nfiles, co
 static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_error *err)
 {
     const char *raw = NULL, *out = NULL;
-    long spt = 200, seed = 1234;
-    double frac = 0.05;
+    long spt = 0, seed = 0; /* defaults: tm_options */
+    double frac = 0;
     if (cfg == NULL)
         return fivo_error_set(err, FIVO_ERR_INVALID, "timit: no configuration");
-    if (fivo_config_string_or(cfg, "dataset", "raw_timit_dir", NULL, &raw, err) != FIVO_OK ||
-        fivo_config_string_or(cfg, "dataset", "out_dir", NULL, &out, err) != FIVO_OK ||
-        fivo_config_int_or(cfg, "dataset", "samples_per_timestep", 200, &spt, err) != FIVO_OK ||
-        fivo_config_double_or(cfg, "dataset", "valid_fraction", 0.05, &frac, err) != FIVO_OK ||
-        fivo_config_int_or(cfg, "dataset", "valid_seed", 1234, &seed, err) != FIVO_OK)
+    if (fivo_option_string(cfg, "dataset", TM_ROWS, "raw_timit_dir", &raw, err) != FIVO_OK ||
+        fivo_option_string(cfg, "dataset", TM_ROWS, "out_dir", &out, err) != FIVO_OK ||
+        fivo_option_int(cfg, "dataset", TM_ROWS, "samples_per_timestep", &spt, err) != FIVO_OK ||
+        fivo_option_double(cfg, "dataset", TM_ROWS, "valid_fraction", &frac, err) != FIVO_OK ||
+        fivo_option_int(cfg, "dataset", TM_ROWS, "valid_seed", &seed, err) != FIVO_OK)
         return err ? err->code : FIVO_ERR_INVALID;
     if (raw == NULL || raw[0] == '\0')
         return fivo_error_set(err, FIVO_ERR_INVALID, "timit: --raw_timit_dir ([dataset] "

@@ -11,6 +11,7 @@
 #include <fivo/log.h>
 #include <fivo/metrics.h>
 #include <fivo/optim.h>
+#include <fivo/options.h>
 #include <fivo/params.h>
 #include <fivo/plugin_bound.h>
 #include <fivo/plugin_dataset.h>
