@@ -58,7 +58,7 @@ TEST(ModelCheck, PassesTheCorrectModel)
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_TRUE(Failed(r.output).empty()) << r.output;
     EXPECT_NE(r.output.find("PASS gradient:"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("SKIP log_likelihood:"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("PASS log_likelihood:"), std::string::npos) << r.output;
 }
 
 TEST(ModelCheck, FailsADoubledGradient)
@@ -97,6 +97,13 @@ TEST(ModelCheck, FailsALogWeightOfTheWrongShape)
     RunResult r = Check("weight_shape", "--only shapes");
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find("log weight is 4x5, expected 4x1"), std::string::npos) << r.output;
+}
+
+TEST(ModelCheck, FailsAnExactLikelihoodOffByHalfANat)
+{
+    RunResult r = Check("likelihood", "--dim 1 --only log_likelihood,gradient");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(Failed(r.output), std::set<std::string>{"log_likelihood"}) << r.output;
 }
 
 TEST(ModelCheck, AnAbortInThePluginIsAFailNotTheEndOfTheReport)

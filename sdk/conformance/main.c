@@ -24,7 +24,7 @@ static void usage(FILE *f)
           "  --grad-h H --grad-tol E --grad-floor F --grad-samples N\n"
           "                           finite differences (default 2e-3, 5e-2, 0.1, 24 per tensor; 0: all)\n"
           "  --ll-particles N --ll-reps N --ll-tol NATS\n"
-          "                           log_likelihood vs IWAE (default 1024, 4, 0.1)\n"
+          "                           log_likelihood vs IWAE (default 1024, 8, 0.1)\n"
           "  --only NAME[,NAME...]    run only these checks (repeatable)\n"
           "  --no-fork                run checks in this process (a crash ends the run)\n"
           "  --list                   list the checks and exit\n"

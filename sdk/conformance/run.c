@@ -27,7 +27,7 @@ void fivo_conformance_defaults(fivo_conformance_options *o)
     o->grad_tol = 5e-2;
     o->grad_samples = 24;
     o->ll_particles = 1024;
-    o->ll_reps = 4;
+    o->ll_reps = 8;
     o->ll_tol = 0.1;
 }
 

@@ -51,11 +51,13 @@ typedef struct fivo_conformance_options {
      * slope); the smallest error counts. */
     double grad_h, grad_floor, grad_tol;
     int grad_samples;              /* entries checked per parameter tensor (0: all; default 24) */
-    /* log_likelihood: mean IWAE log p-hat with ll_particles particles over
-     * ll_reps seeds must lie within ll_tol nats (per sequence) below the
-     * model's exact value, and not above it by more than ll_tol. */
+    /* log_likelihood: the mean IWAE log p-hat with ll_particles particles
+     * over ll_reps seeds must lie within ll_tol nats (per sequence), plus
+     * three standard errors of that mean, of the model's exact value; when
+     * the IWAE weights degenerate (effective sample size < 10) the
+     * comparison is skipped. */
     int ll_particles;              /* default 1024 */
-    int ll_reps;                   /* default 4 */
+    int ll_reps;                   /* default 8 */
     double ll_tol;                 /* default 0.1 */
     /* Names of the checks to run (NULL-terminated); NULL: all of them. */
     const char *const *only;
