@@ -47,7 +47,8 @@ TEST(ModelCheck, ListsItsChecks)
     RunResult r = Shell(Quote(Kit()) + " --list");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     for (const char *name : {"descriptor", "create", "choices", "bad_options", "shapes", "lengths",
-                             "determinism", "gradient", "gradient_reach", "sample_step",
+                             "determinism", "gradient", "gradient_resampled", "gradient_reach",
+                             "sample_step",
                              "log_likelihood"})
         EXPECT_NE(r.output.find(name), std::string::npos) << name;
 }
@@ -58,6 +59,7 @@ TEST(ModelCheck, PassesTheCorrectModel)
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_TRUE(Failed(r.output).empty()) << r.output;
     EXPECT_NE(r.output.find("PASS gradient:"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("PASS gradient_resampled:"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("PASS log_likelihood:"), std::string::npos) << r.output;
 }
 
@@ -65,7 +67,8 @@ TEST(ModelCheck, FailsADoubledGradient)
 {
     RunResult r = Check("gradient");
     EXPECT_EQ(r.exit_code, 1) << r.output;
-    EXPECT_EQ(Failed(r.output), std::set<std::string>{"gradient"}) << r.output;
+    EXPECT_EQ(Failed(r.output), (std::set<std::string>{"gradient", "gradient_resampled"}))
+        << r.output;
     EXPECT_NE(r.output.find("faulty/c["), std::string::npos) << r.output; // names the parameter
 }
 

@@ -193,7 +193,9 @@ TEST_F(SdkInstall, InstalledModelCheckPassesTheExample)
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find(prefix_ + "/bin/fivo-model-check"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("PASS gradient:"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("lgssm: 11 passed, 0 failed"), std::string::npos) << r.output;
+    // Through FIVO with the INSTALLED bundled multinomial resampler.
+    EXPECT_NE(r.output.find("PASS gradient_resampled:"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("lgssm: 12 passed, 0 failed"), std::string::npos) << r.output;
     RunResult pc = Shell("PKG_CONFIG_PATH=" + Quote(libdir_ + "/pkgconfig") +
                          " pkg-config --variable=model_check fivo");
     ASSERT_EQ(pc.exit_code, 0) << pc.output;

@@ -1,8 +1,11 @@
-/* Checks "gradient" and "gradient_reach": the tape's gradient of
- * L = sum_b w_b log p-hat_b (IWAE through the SMC engine, fixed random w_b
- * in (-1, 1), L formed in double) w.r.t. registered parameter values
- * against central finite differences, as tests/model_harness.h does; and
- * every registered parameter receiving some gradient. */
+/* Checks "gradient", "gradient_resampled" and "gradient_reach": the tape's
+ * gradient of L = sum_b w_b log p-hat_b (through the SMC engine: IWAE, or
+ * FIVO resampling at every step; fixed random w_b in (-1, 1), L formed in
+ * double) w.r.t. registered parameter values against central finite
+ * differences, as tests/model_harness.h does; and every registered
+ * parameter receiving some gradient. Resampled ancestors are piecewise
+ * constant in the parameters and carry no gradient (as in the reference):
+ * the fixed seed gives a point where no ancestor changes within h. */
 #include "kit.h"
 
 #include <math.h>
@@ -15,6 +18,10 @@ typedef struct point {
     kit_model m;
     fivo_ctx *ctx;
     double *w; /* [B] loss weights */
+    /* The bound: IWAE, or FIVO resampling at every step. */
+    int particles;
+    fivo_criterion crit;
+    const fivo_resampler *resampler;
 } point;
 
 /* Zero biases and zero initial states put relu inputs exactly on their kink
@@ -22,6 +29,8 @@ typedef struct point {
 static bool point_open(kit *k, point *p)
 {
     memset(p, 0, sizeof *p);
+    p->particles = k->o->particles;
+    p->crit = FIVO_RESAMPLE_NEVER;
     if (!kit_model_open_default(k, &p->m))
         return false;
     p->ctx = fivo_ctx_new(1 << 20, 0);
@@ -63,8 +72,8 @@ static void point_close(point *p)
 static fivo_status loss(kit *k, point *p, double *out, fivo_error *err)
 {
     fivo_smc_result res;
-    fivo_status st = kit_iwae(p->ctx, &p->m.model, &k->batch, k->o->particles, k->o->seed, 0,
-                              false, &res, err);
+    fivo_status st = kit_smc(p->ctx, &p->m.model, &k->batch, p->particles, p->crit, p->resampler,
+                             k->o->seed, 0, false, &res, err);
     if (st != FIVO_OK)
         return st;
     double s = 0.0;
@@ -79,8 +88,8 @@ static fivo_status backward(kit *k, point *p, fivo_error *err)
 {
     fivo_smc_result res;
     fivo_params_zero_grad(p->m.params);
-    fivo_status st = kit_iwae(p->ctx, &p->m.model, &k->batch, k->o->particles, k->o->seed, 0,
-                              true, &res, err);
+    fivo_status st = kit_smc(p->ctx, &p->m.model, &k->batch, p->particles, p->crit, p->resampler,
+                             k->o->seed, 0, true, &res, err);
     if (st != FIVO_OK)
         return st;
     float *wf = fivo_ctx_alloc(p->ctx, sizeof(float) * (size_t)k->B);
@@ -156,14 +165,40 @@ static size_t pick(kit *k, int tensor, size_t n, size_t *idx)
     return want;
 }
 
+static kit_verdict gradient_at(kit *k, point *pp);
+
 kit_verdict kit_check_gradient(kit *k)
 {
     point p;
-    fivo_error err = {0};
     if (!point_open(k, &p)) {
         point_close(&p);
         return kit_say(k, KIT_FAIL, "cannot create the model");
     }
+    return gradient_at(k, &p);
+}
+
+kit_verdict kit_check_gradient_resampled(kit *k)
+{
+    if (!k->have_resampler)
+        return kit_say(k, KIT_SKIP, "no resampler: %s", k->resampler_why);
+    point p;
+    if (!point_open(k, &p)) {
+        point_close(&p);
+        return kit_say(k, KIT_FAIL, "cannot create the model");
+    }
+    p.particles = k->o->resampled_particles;
+    p.crit = FIVO_RESAMPLE_ALWAYS;
+    p.resampler = &k->resampler;
+    kit_note(k, "FIVO, resampling at every step with '%s', %d particles", k->resampler.name,
+             p.particles);
+    return gradient_at(k, &p);
+}
+
+/* The finite-difference comparison at p (closed on return). */
+static kit_verdict gradient_at(kit *k, point *pp)
+{
+    point p = *pp;
+    fivo_error err = {0};
     const int count = fivo_params_count(p.m.params);
     if (count == 0) {
         point_close(&p);

@@ -10,6 +10,7 @@ kit_verdict kit_check_shapes(kit *k);
 kit_verdict kit_check_lengths(kit *k);
 kit_verdict kit_check_determinism(kit *k);
 kit_verdict kit_check_gradient(kit *k);
+kit_verdict kit_check_gradient_resampled(kit *k);
 kit_verdict kit_check_gradient_reach(kit *k);
 kit_verdict kit_check_sample_step(kit *k);
 kit_verdict kit_check_log_likelihood(kit *k);
@@ -34,6 +35,9 @@ const kit_check kit_checks[] = {
      kit_check_determinism},
     {"gradient", "tape gradient of sum_b w_b log p-hat_b vs central finite differences",
      kit_check_gradient},
+    {"gradient_resampled", "the same through FIVO resampling at every step (--resampler, "
+                           "default the bundled multinomial)",
+     kit_check_gradient_resampled},
     {"gradient_reach", "every registered parameter gets a finite, non-zero gradient",
      kit_check_gradient_reach},
     {"sample_step", "sample_step frames and states: shapes, finite, binary 0/1, deterministic",

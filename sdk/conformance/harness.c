@@ -145,19 +145,27 @@ float *kit_param_values(const fivo_params *p, size_t *n)
     return v;
 }
 
-fivo_status kit_iwae(fivo_ctx *ctx, const fivo_model *m, const fivo_batch *batch, int particles,
-                     uint64_t seed, uint64_t step, bool grad, fivo_smc_result *res,
-                     fivo_error *err)
+fivo_status kit_smc(fivo_ctx *ctx, const fivo_model *m, const fivo_batch *batch, int particles,
+                    fivo_criterion crit, const fivo_resampler *resampler, uint64_t seed,
+                    uint64_t step, bool grad, fivo_smc_result *res, fivo_error *err)
 {
     fivo_ctx_reset(ctx);
     fivo_ctx_set_grad_enabled(ctx, grad);
     fivo_ctx_set_seed(ctx, seed, step);
     fivo_smc_options o = {.num_particles = particles,
-                          .criterion = FIVO_RESAMPLE_NEVER,
+                          .criterion = crit,
                           .ess_threshold = 0.5,
-                          .resampler = NULL};
+                          .resampler = resampler};
     memset(res, 0, sizeof *res);
     return fivo_smc_run(ctx, m, batch, &o, res, err);
+}
+
+fivo_status kit_iwae(fivo_ctx *ctx, const fivo_model *m, const fivo_batch *batch, int particles,
+                     uint64_t seed, uint64_t step, bool grad, fivo_smc_result *res,
+                     fivo_error *err)
+{
+    return kit_smc(ctx, m, batch, particles, FIVO_RESAMPLE_NEVER, NULL, seed, step, grad, res,
+                   err);
 }
 
 fivo_batch kit_single_sequence(const kit *k, int b, float **buf)

@@ -23,6 +23,10 @@ typedef struct kit {
     double *mean; /* [D] train mean (binary data) */
     fivo_batch batch;
     fivo_data_spec spec;
+    /* The resampler of gradient_resampled, when one could be opened. */
+    fivo_resampler resampler;
+    bool have_resampler;
+    char resampler_why[FIVO_ERROR_MESSAGE_MAX];
     /* The check being run: its detail lines and verdict reason. */
     char reason[1024];
     char *details;
@@ -73,8 +77,12 @@ bool kit_model_open_default(kit *k, kit_model *m);
 /* All values of every parameter, concatenated (malloc'd; *n values). */
 float *kit_param_values(const fivo_params *p, size_t *n);
 
-/* IWAE through the SMC engine (never resampling): ctx reset, seeded with
- * (seed, step), grad on or off. */
+/* The SMC engine with `crit` (and resampler, unless NEVER): ctx reset,
+ * seeded with (seed, step), grad on or off. */
+fivo_status kit_smc(fivo_ctx *ctx, const fivo_model *m, const fivo_batch *batch, int particles,
+                    fivo_criterion crit, const fivo_resampler *resampler, uint64_t seed,
+                    uint64_t step, bool grad, fivo_smc_result *res, fivo_error *err);
+/* IWAE: kit_smc that never resamples. */
 fivo_status kit_iwae(fivo_ctx *ctx, const fivo_model *m, const fivo_batch *batch, int particles,
                      uint64_t seed, uint64_t step, bool grad, fivo_smc_result *res,
                      fivo_error *err);

@@ -25,6 +25,8 @@ static void usage(FILE *f)
           "                           finite differences (default 2e-3, 5e-2, 0.1, 24 per tensor; 0: all)\n"
           "  --ll-particles N --ll-reps N --ll-tol NATS\n"
           "                           log_likelihood vs IWAE (default 1024, 8, 0.1)\n"
+          "  --resampler FILE.so      resampler of gradient_resampled (default: the bundled multinomial)\n"
+          "  --resampled-particles N  its particles (default 3)\n"
           "  --only NAME[,NAME...]    run only these checks (repeatable)\n"
           "  --no-fork                run checks in this process (a crash ends the run)\n"
           "  --list                   list the checks and exit\n"
@@ -159,6 +161,13 @@ int main(int argc, char **argv)
             TAKES_VALUE;
             bad_value = parse_int(v, 1, 1 << 16, &l);
             o.ll_reps = (int)l;
+        } else if (strcmp(a, "--resampler") == 0) {
+            TAKES_VALUE;
+            o.resampler_file = v;
+        } else if (strcmp(a, "--resampled-particles") == 0) {
+            TAKES_VALUE;
+            bad_value = parse_int(v, 1, 1 << 20, &l);
+            o.resampled_particles = (int)l;
         } else if (strcmp(a, "--ll-tol") == 0) {
             TAKES_VALUE;
             bad_value = parse_double(v, &o.ll_tol);

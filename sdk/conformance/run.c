@@ -29,6 +29,7 @@ void fivo_conformance_defaults(fivo_conformance_options *o)
     o->ll_particles = 1024;
     o->ll_reps = 8;
     o->ll_tol = 0.1;
+    o->resampled_particles = 3;
 }
 
 int fivo_conformance_count(void) { return kit_num_checks; }
@@ -127,7 +128,7 @@ static fivo_status check_options(const fivo_conformance_options *o, fivo_error *
             return fivo_error_set(err, FIVO_ERR_INVALID, "length %d must be positive",
                                   o->lengths[b]);
     if (!(o->grad_h > 0) || !(o->grad_tol > 0) || !(o->grad_floor > 0) || o->grad_samples < 0 ||
-        o->ll_particles < 1 || o->ll_reps < 1 || !(o->ll_tol > 0))
+        o->ll_particles < 1 || o->ll_reps < 1 || !(o->ll_tol > 0) || o->resampled_particles < 1)
         return fivo_error_set(err, FIVO_ERR_INVALID, "tolerances and counts must be positive");
     for (size_t i = 0; o->only != NULL && o->only[i] != NULL; i++) {
         bool known = false;
@@ -159,6 +160,37 @@ static const fivo_plugin_info *find_model(kit *k, fivo_error *err)
     else
         fivo_error_set(err, FIVO_ERR_NOT_FOUND, "%s: no plugin found", k->o->plugin_file);
     return NULL;
+}
+
+/* The resampler of gradient_resampled; its absence only skips that check. */
+static void open_resampler(kit *k)
+{
+    char path[4096];
+    const char *file = k->o->resampler_file;
+    if (file == NULL) {
+        snprintf(path, sizeof path, "%s/multinomial.so", fivo_registry_builtin_dir());
+        file = path;
+    }
+    fivo_error err = {0};
+    const int before = fivo_registry_count(k->reg);
+    fivo_registry_load_file(k->reg, file, &err);
+    const fivo_plugin_info *r = NULL;
+    for (int i = before; i < fivo_registry_count(k->reg) && r == NULL; i++)
+        if (fivo_registry_at(k->reg, i)->kind == FIVO_PLUGIN_RESAMPLER)
+            r = fivo_registry_at(k->reg, i);
+    if (r == NULL) {
+        snprintf(k->resampler_why, sizeof k->resampler_why, "no resampler plugin in %.900s", file);
+        return;
+    }
+    fivo_config *cfg = fivo_config_new();
+    fivo_status st = cfg != NULL ? fivo_plugin_apply_options(r, cfg, "resampler", NULL, &err)
+                                 : FIVO_ERR_NOMEM;
+    if (st == FIVO_OK)
+        st = fivo_resampler_open(k->reg, r->name, cfg, &k->resampler, &err);
+    fivo_config_free(cfg);
+    k->have_resampler = st == FIVO_OK;
+    if (!k->have_resampler)
+        snprintf(k->resampler_why, sizeof k->resampler_why, "%.400s: %.600s", file, err.message);
 }
 
 static void print_verdict(kit *k, const kit_check *c, kit_verdict v)
@@ -224,6 +256,8 @@ int fivo_conformance_run(const fivo_conformance_options *o, FILE *out, fivo_erro
     }
     if ((k.info = find_model(&k, err)) == NULL || make_batch(&k, err) != FIVO_OK)
         goto done;
+    if (chosen(o, "gradient_resampled"))
+        open_resampler(&k);
     fprintf(k.out, "model '%s' %s (ABI %u.%u) from %s\n", k.info->name,
             k.info->version ? k.info->version : "?", k.info->abi_major, k.info->abi_minor,
             k.info->file);
@@ -245,6 +279,8 @@ int fivo_conformance_run(const fivo_conformance_options *o, FILE *out, fivo_erro
             skipped);
     fflush(k.out);
 done:
+    if (k.have_resampler)
+        fivo_resampler_close(&k.resampler);
     free(k.inputs);
     free(k.targets);
     free(k.lengths);

@@ -63,6 +63,12 @@ typedef struct fivo_conformance_options {
     const char *const *only;
     int isolate;                   /* run each check in a child process, so a crash is a FAIL (default 0) */
     int verbose;                   /* detail lines for passing checks too (default 0) */
+    /* gradient_resampled: the gradient check through a FIVO bound that
+     * resamples at every step with this resampler plugin file (NULL: the
+     * bundled multinomial, <fivo_registry_builtin_dir()>/multinomial.so)
+     * and resampled_particles particles (default 3, as tests/seqmodel_suite.h). */
+    const char *resampler_file;
+    int resampled_particles;
 } fivo_conformance_options;
 
 /* Fills every field with its default (plugin_file NULL). Call it first:
