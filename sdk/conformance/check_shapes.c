@@ -119,16 +119,32 @@ kit_verdict kit_check_shapes(kit *k)
         bad += state_problems(k, &next, R, what);
         s = next;
     }
-    /* zero_state serves any row count (sampling uses its own). */
+    /* zero_state serves any row count (sampling uses its own), with the
+     * same tensors and columns: only the rows depend on it. */
+    fivo_state z0 = {0};
+    if (bad == 0 && vt->zero_state(self, ctx, R, &z0, &err) != FIVO_OK)
+        bad++;
     for (int rows = 1; rows <= 3 && bad == 0; rows += 2) {
         fivo_state z = {0};
         if (vt->zero_state(self, ctx, rows, &z, &err) != FIVO_OK) {
             kit_note(k, "zero_state(%d) failed: %s", rows, err.message);
             bad++;
-        } else {
-            snprintf(what, sizeof what, "zero_state(%d)", rows);
-            bad += state_problems(k, &z, rows, what);
+            continue;
         }
+        snprintf(what, sizeof what, "zero_state(%d)", rows);
+        int p = state_problems(k, &z, rows, what);
+        bad += p;
+        if (p == 0 && z.count != z0.count) {
+            kit_note(k, "zero_state(%d) has %d tensors, zero_state(%d) %d", rows, z.count, R,
+                     z0.count);
+            bad++;
+        }
+        for (int i = 0; p == 0 && i < z.count && i < z0.count; i++)
+            if (z.t[i]->cols != z0.t[i]->cols) {
+                kit_note(k, "zero_state(%d) tensor %d has %d columns, zero_state(%d) %d", rows, i,
+                         (int)z.t[i]->cols, R, (int)z0.t[i]->cols);
+                bad++;
+            }
     }
 done:
     fivo_ctx_free(ctx);
