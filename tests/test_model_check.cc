@@ -55,7 +55,7 @@ TEST(ModelCheck, ListsItsChecks)
 
 TEST(ModelCheck, PassesTheCorrectModel)
 {
-    RunResult r = Check("none", "--bad init_scale=-1");
+    RunResult r = Check("none", "--strict-options --bad init_scale=-1");
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_TRUE(Failed(r.output).empty()) << r.output;
     EXPECT_NE(r.output.find("PASS gradient:"), std::string::npos) << r.output;
@@ -80,12 +80,28 @@ TEST(ModelCheck, FailsAStateModifiedInPlace)
     EXPECT_NE(r.output.find("modified state tensor 0 in place"), std::string::npos) << r.output;
 }
 
-TEST(ModelCheck, FailsAnUnknownChoiceTheModelAccepts)
+TEST(ModelCheck, FailsAnUnknownChoiceTheModelAcceptsWhenStrict)
 {
-    RunResult r = Check("options");
+    RunResult r = Check("options", "--strict-options");
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_EQ(Failed(r.output), std::set<std::string>{"bad_options"}) << r.output;
     EXPECT_NE(r.output.find("flavour=no-such-choice"), std::string::npos) << r.output;
+    // Without it the host's own check is enough (fivo/abi.h), and it says so.
+    r = Check("options", "--only bad_options");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("relying on the host's checks"), std::string::npos) << r.output;
+    // The correct model passes strict.
+    r = Check("none", "--strict-options --only bad_options");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST(ModelCheck, FailsARangeTheModelDoesNotCheck)
+{
+    RunResult r = Check("options", "--bad init_scale=0 --only bad_options");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("init_scale=0 (--bad) through the host's checks: accepted"),
+              std::string::npos)
+        << r.output;
 }
 
 TEST(ModelCheck, FailsNoiseNotFromTheContext)

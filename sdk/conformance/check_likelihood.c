@@ -32,7 +32,6 @@ kit_verdict kit_check_log_likelihood(kit *k)
         kit_model_close(&m);
         return kit_say(k, KIT_SKIP, "the model has no log_likelihood slot");
     }
-    const fivo_model_vtable *vt = m.model.vt;
     const int B = k->B, K = k->o->ll_particles, reps = k->o->ll_reps;
     const double tol = k->o->ll_tol;
     double *exact = calloc((size_t)B, sizeof(double)), *iwae = calloc((size_t)B, sizeof(double));
@@ -50,7 +49,7 @@ kit_verdict kit_check_log_likelihood(kit *k)
         bad++;
         goto done;
     }
-    if (vt->log_likelihood(m.model.self, &k->batch, exact, &err) != FIVO_OK) {
+    if (fivo_model_log_likelihood(&m.model, &k->batch, exact, &err) != FIVO_OK) {
         kit_note(k, "log_likelihood failed: %s", err.message);
         bad++;
         goto done;
@@ -64,7 +63,7 @@ kit_verdict kit_check_log_likelihood(kit *k)
         float *buf = NULL;
         fivo_batch one = kit_single_sequence(k, b, &buf);
         double alone = NAN;
-        if (buf == NULL || vt->log_likelihood(m.model.self, &one, &alone, &err) != FIVO_OK ||
+        if (buf == NULL || fivo_model_log_likelihood(&m.model, &one, &alone, &err) != FIVO_OK ||
             !(fabs(alone - exact[b]) <= 1e-6 * fmax(1.0, fabs(exact[b])))) {
             kit_note(k, "sequence %d (length %d): log p(x) %.9g in the batch, %.9g alone", b,
                      k->lengths[b], exact[b], alone);

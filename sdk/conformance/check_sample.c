@@ -26,7 +26,7 @@ static int generate(kit *k, const fivo_model *m, fivo_ctx *ctx, fivo_state s, in
         fivo_state next = {0};
         fivo_tensor *x = NULL;
         fivo_error err = {0};
-        fivo_status st = m->vt->sample_step(m->self, ctx, &s, t, &next, &x, &err);
+        fivo_status st = fivo_model_sample_step(m, ctx, &s, t, &next, &x, &err);
         for (int i = 0; i < s.count && i < FIVO_STATE_MAX; i++) {
             if (copy[i] != NULL && bad == 0 &&
                 memcmp(copy[i], s.t[i]->data, sizeof(float) * fivo_tensor_size(s.t[i])) != 0) {
@@ -81,7 +81,6 @@ kit_verdict kit_check_sample_step(kit *k)
         kit_model_close(&m);
         return kit_say(k, KIT_SKIP, "the model has no sample_step slot");
     }
-    const fivo_model_vtable *vt = m.model.vt;
     fivo_ctx *ctx = fivo_ctx_new(1 << 20, 0);
     fivo_error err = {0};
     const int rows = 6, steps = k->T + 1, N = k->o->particles, R = N * k->B;
@@ -93,7 +92,7 @@ kit_verdict kit_check_sample_step(kit *k)
         fivo_ctx_set_grad_enabled(ctx, false);
         fivo_ctx_set_seed(ctx, k->o->seed, FIVO_RNG_DOMAIN_SAMPLE);
         fivo_state s = {0};
-        if (vt->zero_state(m.model.self, ctx, rows, &s, &err) != FIVO_OK) {
+        if (fivo_model_zero_state(&m.model, ctx, rows, &s, &err) != FIVO_OK) {
             kit_note(k, "zero_state(%d) failed: %s", rows, err.message);
             bad++;
             break;
@@ -110,13 +109,13 @@ kit_verdict kit_check_sample_step(kit *k)
     fivo_ctx_set_grad_enabled(ctx, false);
     fivo_ctx_set_seed(ctx, k->o->seed, FIVO_RNG_DOMAIN_SAMPLE);
     fivo_state s = {0};
-    fivo_status st = vt->set_observations(m.model.self, ctx, &k->batch, N, &err);
+    fivo_status st = fivo_model_set_observations(&m.model, ctx, &k->batch, N, &err);
     if (st == FIVO_OK)
-        st = vt->zero_state(m.model.self, ctx, R, &s, &err);
+        st = fivo_model_zero_state(&m.model, ctx, R, &s, &err);
     for (int t = 0; t < prefix && st == FIVO_OK; t++) {
         fivo_state next = {0};
         fivo_tensor *w = NULL;
-        st = vt->propose_and_weight(m.model.self, ctx, &s, t, &next, &w, &err);
+        st = fivo_model_propose_and_weight(&m.model, ctx, &s, t, &next, &w, &err);
         s = next;
     }
     if (st != FIVO_OK) {

@@ -66,8 +66,7 @@ kit_verdict kit_check_shapes(kit *k)
     kit_model m;
     if (!kit_model_open_default(k, &m))
         return kit_say(k, KIT_FAIL, "cannot create the model");
-    const fivo_model_vtable *vt = m.model.vt;
-    void *self = m.model.self;
+    const fivo_model *mm = &m.model;
     fivo_ctx *ctx = fivo_ctx_new(1 << 20, 0);
     fivo_error err = {0};
     const int N = k->o->particles, R = N * k->B;
@@ -75,10 +74,10 @@ kit_verdict kit_check_shapes(kit *k)
     char what[96], shape[32];
 
     fivo_ctx_set_seed(ctx, k->o->seed, 0);
-    fivo_status st = vt->set_observations(self, ctx, &k->batch, N, &err);
+    fivo_status st = fivo_model_set_observations(mm, ctx, &k->batch, N, &err);
     fivo_state s = {0};
     if (st == FIVO_OK)
-        st = vt->zero_state(self, ctx, R, &s, &err);
+        st = fivo_model_zero_state(mm, ctx, R, &s, &err);
     if (st != FIVO_OK) {
         kit_note(k, "set_observations or zero_state(%d) failed: %s", R, err.message);
         bad++;
@@ -92,7 +91,7 @@ kit_verdict kit_check_shapes(kit *k)
         take(&snap, &s);
         fivo_state next = {0};
         fivo_tensor *w = NULL;
-        st = vt->propose_and_weight(self, ctx, &s, t, &next, &w, &err);
+        st = fivo_model_propose_and_weight(mm, ctx, &s, t, &next, &w, &err);
         int which = changed(&snap, &s);
         if (which >= 0) {
             kit_note(k, "step %d: propose_and_weight modified state tensor %d in place", t, which);
@@ -122,11 +121,11 @@ kit_verdict kit_check_shapes(kit *k)
     /* zero_state serves any row count (sampling uses its own), with the
      * same tensors and columns: only the rows depend on it. */
     fivo_state z0 = {0};
-    if (bad == 0 && vt->zero_state(self, ctx, R, &z0, &err) != FIVO_OK)
+    if (bad == 0 && fivo_model_zero_state(mm, ctx, R, &z0, &err) != FIVO_OK)
         bad++;
     for (int rows = 1; rows <= 3 && bad == 0; rows += 2) {
         fivo_state z = {0};
-        if (vt->zero_state(self, ctx, rows, &z, &err) != FIVO_OK) {
+        if (fivo_model_zero_state(mm, ctx, rows, &z, &err) != FIVO_OK) {
             kit_note(k, "zero_state(%d) failed: %s", rows, err.message);
             bad++;
             continue;

@@ -27,6 +27,8 @@ static void usage(FILE *f)
           "                           log_likelihood vs IWAE (default 1024, 8, 0.1)\n"
           "  --resampler FILE.so      resampler of gradient_resampled (default: the bundled multinomial)\n"
           "  --resampled-particles N  its particles (default 3)\n"
+          "  --strict-options         the plugin itself must refuse values of the wrong type or\n"
+          "                           outside the choices (the host refuses them anyway)\n"
           "  --only NAME[,NAME...]    run only these checks (repeatable)\n"
           "  --no-fork                run checks in this process (a crash ends the run)\n"
           "  --list                   list the checks and exit\n"
@@ -99,6 +101,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             o.verbose = 1;
+        } else if (strcmp(a, "--strict-options") == 0) {
+            o.strict_options = 1;
         } else if (strcmp(a, "--no-fork") == 0) {
             o.isolate = 0;
         } else if (strcmp(a, "--set") == 0 || strcmp(a, "--bad") == 0) {

@@ -2,7 +2,8 @@
  * conformance kit (fivo-model-check) must catch:
  *   FAULT_GRADIENT     the emission weight's gradient is doubled (c_eff = 2c - sg(c))
  *   FAULT_INPLACE      propose_and_weight writes the new latent into the given state
- *   FAULT_OPTIONS      an unknown `flavour` is taken as "plain" instead of refused
+ *   FAULT_OPTIONS      an unknown `flavour` is taken as "plain" instead of refused, and
+ *                      init_scale is not checked (0 gives a flat, sigma-0.69 start)
  *   FAULT_NOISE        noise from a counter in the plugin, not the context's RNG
  *   FAULT_WEIGHT_SHAPE the log weight is rows x D (the per-dimension terms, unsummed)
  *   FAULT_ABORT        a non-positive init_scale calls abort() instead of returning an error
@@ -62,9 +63,11 @@ static fivo_status create(const fivo_config *cfg, const fivo_data_spec *spec, fi
     if (!(s0 > 0.0))
         abort(); /* Wrong: bad input must be an error, never the end of the host. */
 #endif
+#ifndef FAULT_OPTIONS
     if (!(s0 > 0.0))
         return fivo_error_set(err, FIVO_ERR_INVALID, "[model] init_scale = %g: must be positive",
                               s0);
+#endif
     faulty *m = calloc(1, sizeof *m);
     if (m == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, TP_NAME ": out of memory");

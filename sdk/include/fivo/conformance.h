@@ -69,6 +69,13 @@ typedef struct fivo_conformance_options {
      * and resampled_particles particles (default 3, as tests/seqmodel_suite.h). */
     const char *resampler_file;
     int resampled_particles;
+    /* bad_options: values that do not parse as their type or are not among
+     * the choices are refused by the host before create (fivo/abi.h), so a
+     * plugin may rely on that; with strict_options it must also refuse them
+     * itself, naming the key, as tests/seqmodel_suite.h asks of the bundled
+     * models (default 0: handed to the plugin directly, they need only not
+     * crash, and an error must be FIVO_ERR_INVALID naming the key). */
+    int strict_options;
 } fivo_conformance_options;
 
 /* Fills every field with its default (plugin_file NULL). Call it first:
