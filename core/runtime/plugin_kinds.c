@@ -6,6 +6,7 @@
 #include <fivo/plugin_kinds.h>
 #include <fivo/plugin_model.h>
 #include <fivo/plugin_resampler.h>
+#include <fivo/registry.h>
 
 #define SLOT(type, slot) #slot, offsetof(type, slot), sizeof(((type *)0)->slot)
 #define ONE(type, slot) {SLOT(type, slot), NULL, 0, 0}
@@ -82,4 +83,10 @@ bool fivo_slot_present(const void *vtable, size_t size, const fivo_slot *s)
 {
     return has_slot(vtable, size, s->offset, s->size) ||
            (s->alt_name != NULL && has_slot(vtable, size, s->alt_offset, s->alt_size));
+}
+
+const char *fivo_plugin_kind_name(fivo_plugin_kind kind)
+{
+    const fivo_plugin_kind_info *k = fivo_plugin_kind_lookup((unsigned)kind);
+    return k != NULL ? k->name : "unknown";
 }

@@ -71,12 +71,6 @@ void fivo_registry_free(fivo_registry *reg)
     g_free(reg);
 }
 
-const char *fivo_plugin_kind_name(fivo_plugin_kind kind)
-{
-    const fivo_plugin_kind_info *k = fivo_plugin_kind_lookup((unsigned)kind);
-    return k != NULL ? k->name : "unknown";
-}
-
 static void refuse(fivo_registry *reg, const char *file, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
