@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <fivo/progress.h>
+
 #include "session.h"
 
 /* Called for each batch of an eval pass with the bound's result. */
@@ -20,6 +22,10 @@ static fivo_status eval_pass(fivo_session *s, fivo_dataset *ds, const fivo_smc_o
     fivo_status st = FIVO_OK;
     bool grad = fivo_ctx_grad_enabled(s->ctx);
     fivo_ctx_set_grad_enabled(s->ctx, false);
+    fivo_dataset_info in = {0};
+    fivo_progress *prog = ds->vt->info(ds->self, &in, NULL) == FIVO_OK
+                              ? fivo_progress_start("eval", "seq", 0, in.num_sequences) : NULL;
+    int64_t done = 0;
     for (uint64_t index = 0;; index++) {
         fivo_batch batch;
         st = ds->vt->batch(ds->self, s->batch_size, false, s->seed, index, &batch, err);
@@ -40,7 +46,9 @@ static fivo_status eval_pass(fivo_session *s, fivo_dataset *ds, const fivo_smc_o
         }
         if ((st = visit(user, s, &batch, &res, err)) != FIVO_OK)
             break;
+        fivo_progress_update(prog, done += batch.batch_size, NULL);
     }
+    fivo_progress_finish(prog);
     fivo_ctx_reset(s->ctx);
     fivo_ctx_set_grad_enabled(s->ctx, grad);
     return st;

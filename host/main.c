@@ -29,7 +29,8 @@ static int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-static const char *const modes[] = {"train", "eval", "sample", "convert", "inspect", "plugins"};
+static const char *const modes[] = {"train", "eval", "sample", "convert", "inspect", "plugins",
+                                    "plot"};
 
 static bool is_mode(const char *s)
 {
@@ -352,6 +353,8 @@ static int run(int argc, char **argv)
         rc = fivo_host_run_convert(&h);
     else if (strcmp(mode, "inspect") == 0)
         rc = fivo_host_run_inspect(&h);
+    else if (strcmp(mode, "plot") == 0)
+        rc = fivo_host_run_plot(&h);
     else
         rc = fivo_host_run_plugins(&h);
 out:
