@@ -10,7 +10,8 @@
  *                         red line at the first sampled frame.
  * Either picture is skipped (with a note) when its input is absent. Colours
  * are fixed so the pictures can be checked: curves take the palette below
- * in order of first appearance; notes are black; text is dark blue. */
+ * in order of first appearance; notes are black, panel frames gray, the
+ * boundary red (220, 20, 20); text is dark blue (20, 20, 140). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,9 @@ static int draw_curves(const char *out, const char *title, GPtrArray *all, fivo_
         x0 -= 1;
         x1 += 1;
     }
+    double xpad = 0.03 * (x1 - x0); /* markers at the ends stay whole */
+    x0 -= xpad;
+    x1 += xpad;
     double pad = y1 > y0 ? 0.05 * (y1 - y0) : fmax(fabs(y0) * 0.05, 0.5);
     y0 -= pad;
     y1 += pad;
@@ -325,6 +329,10 @@ static int draw_samples(const char *out, const fivo_plot_array *pre, const fivo_
                     cairo_rectangle(cr, ox + t * cw, oy + (D - 1 - k) * ch, cw, ch);
                     cairo_fill(cr);
                 }
+            cairo_set_source_rgb(cr, 0.6, 0.6, 0.6); /* a frame: the continuation is white */
+            cairo_set_line_width(cr, 1);
+            cairo_rectangle(cr, ox - 0.5, oy - 0.5, pw + 1, ph + 1);
+            cairo_stroke(cr);
             if (P > 0 && L > 0) {
                 cairo_set_source_rgb(cr, 220 / 255.0, 20 / 255.0, 20 / 255.0);
                 cairo_rectangle(cr, ox + P * cw, oy, 1, ph);

@@ -81,6 +81,15 @@ bool fivo_progress_due(const fivo_progress *p, int64_t done)
     return (p->total > 0 && done >= p->total) || now() - p->last_draw >= MIN_REDRAW_SECONDS;
 }
 
+/* Rates as people read them: 12345, 812, 3.21, 0.0412. */
+static void format_rate(char *out, size_t n, double rate)
+{
+    if (rate >= 100)
+        snprintf(out, n, "%.0f", rate);
+    else
+        snprintf(out, n, "%.3g", rate);
+}
+
 void fivo_progress_update(fivo_progress *p, int64_t done, const char *extra)
 {
     if (!fivo_progress_due(p, done))
@@ -90,18 +99,19 @@ void fivo_progress_update(fivo_progress *p, int64_t done, const char *extra)
     p->last_draw = t;
     double secs = t - p->t0;
     double rate = secs > 0 ? (double)(done - p->start) / secs : 0.0;
-    char line[512];
+    char line[512], r[32];
     int n;
+    format_rate(r, sizeof r, rate);
     if (p->total > 0) {
         char eta[32] = "?";
         if (rate > 0)
             format_eta(eta, sizeof eta, (double)(p->total - done) / rate);
-        n = snprintf(line, sizeof line, "%s %lld/%lld %s (%d%%), %.4g %s/s, ETA %s", p->what,
+        n = snprintf(line, sizeof line, "%s %lld/%lld %s (%d%%), %s %s/s, ETA %s", p->what,
                      (long long)done, (long long)p->total, p->unit,
-                     (int)(100.0 * (double)done / (double)p->total), rate, p->unit, eta);
+                     (int)(100.0 * (double)done / (double)p->total), r, p->unit, eta);
     } else {
-        n = snprintf(line, sizeof line, "%s %lld %s, %.4g %s/s", p->what, (long long)done,
-                     p->unit, rate, p->unit);
+        n = snprintf(line, sizeof line, "%s %lld %s, %s %s/s", p->what, (long long)done,
+                     p->unit, r, p->unit);
     }
     if (extra != NULL && n > 0 && (size_t)n < sizeof line)
         snprintf(line + n, sizeof line - (size_t)n, ", %s", extra);
