@@ -107,7 +107,7 @@ static int parse_args(int argc, char **argv, fivo_config *cfg, cli *c)
                 continue;
             }
             return usage_error("unexpected argument '%s' (modes: train, eval, sample, "
-                               "convert, inspect, plugins)", a);
+                               "convert, inspect, plugins, plot)", a);
         }
         const char *body = a + 2;
         const char *eq = strchr(body, '=');

@@ -78,11 +78,11 @@ size_t count(const std::string &hay, const std::string &needle)
 TEST(Progress, TrainShowsStepRateEtaAndBoundOnATerminal)
 {
     fivo_test::TempDir tmp;
-    PtyRun r = run_pty({"--model=ghmm", "--max_steps=30000", "--summarize_every=10000",
+    PtyRun r = run_pty({"--model=ghmm", "--max_steps=20000", "--summarize_every=10000",
                         "--logdir=" + tmp.path});
     ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_TRUE(fivo_test::has(r.out, "\rtrain ")) << r.out;
-    EXPECT_TRUE(fivo_test::has(r.out, "/30000 steps (")) << r.out;
+    EXPECT_TRUE(fivo_test::has(r.out, "/20000 steps (")) << r.out;
     EXPECT_TRUE(fivo_test::has(r.out, " steps/s, ETA ")) << r.out;
     EXPECT_TRUE(fivo_test::has(r.out, "fivo bound/t ")) << r.out;
     EXPECT_TRUE(fivo_test::has(r.out, "\033[K")) << r.out;

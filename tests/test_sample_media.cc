@@ -112,8 +112,10 @@ TEST(SampleMedia, SpeechSamplesAreWavFilesAt16kHz)
     EXPECT_EQ(files_in(logs.path + "/samples").size(), 4u);
     FIVO_EXPECT_PY_OK(fivo_test::run_python("read_wav.py", {logs.path, "3.25", "812.5", "16000"}));
     // sox, a second independent reader, agrees on rate, channels and length.
-    if (g_find_program_in_path("sox") == nullptr)
+    gchar *sox = g_find_program_in_path("sox");
+    if (sox == nullptr)
         GTEST_SKIP() << "sox is not installed";
+    g_free(sox);
     std::string wav = logs.path + "/samples/prefix1_sample0.wav";
     std::string out;
     for (const char *opt : {"-r", "-c", "-s"}) {
