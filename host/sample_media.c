@@ -41,7 +41,7 @@ int fivo_host_write_sample_media(fivo_session *s, const char *out_dir, const flo
             snprintf(name, sizeof name, "prefix%d_sample%d", b, n);
             char *stem = g_build_filename(dir, name, NULL);
             fivo_error err = {0};
-            fivo_status st = ds->vt->write_sample(ds->self, frames, P + L, D, P, stem, &err);
+            fivo_status st = fivo_dataset_write_sample(ds, frames, P + L, D, P, stem, &err);
             g_free(stem);
             if (st == FIVO_ERR_UNSUPPORTED) {
                 fivo_log_warn("sample: dataset '%s' writes no media: %s", ds->name, err.message);

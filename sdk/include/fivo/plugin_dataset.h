@@ -72,9 +72,22 @@ typedef struct fivo_dataset {
     size_t vt_size;
     void *self;
     const char *name;
+    /* (2.0) the plugin's descriptor extension_data, or NULL: what the core
+     * does not know, e.g. a model's features for a bound that needs them. */
+    const void *(*extension_data)(const char *uri);
 } fivo_dataset;
 
 #define FIVO_DATASET_HAS(d, slot) FIVO_VTABLE_HAS((d)->vt, (d)->vt_size, fivo_dataset_vtable, slot)
+
+/* The dataset's slots (see fivo_model_set_observations for the rule). */
+fivo_status fivo_dataset_get_info(const fivo_dataset *d, fivo_dataset_info *out, fivo_error *err);
+fivo_status fivo_dataset_read_batch(const fivo_dataset *d, int batch_size, bool shuffle,
+                                    uint64_t seed, uint64_t index, fivo_batch *out,
+                                    fivo_error *err);
+/* (2.0) FIVO_ERR_UNSUPPORTED when the plugin has no write_sample slot. */
+fivo_status fivo_dataset_write_sample(const fivo_dataset *d, const float *frames, int num_frames,
+                                      int dim, int prefix_frames, const char *path_stem,
+                                      fivo_error *err);
 
 #ifdef __cplusplus
 }
