@@ -1,11 +1,14 @@
-/* One report out: a JSON line appended to <logdir>/metrics.jsonl, and the
- * same values as a human line on stdout. */
+/* One report out: a JSON line appended to <logdir>/metrics.jsonl, an event
+ * in the TensorBoard event file (train and eval), and the same values as a
+ * human line on stdout. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
+
+#include <fivo/progress.h>
 
 #include "modes.h"
 
@@ -21,6 +24,9 @@ int fivo_host_emit(fivo_host *h, fivo_report *r)
         fprintf(stderr, "fivo: error: %s\n", err.message);
         return 1;
     }
+    if (fivo_host_tensorboard(h, r) != 0)
+        return 1;
+    fivo_progress_clear();
     printf("%s\n", fivo_report_text(r));
     fflush(stdout);
     return 0;

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <fivo/progress.h>
+
 #include "session.h"
 
 /* The per-batch part of a pass. */
@@ -60,6 +62,10 @@ fivo_status fivo_session_eval_bound(fivo_session *s, fivo_dataset *ds, const fiv
     fivo_status st = FIVO_OK;
     bool grad = fivo_ctx_grad_enabled(s->ctx);
     fivo_ctx_set_grad_enabled(s->ctx, false);
+    fivo_dataset_info in = {0};
+    fivo_progress *prog = fivo_dataset_get_info(ds, &in, NULL) == FIVO_OK
+                              ? fivo_progress_start("eval", "seq", 0, in.num_sequences) : NULL;
+    int64_t done = 0;
     for (uint64_t index = 0;; index++) {
         fivo_batch batch;
         st = fivo_dataset_read_batch(ds, s->batch_size, false, s->seed, index, &batch, err);
@@ -80,7 +86,9 @@ fivo_status fivo_session_eval_bound(fivo_session *s, fivo_dataset *ds, const fiv
         }
         if ((st = add_batch(s, &batch, &res, out, &ll, &ll_cap, err)) != FIVO_OK)
             break;
+        fivo_progress_update(prog, done += batch.batch_size, NULL);
     }
+    fivo_progress_finish(prog);
     free(ll);
     fivo_ctx_reset(s->ctx);
     fivo_ctx_set_grad_enabled(s->ctx, grad);

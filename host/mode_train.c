@@ -96,6 +96,7 @@ static int emit_summary(fivo_session *s, long step, train_window *win, bool exac
     double secs = (double)(now - win->t0_us) * 1e-6;
     /* The reference's logging line; the value is the window's mean of the
      * bound per timestep (per sequence when not normalising). */
+    fivo_progress_clear();
     printf("Step %ld, %s bound per %s: %f (%.2f steps/s, %.0f timesteps/s)\n", step, s->bound_name,
            normalize ? "timestep" : "sequence",
            (normalize ? win->bound : win->bound_seq) / win->steps,
@@ -302,6 +303,7 @@ int fivo_host_run_train(fivo_host *h)
     const bool exact = fivo_session_has_exact(&s);
     bool numeric_failure = false;
     long step = start;
+    fivo_progress *prog = fivo_progress_start("train", "steps", start, o.max_steps);
     for (; step < o.max_steps && rc == 0 && !stop_signal; step++) {
         if (ll == NULL) {
             fprintf(stderr, "fivo: error: out of memory\n");
@@ -316,6 +318,7 @@ int fivo_host_run_train(fivo_host *h)
             break;
         }
         long done = step + 1;
+        fivo_host_train_progress(prog, done, s.bound_name, win.bound / win.steps);
         if (done % o.summarize_every == 0 || done == o.max_steps)
             rc = emit_summary(&s, done, &win, exact, o.normalize);
         if (rc == 0 && have_eval && (done % o.eval_every == 0 || done == o.max_steps)) {
@@ -333,6 +336,7 @@ int fivo_host_run_train(fivo_host *h)
             last_ckpt_us = g_get_monotonic_time();
         }
     }
+    fivo_progress_finish(prog);
     /* At exit (done, signal, or a non-numeric error after a completed step):
      * the parameters are those after `step` steps. Never after a NaN. */
     if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o.keep) != 0)

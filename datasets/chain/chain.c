@@ -194,7 +194,8 @@ static fivo_status batch_chain(void *self, int batch_size, bool shuffle, uint64_
     return FIVO_OK;
 }
 
-static const fivo_dataset_vtable VTABLE = {open_chain, close_chain, info_chain, batch_chain, NULL};
+static const fivo_dataset_vtable VTABLE = {
+    .open = open_chain, .close = close_chain, .info = info_chain, .batch = batch_chain};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,

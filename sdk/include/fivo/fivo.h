@@ -7,6 +7,7 @@
 #include <fivo/config.h>
 #include <fivo/dist.h>
 #include <fivo/error.h>
+#include <fivo/events.h>
 #include <fivo/layers.h>
 #include <fivo/log.h>
 #include <fivo/metrics.h>
@@ -17,6 +18,7 @@
 #include <fivo/plugin_dataset.h>
 #include <fivo/plugin_model.h>
 #include <fivo/plugin_resampler.h>
+#include <fivo/progress.h>
 #include <fivo/registry.h>
 #include <fivo/rng.h>
 #include <fivo/smc.h>
