@@ -542,7 +542,9 @@ fivo_status fivo_resampler_open(const fivo_registry *reg, const char *name,
     REQUIRE_SLOT(vt, n, fivo_resampler_vtable, create);
     REQUIRE_SLOT(vt, n, fivo_resampler_vtable, destroy);
     if (!FIVO_VTABLE_HAS(vt, n, fivo_resampler_vtable, resample) &&
-        !FIVO_VTABLE_HAS(vt, n, fivo_resampler_vtable, resample_relaxed))
+        !FIVO_VTABLE_HAS(vt, n, fivo_resampler_vtable, resample_relaxed) &&
+        !FIVO_VTABLE_HAS(vt, n, fivo_resampler_vtable, resample_weighted) &&
+        !FIVO_VTABLE_HAS(vt, n, fivo_resampler_vtable, resample_transport))
         return missing_slot(info, "resample (or resample_relaxed)", err);
     void *self = NULL;
     st = vt->create(cfg, &self, err);
