@@ -90,6 +90,11 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
     if (fivo_bound_open(h->reg, s->bound_name, h->cfg, &s->bound, &err) != FIVO_OK)
         return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
     s->opened_bound = true;
+    /* A bound with parameters of its own (fivo-aux) registers them now, in
+     * the model's store, before any checkpoint is restored. */
+    if (FIVO_BOUND_HAS(&s->bound, bind) &&
+        s->bound.vt->bind(s->bound.self, &s->model, &spec, s->params, &err) != FIVO_OK)
+        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
     if (fivo_resampler_open(h->reg, s->resampler_name, h->cfg, &s->resampler, &err) != FIVO_OK)
         return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
     s->opened_resampler = true;

@@ -482,7 +482,8 @@ fivo_status fivo_model_open(const fivo_registry *reg, const char *name, const fi
     st = vt->create(cfg, spec, params, &self, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s': ", info->name);
-    *out = (fivo_model){.vt = vt, .vt_size = n, .self = self, .name = info->name};
+    *out = (fivo_model){.vt = vt, .vt_size = n, .self = self, .name = info->name,
+                        .extension_data = info->extension_data};
     return FIVO_OK;
 }
 

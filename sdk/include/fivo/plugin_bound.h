@@ -28,6 +28,15 @@ typedef struct fivo_bound_vtable {
     fivo_status (*compute)(void *self, fivo_ctx *ctx, const fivo_model *model,
                            const fivo_resampler *resampler, const fivo_batch *batch,
                            int num_particles, fivo_smc_result *out, fivo_error *err);
+    /* (2.0) OPTIONAL: called once by the host after the model is created and
+     * before any checkpoint is restored or compute runs, for a bound with
+     * parameters of its own (fivo-aux's tilt). MAY register parameters in
+     * `params` (the model's store: they are trained, saved and restored with
+     * the model's) under "<bound name>/..."; MAY keep `model->self` and the
+     * registered tensors for later computes with that model; MUST NOT keep
+     * spec. A bound bound to one model MUST refuse, in compute, another. */
+    fivo_status (*bind)(void *self, const fivo_model *model, const fivo_data_spec *spec,
+                        fivo_params *params, fivo_error *err);
 } fivo_bound_vtable;
 
 typedef struct fivo_bound {

@@ -68,6 +68,9 @@ typedef struct fivo_model {
     size_t vt_size; /* the plugin's declared vtable size */
     void *self;
     const char *name;
+    /* (2.0) The descriptor's extension_data (NULL when it has none), so a
+     * bound can ask the model instance for an extension, e.g. fivo.ext.tilt. */
+    const void *(*extension_data)(const char *uri);
 } fivo_model;
 
 #define FIVO_MODEL_HAS(m, slot) FIVO_VTABLE_HAS((m)->vt, (m)->vt_size, fivo_model_vtable, slot)
