@@ -204,7 +204,10 @@ TEST(GradResamplers, SoftAndTransportBoundGradientsMatchFiniteDifferences)
                                 << err.message;
                             return {res.log_phat};
                         });
-        gc::Result r = chk.run(3e-3, 0.5);
+        // h 1e-3: at 1e-2 (3e-3) the central difference's own O(h^2) error on
+        // the proposal bias is 13 % (1.4 %) and shrinks with h; at 3e-4 float
+        // noise takes over (measured).
+        gc::Result r = chk.run(1e-3, 0.5);
         std::string opts = cs.cfg;
         std::replace(opts.begin(), opts.end(), '\n', ' ');
         std::printf("%s %s: %d gradients, worst relative error %.2e (%s)\n", cs.name, opts.c_str(), r.checked,
