@@ -50,6 +50,9 @@ const fivo_host_flag fivo_host_flags[] = {
      "Seconds between checkpoints."},
     {"keep_checkpoints", "train", "keep_checkpoints", I, "5", NULL,
      "Number of most recent checkpoints kept."},
+    {"early_stopping_patience", "train", "early_stopping_patience", I, "0", NULL,
+     "Stop after this many evaluations on the [eval] split without a better bound (0: never; "
+     "needs eval_every > 0); best.fivo keeps the best."},
     {"clip_global_norm", "train", "clip_global_norm", D, "0", NULL,
      "Clip gradients to this global norm (0: no clipping)."},
     {"tensorboard", "train", "tensorboard", B, "true", NULL,

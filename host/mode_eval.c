@@ -68,13 +68,31 @@ int fivo_host_run_eval(fivo_host *h)
     char *used = NULL;
     fivo_eval_stats *stats = calloc((size_t)n, sizeof *stats);
     double *per_t = calloc((size_t)n, sizeof *per_t), *per_seq = calloc((size_t)n, sizeof *per_seq);
-    fivo_status st = ckpt ? fivo_checkpoint_load(ckpt, s.params, NULL, &meta, &err)
-                          : fivo_checkpoint_restore_latest(h->logdir, s.params, NULL, &meta, &used,
-                                                           &err);
-    if (stats == NULL || per_t == NULL || per_seq == NULL) {
+    fivo_bound *bounds = calloc((size_t)n, sizeof *bounds);
+    bool *opened = calloc((size_t)n, sizeof *opened);
+    int trained = -1;
+    fivo_status st = FIVO_OK;
+    if (stats == NULL || per_t == NULL || per_seq == NULL || bounds == NULL || opened == NULL) {
         fprintf(stderr, "fivo: error: eval: out of memory\n");
         goto out;
     }
+    /* Every bound is opened (and bound to the model) before the checkpoint
+     * is restored, so bounds with parameters of their own get them back.
+     * The trained bound is the session's. */
+    for (int k = 0; k < n; k++) {
+        if (strcmp(names[k], s.bound_name) == 0) {
+            trained = k;
+            continue;
+        }
+        if (fivo_session_open_bound(&s, names[k], &bounds[k], &err) != FIVO_OK) {
+            fprintf(stderr, "fivo: error: %s\n", err.message);
+            rc = err.code == FIVO_ERR_INVALID ? 2 : 1;
+            goto out;
+        }
+        opened[k] = true;
+    }
+    st = ckpt ? fivo_checkpoint_load(ckpt, s.params, NULL, &meta, &err)
+              : fivo_checkpoint_restore_latest(h->logdir, s.params, NULL, &meta, &used, &err);
     if (st == FIVO_ERR_NOT_FOUND && !ckpt) {
         fprintf(stderr, "fivo: warning: %s; evaluating the initial parameters\n", err.message);
     } else if (st != FIVO_OK) {
@@ -84,16 +102,9 @@ int fivo_host_run_eval(fivo_host *h)
         fprintf(stderr, "fivo: model restored from step %llu (%s), evaluating.\n",
                 (unsigned long long)meta.step, ckpt ? ckpt : used);
     }
-    int trained = -1;
     for (int k = 0; k < n; k++) {
-        fivo_bound bound;
-        if (fivo_session_open_bound(&s, names[k], &bound, &err) != FIVO_OK) {
-            fprintf(stderr, "fivo: error: %s\n", err.message);
-            rc = err.code == FIVO_ERR_INVALID ? 2 : 1;
-            goto out;
-        }
-        st = fivo_session_eval_bound(&s, &s.dataset, &bound, &stats[k], &err);
-        fivo_bound_close(&bound);
+        st = fivo_session_eval_bound(&s, &s.dataset, k == trained ? &s.bound : &bounds[k],
+                                     &stats[k], &err);
         if (st != FIVO_OK) {
             fprintf(stderr, "fivo: error: %s bound on split %s: %s\n", names[k], split,
                     err.message);
@@ -101,8 +112,6 @@ int fivo_host_run_eval(fivo_host *h)
         }
         per_t[k] = stats[k].timesteps > 0 ? stats[k].ll / (double)stats[k].timesteps : 0.0;
         per_seq[k] = stats[k].sequences > 0 ? stats[k].ll / (double)stats[k].sequences : 0.0;
-        if (strcmp(names[k], s.bound_name) == 0)
-            trained = k;
     }
     print_line(split, names, per_t, n, "t");
     print_line(split, names, per_seq, n, "seq");
@@ -151,6 +160,11 @@ int fivo_host_run_eval(fivo_host *h)
 out:
     if (r)
         fivo_report_free(r);
+    for (int k = 0; bounds != NULL && opened != NULL && k < n; k++)
+        if (opened[k])
+            fivo_bound_close(&bounds[k]);
+    free(bounds);
+    free(opened);
     free(stats);
     free(per_t);
     free(per_seq);

@@ -7,7 +7,8 @@
  * true_ll_per_t and gap_per_t, as the reference's ghmm runner logs them.
  * With [train] eval_every > 0 the [eval] split is evaluated periodically and
  * at the end, and the parameters with the best bound_mean so far are kept in
- * <logdir>/best.fivo.
+ * <logdir>/best.fivo; with early_stopping_patience = K > 0 training stops
+ * after K evaluations in a row without a better one.
  *
  * Checkpoints (fivo/checkpoint.h) go to <logdir>/ckpt-<step>.fivo every
  * checkpoint_every_secs and at exit, also on SIGINT / SIGTERM (a flag checked
@@ -36,7 +37,7 @@ static void on_signal(int sig) { stop_signal = sig; }
 
 typedef struct train_opts {
     double learning_rate, clip_global_norm, checkpoint_every_secs;
-    long max_steps, summarize_every, eval_every, keep;
+    long max_steps, summarize_every, eval_every, keep, patience;
     bool normalize;
     const char *eval_split;
 } train_opts;
@@ -63,14 +64,21 @@ static int read_opts(const fivo_config *cfg, train_opts *o)
         fivo_config_double_or(cfg, "train", "checkpoint_every_secs", 120.0,
                               &o->checkpoint_every_secs, &err) ||
         fivo_config_int_or(cfg, "train", "keep_checkpoints", 5, &o->keep, &err) ||
+        fivo_config_int_or(cfg, "train", "early_stopping_patience", 0, &o->patience, &err) ||
         fivo_config_string_or(cfg, "eval", "split", "valid", &o->eval_split, &err)) {
         fprintf(stderr, "fivo: error: %s\n", err.message);
         return 2;
     }
     if (!(o->learning_rate > 0.0) || o->max_steps < 0 || o->summarize_every < 1 ||
-        o->eval_every < 0) {
+        o->eval_every < 0 || o->patience < 0) {
         fprintf(stderr, "fivo: error: [train] needs learning_rate > 0, max_steps >= 0, "
-                        "summarize_every >= 1 and eval_every >= 0\n");
+                        "summarize_every >= 1, eval_every >= 0 and early_stopping_patience >= 0\n");
+        return 2;
+    }
+    if (o->patience > 0 && o->eval_every == 0) {
+        fprintf(stderr, "fivo: error: [train] early_stopping_patience = %ld needs eval_every > 0 "
+                        "(it counts evaluations on the [eval] split)\n",
+                o->patience);
         return 2;
     }
     return 0;
@@ -302,9 +310,12 @@ int fivo_host_run_train(fivo_host *h)
     int64_t last_ckpt_us = win.t0_us;
     const bool exact = fivo_session_has_exact(&s);
     bool numeric_failure = false;
+    /* Evaluations since the best one (early stopping); restarts at 0 on resume. */
+    long since_best = 0;
+    bool stop_early = false;
     long step = start;
     fivo_progress *prog = fivo_progress_start("train", "steps", start, o.max_steps);
-    for (; step < o.max_steps && rc == 0 && !stop_signal; step++) {
+    for (; step < o.max_steps && rc == 0 && !stop_signal && !stop_early; step++) {
         if (ll == NULL) {
             fprintf(stderr, "fivo: error: out of memory\n");
             rc = 1;
@@ -326,7 +337,13 @@ int fivo_host_run_train(fivo_host *h)
             rc = run_eval(&s, &eval_ds, o.eval_split, done, &v);
             if (rc == 0 && isfinite(v) && (isnan(best) || v > best)) {
                 best = v;
+                since_best = 0;
                 rc = save_best(&s, adam, done, best);
+            } else if (rc == 0 && o.patience > 0 && ++since_best >= o.patience) {
+                fivo_log_info("early stopping after step %ld: %ld evaluations without a better "
+                              "bound than %g (kept in best.fivo)",
+                              done, since_best, best);
+                stop_early = true;
             }
         }
         if (rc == 0 &&

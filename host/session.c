@@ -75,6 +75,11 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
     if (fivo_bound_open(h->reg, s->bound_name, h->cfg, &s->bound, &err) != FIVO_OK)
         return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
     s->opened_bound = true;
+    /* A bound with parameters of its own (fivo-aux) registers them now, in
+     * the model's store, before any checkpoint is restored. */
+    s->spec = spec;
+    if (fivo_bound_bind(&s->bound, &s->model, &s->spec, s->params, &err) != FIVO_OK)
+        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
     if (fivo_resampler_open(h->reg, s->resampler_name, h->cfg, &s->resampler, &err) != FIVO_OK)
         return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
     s->opened_resampler = true;
@@ -159,5 +164,7 @@ fivo_status fivo_session_open_bound(fivo_session *s, const char *name, fivo_boun
         return fivo_error_set(err, FIVO_ERR_INVALID, "bound '%s': bad settings", name);
     fivo_status st = fivo_bound_open(s->host->reg, name, cfg, out, err);
     fivo_config_free(cfg);
+    if (st == FIVO_OK && (st = fivo_bound_bind(out, &s->model, &s->spec, s->params, err)) != FIVO_OK)
+        fivo_bound_close(out);
     return st;
 }

@@ -20,6 +20,7 @@ typedef struct fivo_session {
     fivo_params *params;
     fivo_dataset dataset;
     fivo_dataset_info info;
+    fivo_data_spec spec;    /* what the model was created for (bounds bind to it) */
     fivo_model model;
     fivo_bound bound;
     fivo_resampler resampler;
@@ -49,7 +50,9 @@ void fivo_session_describe(const fivo_session *s, fivo_report *r);
 bool fivo_session_has_exact(const fivo_session *s);
 
 /* Opens bound plugin `name` as --mode=eval runs it (fivo_host_bound_config:
- * [bound] for the trained bound, [bound.NAME] for another). */
+ * [bound] for the trained bound, [bound.NAME] for another) and binds it to
+ * the model (a bound's own parameters join the store: open every bound
+ * before restoring a checkpoint). */
 fivo_status fivo_session_open_bound(fivo_session *s, const char *name, fivo_bound *out,
                                     fivo_error *err);
 

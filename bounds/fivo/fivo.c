@@ -57,7 +57,7 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
     return fivo_smc_run(ctx, model, batch, &o, out, err);
 }
 
-static const fivo_bound_vtable VTABLE = {create, destroy, compute};
+static const fivo_bound_vtable VTABLE = {.create = create, .destroy = destroy, .compute = compute};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,

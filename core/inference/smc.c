@@ -43,6 +43,7 @@ typedef struct smc_work {
     double *lw;          /* [N] */
     fivo_tensor **blend; /* [B]: relaxed blend matrices (NULL where not resampled) */
     fivo_tensor **parts; /* [B] */
+    fivo_tensor **lw_new;/* [B]: resample_weighted's restart weights (NULL: zeros) */
 } smc_work;
 
 static fivo_status seq_error(fivo_error *err, const fivo_batch *batch, int t, int b)
@@ -90,10 +91,12 @@ static fivo_status check_args(const fivo_model *model, const fivo_batch *batch,
     if (opts->criterion != FIVO_RESAMPLE_NEVER) {
         const fivo_resampler *r = opts->resampler;
         if (r == NULL || r->vt == NULL ||
-            (!FIVO_RESAMPLER_HAS(r, resample) && !FIVO_RESAMPLER_HAS(r, resample_relaxed)))
+            (!FIVO_RESAMPLER_HAS(r, resample) && !FIVO_RESAMPLER_HAS(r, resample_relaxed) &&
+             !FIVO_RESAMPLER_HAS(r, resample_weighted) &&
+             !FIVO_RESAMPLER_HAS(r, resample_transport)))
             return fivo_error_set(err, FIVO_ERR_INVALID,
-                                  "smc: criterion '%s' needs a resampler with resample or "
-                                  "resample_relaxed",
+                                  "smc: criterion '%s' needs a resampler with resample, "
+                                  "resample_relaxed, resample_weighted or resample_transport",
                                   opts->criterion == FIVO_RESAMPLE_ESS ? "ess" : "always");
     }
     return FIVO_OK;
@@ -130,6 +133,27 @@ static fivo_tensor *blend_rows(fivo_ctx *ctx, const fivo_tensor *x, smc_work *w)
     return fivo_reshape(ctx, cat, w->R, x->cols);
 }
 
+/* The R x 1 restart weights after resample_weighted: filter b's rows take
+ * lw_new[b], the others 0 (only rows that resampled are read). */
+static fivo_tensor *restart_weights(fivo_ctx *ctx, const fivo_tensor *zeros_n, smc_work *w)
+{
+    for (int b = 0; b < w->B; b++)
+        w->parts[b] = w->lw_new[b] != NULL ? w->lw_new[b] : (fivo_tensor *)zeros_n;
+    fivo_tensor *cat = w->B == 1 ? w->parts[0]
+                                 : fivo_concat_cols(ctx, w->B, (const fivo_tensor *const *)w->parts);
+    return fivo_reshape(ctx, cat, w->R, 1);
+}
+
+/* The n rows of filter b of every state tensor, side by side: what
+ * resample_transport measures distances on. */
+static fivo_tensor *filter_particles(fivo_ctx *ctx, const fivo_state *s, smc_work *w)
+{
+    fivo_tensor *cols[FIVO_STATE_MAX];
+    for (int k = 0; k < s->count; k++)
+        cols[k] = fivo_gather_rows(ctx, s->t[k], w->filter_rows, w->N);
+    return s->count == 1 ? cols[0] : fivo_concat_cols(ctx, s->count, (const fivo_tensor *const *)cols);
+}
+
 fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batch *batch,
                          const fivo_smc_options *opts, fivo_smc_result *out, fivo_error *err)
 {
@@ -146,7 +170,15 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
     const int N = w.N, B = w.B, T = w.T, R = w.R;
     const fivo_resampler *resampler = opts->resampler;
     const bool can_resample = opts->criterion != FIVO_RESAMPLE_NEVER;
-    const bool relaxed = can_resample && FIVO_RESAMPLER_HAS(resampler, resample_relaxed);
+    /* Slot precedence (fivo/plugin_resampler.h): transport, relaxed,
+     * weighted, plain. Existing resamplers' vtables end before the 2.0 slots,
+     * so they take exactly the paths they always took. */
+    const bool transport = can_resample && FIVO_RESAMPLER_HAS(resampler, resample_transport);
+    const bool relaxed =
+        can_resample && !transport && FIVO_RESAMPLER_HAS(resampler, resample_relaxed);
+    const bool weighted = can_resample && !transport && !relaxed &&
+                          FIVO_RESAMPLER_HAS(resampler, resample_weighted);
+    const bool blended = transport || relaxed;
     const double log_n = log((double)N);
     const double log_ess_min =
         opts->ess_threshold > 0.0 ? log(opts->ess_threshold * (double)N) : -INFINITY;
@@ -161,11 +193,13 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
     w.lw = fivo_ctx_alloc(ctx, sizeof(double) * (size_t)N);
     w.blend = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B);
     w.parts = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B);
+    w.lw_new = weighted ? fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B) : NULL;
     uint32_t *keys = fivo_ctx_alloc(ctx, sizeof(uint32_t) * (size_t)R);
     out->log_weights = fivo_ctx_alloc(ctx, sizeof(float) * (size_t)T * (size_t)R);
     out->resampled = fivo_ctx_alloc(ctx, (size_t)T * (size_t)B);
     if (!w.active || !w.add || !w.res || !w.reset || !w.index || !w.filter_rows ||
-        !w.ancestors || !w.lw || !w.blend || !w.parts || !keys || !out->log_weights ||
+        !w.ancestors || !w.lw || !w.blend || !w.parts || (weighted && !w.lw_new) || !keys ||
+        !out->log_weights ||
         !out->resampled)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "smc: arena exhausted");
 
@@ -193,6 +227,7 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
 
     fivo_tensor *zeros_r = fivo_tensor_zeros(ctx, R, 1);
     fivo_tensor *zeros_b = fivo_tensor_zeros(ctx, B, 1);
+    fivo_tensor *zeros_n = weighted ? fivo_tensor_zeros(ctx, N, 1) : NULL;
     fivo_tensor *log_w = zeros_r;
     fivo_tensor *log_phat = zeros_b;
     int64_t valid_steps = 0, resample_steps = 0, var_count = 0;
@@ -234,6 +269,8 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
             w.add[b] = 0;
             w.res[b] = 0;
             w.blend[b] = NULL;
+            if (weighted)
+                w.lw_new[b] = NULL;
             for (int p = 0; p < N; p++)
                 w.index[p * B + b] = p * B + b;
             if (t >= batch->lengths[b])
@@ -268,20 +305,37 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
             any_res = true;
             resample_steps++;
             uint32_t key = batch->seq_ids != NULL ? (uint32_t)batch->seq_ids[b] : (uint32_t)b;
-            if (relaxed) {
+            if (blended) {
                 for (int p = 0; p < N; p++)
                     w.filter_rows[p] = p * B + b;
                 fivo_tensor *lwb = fivo_gather_rows(ctx, log_w, w.filter_rows, N);
-                st = fivo_resampler_resample_relaxed(resampler, ctx, lwb, &rng, key,
-                                                     &w.blend[b], err);
+                st = transport ? fivo_resampler_resample_transport(
+                                     resampler, ctx, lwb, filter_particles(ctx, &next, &w), &rng,
+                                     key, &w.blend[b], err)
+                               : fivo_resampler_resample_relaxed(resampler, ctx, lwb, &rng, key,
+                                                                 &w.blend[b], err);
                 if (st == FIVO_OK && (w.blend[b] == NULL || w.blend[b]->rows != N ||
                                       w.blend[b]->cols != N))
                     st = fivo_error_set(err, FIVO_ERR_INVALID,
                                         "resampler '%s' returned a blend that is not %d x %d",
                                         resampler->name, N, N);
             } else {
-                st = fivo_resampler_resample(resampler, w.lw, N, &rng, key, w.ancestors,
-                                             err);
+                if (weighted) {
+                    for (int p = 0; p < N; p++)
+                        w.filter_rows[p] = p * B + b;
+                    fivo_tensor *lwb = fivo_gather_rows(ctx, log_w, w.filter_rows, N);
+                    st = fivo_resampler_resample_weighted(resampler, ctx, lwb, w.lw, &rng,
+                                                          key, w.ancestors, &w.lw_new[b], err);
+                    if (st == FIVO_OK && (w.lw_new[b] == NULL || w.lw_new[b]->rows != N ||
+                                          w.lw_new[b]->cols != 1))
+                        st = fivo_error_set(err, FIVO_ERR_INVALID,
+                                            "resampler '%s' returned restart weights that are "
+                                            "not %d x 1",
+                                            resampler->name, N);
+                } else {
+                    st = fivo_resampler_resample(resampler, w.lw, N, &rng, key, w.ancestors,
+                                                 err);
+                }
                 for (int p = 0; st == FIVO_OK && p < N; p++) {
                     if (w.ancestors[p] < 0 || w.ancestors[p] >= N)
                         st = fivo_error_set(err, FIVO_ERR_INVALID,
@@ -303,12 +357,13 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
         }
         if (any_res) {
             for (int k = 0; k < next.count; k++)
-                next.t[k] = relaxed ? blend_rows(ctx, next.t[k], &w)
+                next.t[k] = blended ? blend_rows(ctx, next.t[k], &w)
                                     : fivo_gather_rows(ctx, next.t[k], w.index, R);
             for (int p = 0; p < N; p++)
                 for (int b = 0; b < B; b++)
                     w.reset[p * B + b] = w.res[b];
-            log_w = fivo_select_rows(ctx, w.reset, zeros_r, log_w);
+            log_w = fivo_select_rows(ctx, w.reset,
+                                     weighted ? restart_weights(ctx, zeros_n, &w) : zeros_r, log_w);
         }
         memcpy(out->resampled + (size_t)t * B, w.res, (size_t)B);
         state = next;

@@ -48,6 +48,14 @@ fivo_status fivo_model_log_likelihood(const fivo_model *m, const fivo_batch *bat
     return CALL(m, FIVO_MODEL_HAS, "model", log_likelihood, batch, out, err);
 }
 
+fivo_status fivo_bound_bind(const fivo_bound *b, const fivo_model *model, const fivo_data_spec *spec,
+                            fivo_params *params, fivo_error *err)
+{
+    if (!FIVO_BOUND_HAS(b, bind))
+        return FIVO_OK; /* nothing of its own to register */
+    return b->vt->bind(b->self, model, spec, params, err);
+}
+
 fivo_status fivo_bound_compute(const fivo_bound *b, fivo_ctx *ctx, const fivo_model *model,
                                const fivo_resampler *resampler, const fivo_batch *batch,
                                int num_particles, fivo_smc_result *out, fivo_error *err)
@@ -69,6 +77,25 @@ fivo_status fivo_resampler_resample_relaxed(const fivo_resampler *r, fivo_ctx *c
 {
     return CALL(r, FIVO_RESAMPLER_HAS, "resampler", resample_relaxed, ctx, log_w, rng, row, blend,
                 err);
+}
+
+fivo_status fivo_resampler_resample_weighted(const fivo_resampler *r, fivo_ctx *ctx,
+                                             const fivo_tensor *log_w, const double *lw,
+                                             const fivo_rng *rng, uint32_t row,
+                                             int32_t *ancestors, fivo_tensor **log_w_new,
+                                             fivo_error *err)
+{
+    return CALL(r, FIVO_RESAMPLER_HAS, "resampler", resample_weighted, ctx, log_w, lw, rng, row,
+                ancestors, log_w_new, err);
+}
+
+fivo_status fivo_resampler_resample_transport(const fivo_resampler *r, fivo_ctx *ctx,
+                                              const fivo_tensor *log_w,
+                                              const fivo_tensor *particles, const fivo_rng *rng,
+                                              uint32_t row, fivo_tensor **blend, fivo_error *err)
+{
+    return CALL(r, FIVO_RESAMPLER_HAS, "resampler", resample_transport, ctx, log_w, particles,
+                rng, row, blend, err);
 }
 
 fivo_status fivo_dataset_get_info(const fivo_dataset *d, fivo_dataset_info *out, fivo_error *err)

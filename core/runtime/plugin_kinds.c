@@ -8,9 +8,8 @@
 #include <fivo/plugin_resampler.h>
 #include <fivo/registry.h>
 
-#define SLOT(type, slot) #slot, offsetof(type, slot), sizeof(((type *)0)->slot)
-#define ONE(type, slot) {SLOT(type, slot), NULL, 0, 0}
-#define EITHER(type, a, b) {SLOT(type, a), SLOT(type, b)}
+#define SLOT(type, slot) {#slot, offsetof(type, slot), sizeof(((type *)0)->slot)}
+#define ONE(type, slot) {{SLOT(type, slot)}}
 #define END_OF(type, slot) (offsetof(type, slot) + sizeof(((type *)0)->slot))
 
 static const fivo_slot MODEL_SLOTS[] = {
@@ -24,7 +23,9 @@ static const fivo_slot BOUND_SLOTS[] = {
 };
 static const fivo_slot RESAMPLER_SLOTS[] = {
     ONE(fivo_resampler_vtable, create), ONE(fivo_resampler_vtable, destroy),
-    EITHER(fivo_resampler_vtable, resample, resample_relaxed),
+    {{SLOT(fivo_resampler_vtable, resample), SLOT(fivo_resampler_vtable, resample_relaxed),
+      SLOT(fivo_resampler_vtable, resample_weighted),
+      SLOT(fivo_resampler_vtable, resample_transport)}},
 };
 static const fivo_slot DATASET_SLOTS[] = {
     ONE(fivo_dataset_vtable, open), ONE(fivo_dataset_vtable, close),
@@ -81,8 +82,10 @@ static bool has_slot(const void *vtable, size_t size, size_t offset, size_t slot
 
 bool fivo_slot_present(const void *vtable, size_t size, const fivo_slot *s)
 {
-    return has_slot(vtable, size, s->offset, s->size) ||
-           (s->alt_name != NULL && has_slot(vtable, size, s->alt_offset, s->alt_size));
+    for (int i = 0; i < FIVO_SLOT_MAX_ALTERNATIVES && s->any_of[i].name != NULL; i++)
+        if (has_slot(vtable, size, s->any_of[i].offset, s->any_of[i].size))
+            return true;
+    return false;
 }
 
 const char *fivo_plugin_kind_name(fivo_plugin_kind kind)

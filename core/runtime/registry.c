@@ -425,9 +425,12 @@ static fivo_status find_openable(const fivo_registry *reg, fivo_plugin_kind kind
         const fivo_slot *slot = &ki->required[i];
         if (fivo_slot_present(info->vtable, info->vtable_size, slot))
             continue;
-        char *what = slot->alt_name != NULL
-                         ? g_strdup_printf("%s (or %s)", slot->name, slot->alt_name)
-                         : g_strdup(slot->name);
+        GString *what_s = g_string_new(slot->any_of[0].name);
+        for (int k = 1; k < FIVO_SLOT_MAX_ALTERNATIVES && slot->any_of[k].name != NULL; k++)
+            g_string_append_printf(what_s, "%s%s", k == 1 ? " (or " : ", ", slot->any_of[k].name);
+        if (slot->any_of[1].name != NULL)
+            g_string_append(what_s, ")");
+        char *what = g_string_free(what_s, FALSE);
         st = fivo_error_set(err, FIVO_ERR_ABI,
                             "%s plugin '%s' (%s): required slot '%s' is absent (vtable of %zu "
                             "bytes, ABI %u.%u)",

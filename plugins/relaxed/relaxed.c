@@ -85,7 +85,8 @@ static fivo_status resample_relaxed(void *self, fivo_ctx *ctx, const fivo_tensor
     return fivo_ctx_status(ctx, err);
 }
 
-static const fivo_resampler_vtable VTABLE = {create, destroy, NULL, resample_relaxed};
+static const fivo_resampler_vtable VTABLE = {
+    .create = create, .destroy = destroy, .resample = NULL, .resample_relaxed = resample_relaxed};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,

@@ -19,6 +19,7 @@
  * state at zero after conditioning, sampling continues the RNN from the
  * prefix. */
 #include <fivo/fivo.h>
+#include <fivo/ext_tilt.h>
 #include <fivo/seqmodel.h>
 
 #include <stdlib.h>
@@ -261,6 +262,51 @@ static const fivo_model_vtable srnn_vtable = {
     .log_likelihood = NULL,
 };
 
+/* ---- fivo.ext.tilt: the tilt of fivo-aux sees [h_t, encoded z_t] -------- */
+
+static void srnn_tilt_describe(const void *self, fivo_tilt_spec *out)
+{
+    const fivo_seqmodel *sm = ((const srnn *)self)->sm;
+    out->h_size = sm->R;
+    out->lat_size = sm->El;
+    out->num_hidden = sm->num_hidden;
+    for (int i = 0; i < sm->num_hidden; i++)
+        out->hidden[i] = sm->hidden[i];
+    out->binary = sm->binary;
+    out->normal_raw_sigma_bias = sm->emission_raw_sigma_bias;
+}
+
+static fivo_status srnn_tilt_features(const void *self, fivo_ctx *ctx, const fivo_state *state,
+                                        int t, const fivo_tensor **h, const fivo_tensor **lat,
+                                        fivo_error *err)
+{
+    const srnn *m = self;
+    const fivo_seqmodel *sm = m->sm;
+    if (!sm->batch || t < 0 || t >= sm->T)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "srnn: tilt features at step %d", t);
+    if (state->count != ST_COUNT || state->t[ST_H]->cols != sm->R || state->t[ST_LAT]->cols != sm->El)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "srnn: tilt features of a foreign state");
+    /* The state's h is a copy without gradient (only sample_step reads it);
+     * h_t is the same for every particle of a sequence, so the tilt gets
+     * the forward LSTM's own output tiled over the particles. */
+    int32_t *rows = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)sm->rows);
+    if (rows == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "srnn: arena exhausted");
+    for (int r = 0; r < sm->rows; r++)
+        rows[r] = r % sm->B;
+    *h = fivo_gather_rows(ctx, m->fwd_h[t], rows, sm->rows);
+    *lat = state->t[ST_LAT];
+    return FIVO_OK;
+}
+
+static const fivo_ext_tilt srnn_tilt = {sizeof(fivo_ext_tilt), srnn_tilt_describe,
+                                          srnn_tilt_features};
+
+static const void *srnn_extension_data(const char *uri)
+{
+    return strcmp(uri, FIVO_EXT_TILT_URI) == 0 ? &srnn_tilt : NULL;
+}
+
 static const fivo_plugin_descriptor srnn_descriptor = {
     .abi_major = FIVO_ABI_MAJOR,
     .abi_minor = FIVO_ABI_MINOR,
@@ -271,6 +317,7 @@ static const fivo_plugin_descriptor srnn_descriptor = {
     .vtable = &srnn_vtable,
     .vtable_size = sizeof srnn_vtable,
     FIVO_PLUGIN_OPTIONS(srnn_options),
+    .extension_data = srnn_extension_data,
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(srnn_descriptor)

@@ -20,8 +20,9 @@ static fivo_status resample(void *self, const double *log_w, int n, const fivo_r
     return FIVO_OK;
 }
 
-static const fivo_resampler_vtable VTABLE = {
-    fivo_resample_scratch_create, fivo_resample_scratch_destroy, resample, NULL};
+static const fivo_resampler_vtable VTABLE = {.create = fivo_resample_scratch_create,
+                                             .destroy = fivo_resample_scratch_destroy,
+                                             .resample = resample};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,

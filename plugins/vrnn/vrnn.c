@@ -19,9 +19,11 @@
  *   0: h  1: c  2: encoded z_{t-1}  3: next input (x_t centred like the
  *   dataset's inputs, used only by sample_step; carries no gradient). */
 #include <fivo/fivo.h>
+#include <fivo/ext_tilt.h>
 #include <fivo/seqmodel.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 enum { ST_H = 0, ST_C = 1, ST_LAT = 2, ST_NEXT_IN = 3, ST_COUNT = 4 };
 
@@ -232,6 +234,42 @@ static const fivo_model_vtable vrnn_vtable = {
     .log_likelihood = NULL,
 };
 
+/* ---- fivo.ext.tilt: the tilt of fivo-aux sees [h_t, encoded z_t] -------- */
+
+static void vrnn_tilt_describe(const void *self, fivo_tilt_spec *out)
+{
+    const fivo_seqmodel *sm = ((const vrnn *)self)->sm;
+    out->h_size = sm->R;
+    out->lat_size = sm->El;
+    out->num_hidden = sm->num_hidden;
+    for (int i = 0; i < sm->num_hidden; i++)
+        out->hidden[i] = sm->hidden[i];
+    out->binary = sm->binary;
+    out->normal_raw_sigma_bias = sm->emission_raw_sigma_bias;
+}
+
+static fivo_status vrnn_tilt_features(const void *self, fivo_ctx *ctx, const fivo_state *state,
+                                        int t, const fivo_tensor **h, const fivo_tensor **lat,
+                                        fivo_error *err)
+{
+    const fivo_seqmodel *sm = ((const vrnn *)self)->sm;
+    if (state->count != ST_COUNT || state->t[ST_H]->cols != sm->R || state->t[ST_LAT]->cols != sm->El)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "vrnn: tilt features of a foreign state");
+    (void)ctx;
+    (void)t;
+    *h = state->t[ST_H];
+    *lat = state->t[ST_LAT];
+    return FIVO_OK;
+}
+
+static const fivo_ext_tilt vrnn_tilt = {sizeof(fivo_ext_tilt), vrnn_tilt_describe,
+                                          vrnn_tilt_features};
+
+static const void *vrnn_extension_data(const char *uri)
+{
+    return strcmp(uri, FIVO_EXT_TILT_URI) == 0 ? &vrnn_tilt : NULL;
+}
+
 static const fivo_plugin_descriptor vrnn_descriptor = {
     .abi_major = FIVO_ABI_MAJOR,
     .abi_minor = FIVO_ABI_MINOR,
@@ -242,6 +280,7 @@ static const fivo_plugin_descriptor vrnn_descriptor = {
     .vtable = &vrnn_vtable,
     .vtable_size = sizeof vrnn_vtable,
     FIVO_PLUGIN_OPTIONS(vrnn_options),
+    .extension_data = vrnn_extension_data,
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(vrnn_descriptor)

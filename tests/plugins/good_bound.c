@@ -25,7 +25,8 @@ static fivo_status tb_compute(void *self, fivo_ctx *ctx, const fivo_model *model
     return fivo_error_set(err, FIVO_ERR_UNSUPPORTED, "test bound");
 }
 
-static const fivo_bound_vtable vtable = {tb_create, tb_destroy, tb_compute};
+static const fivo_bound_vtable vtable = {
+    .create = tb_create, .destroy = tb_destroy, .compute = tb_compute};
 
 static const fivo_option options[] = {
     {"test_bound_option", FIVO_OPTION_DOUBLE, "0.5", "a double option", NULL},

@@ -28,6 +28,15 @@ typedef struct fivo_bound_vtable {
     fivo_status (*compute)(void *self, fivo_ctx *ctx, const fivo_model *model,
                            const fivo_resampler *resampler, const fivo_batch *batch,
                            int num_particles, fivo_smc_result *out, fivo_error *err);
+    /* (2.0) OPTIONAL: called once by the host after the model is created and
+     * before any checkpoint is restored or compute runs, for a bound with
+     * parameters of its own (fivo-aux's tilt). MAY register parameters in
+     * `params` (the model's store: they are trained, saved and restored with
+     * the model's) under "<bound name>/..."; MAY keep `model->self` and the
+     * registered tensors for later computes with that model; MUST NOT keep
+     * spec. A bound bound to one model MUST refuse, in compute, another. */
+    fivo_status (*bind)(void *self, const fivo_model *model, const fivo_data_spec *spec,
+                        fivo_params *params, fivo_error *err);
 } fivo_bound_vtable;
 
 typedef struct fivo_bound {
@@ -55,6 +64,10 @@ static inline void fivo_bound_stateless_destroy(void *self) { (void)self; }
 
 #define FIVO_BOUND_HAS(b, slot) FIVO_VTABLE_HAS((b)->vt, (b)->vt_size, fivo_bound_vtable, slot)
 
+/* The bound's optional bind slot: registers a bound's own parameters in
+ * the model's store; FIVO_OK doing nothing when the bound has none. */
+fivo_status fivo_bound_bind(const fivo_bound *b, const fivo_model *model, const fivo_data_spec *spec,
+                            fivo_params *params, fivo_error *err);
 /* The bound's compute slot (see fivo_model_set_observations for the rule). */
 fivo_status fivo_bound_compute(const fivo_bound *b, fivo_ctx *ctx, const fivo_model *model,
                                const fivo_resampler *resampler, const fivo_batch *batch,

@@ -14,13 +14,17 @@
 extern "C" {
 #endif
 
-/* A vtable slot by name and place. `alt_*` (when alt_name is set) names a
- * second slot that may stand in for it: the requirement is one of the two. */
-typedef struct fivo_slot {
+/* A required vtable slot: one place, or several that may stand in for each
+ * other (a resampler needs one of its resampling slots). Unused entries of
+ * any_of have a NULL name. */
+#define FIVO_SLOT_MAX_ALTERNATIVES 4
+typedef struct fivo_slot_place {
     const char *name;
     size_t offset, size;
-    const char *alt_name;
-    size_t alt_offset, alt_size;
+} fivo_slot_place;
+
+typedef struct fivo_slot {
+    fivo_slot_place any_of[FIVO_SLOT_MAX_ALTERNATIVES];
 } fivo_slot;
 
 typedef struct fivo_plugin_kind_info {
@@ -40,7 +44,7 @@ const fivo_plugin_kind_info *fivo_plugin_kinds(size_t *n);
 const fivo_plugin_kind_info *fivo_plugin_kind_lookup(unsigned kind);
 /* The row whose section is `section`, or NULL. */
 const fivo_plugin_kind_info *fivo_plugin_kind_by_section(const char *section);
-/* True when slot `s` (or its alternative) is present in a vtable of `size` bytes. */
+/* True when slot `s` (or one of its alternatives) is set in a vtable of `size` bytes. */
 bool fivo_slot_present(const void *vtable, size_t size, const fivo_slot *s);
 
 #ifdef __cplusplus

@@ -68,8 +68,8 @@ typedef struct fivo_model {
     size_t vt_size; /* the plugin's declared vtable size */
     void *self;
     const char *name;
-    /* (2.0) the plugin's descriptor extension_data, or NULL: what the core
-     * does not know, e.g. a model's features for a bound that needs them. */
+    /* (2.0) The descriptor's extension_data (NULL when it has none), so a
+     * bound can ask the model instance for an extension, e.g. fivo.ext.tilt. */
     const void *(*extension_data)(const char *uri);
 } fivo_model;
 

@@ -1,0 +1,119 @@
+/* Soft resampling (Karkus, Hsu & Lee 2018, "Particle filter networks").
+ *
+ * Ancestors are drawn from the mixture q = alpha * wbar + (1 - alpha) / N
+ * (wbar = normalised weights) by the hard scheme named by [resampler] base,
+ * and new particle i restarts with the importance weight wbar[a_i] / q[a_i]
+ * (relative to the mean weight, which the engine adds to log Z-hat). That
+ * keeps Z-hat unbiased for any alpha in (0, 1], and for alpha < 1 the new
+ * weights depend on the old ones, so gradients flow through the resampling
+ * step into every log weight. alpha = 1 is plain resampling (zero gradient
+ * through the step); alpha -> 0 is uniform ancestors with full importance
+ * weights. The score of the ancestor draw is not added (biased gradient, as
+ * in the paper). */
+#include <math.h>
+#include <stdlib.h>
+
+#include <fivo/fivo.h>
+#include <fivo/resample_hard.h>
+#include <fivo/weights.h>
+
+typedef struct soft {
+    double alpha;
+    fivo_resample_scheme base;
+    fivo_resample_scratch *scratch;
+} soft;
+
+static const fivo_option OPTIONS[] = {
+    {"alpha", FIVO_OPTION_DOUBLE, "0.5",
+     "mixing weight of the normalised weights in the ancestor distribution, in (0, 1]", NULL},
+    {"base", FIVO_OPTION_STRING, "multinomial", "the hard scheme that draws from the mixture",
+     "multinomial|systematic|stratified|residual"},
+};
+
+static void destroy(void *self)
+{
+    soft *r = self;
+    if (r == NULL)
+        return;
+    fivo_resample_scratch_destroy(r->scratch);
+    free(r);
+}
+
+static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
+{
+    double alpha = 0.5;
+    const char *base = "multinomial";
+    fivo_status st = FIVO_OK;
+    if (cfg != NULL &&
+        ((st = fivo_config_double_or(cfg, "resampler", "alpha", alpha, &alpha, err)) != FIVO_OK ||
+         (st = fivo_config_string_or(cfg, "resampler", "base", base, &base, err)) != FIVO_OK))
+        return st;
+    if (!(alpha > 0.0 && alpha <= 1.0))
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "[resampler] alpha = %g: expected a number in (0, 1]", alpha);
+    soft *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "soft: out of memory");
+    r->alpha = alpha;
+    void *scratch = NULL;
+    if ((st = fivo_resample_scheme_parse(base, "[resampler] base", &r->base, err)) != FIVO_OK ||
+        (st = fivo_resample_scratch_create(NULL, &scratch, err)) != FIVO_OK) {
+        free(r);
+        return st;
+    }
+    r->scratch = scratch;
+    *self = r;
+    return FIVO_OK;
+}
+
+static fivo_status resample_weighted(void *self, fivo_ctx *ctx, const fivo_tensor *log_w,
+                                     const double *lw, const fivo_rng *rng, uint32_t row,
+                                     int32_t *ancestors, fivo_tensor **log_w_new,
+                                     fivo_error *err)
+{
+    soft *r = self;
+    int n = log_w->rows;
+    double *log_q = fivo_ctx_alloc(ctx, sizeof(double) * (size_t)n);
+    if (log_q == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "soft: arena exhausted");
+    /* The mixture in double for the draw; every q_j >= (1 - alpha) / N > 0
+     * unless alpha = 1. */
+    double lse = fivo_logsumexp_d(lw, n);
+    for (int j = 0; j < n; j++)
+        log_q[j] = log(r->alpha * exp(lw[j] - lse) + (1.0 - r->alpha) / (double)n);
+    fivo_status st = fivo_resample_hard(r->base, r->scratch, log_q, n, rng, row, ancestors, err);
+    if (st != FIVO_OK)
+        return st;
+    /* The same mixture on the tape, for the restart weights' gradient. */
+    fivo_tensor *log_wbar = fivo_sub(ctx, log_w, fivo_logsumexp_groups(ctx, log_w, n));
+    fivo_tensor *q = fivo_add_scalar(ctx, fivo_scale(ctx, fivo_exp(ctx, log_wbar), (float)r->alpha),
+                                     (float)((1.0 - r->alpha) / (double)n));
+    fivo_tensor *ratio = fivo_sub(ctx, log_wbar, fivo_log(ctx, q));
+    *log_w_new = fivo_gather_rows(ctx, ratio, ancestors, n);
+    return fivo_ctx_status(ctx, err);
+}
+
+static const fivo_resampler_vtable VTABLE = {
+    .create = create,
+    .destroy = destroy,
+    .resample = NULL,
+    .resample_relaxed = NULL,
+    .resample_weighted = resample_weighted,
+};
+
+static const fivo_plugin_descriptor DESCRIPTOR = {
+    .abi_major = FIVO_ABI_MAJOR,
+    .abi_minor = FIVO_ABI_MINOR,
+    .kind = FIVO_PLUGIN_RESAMPLER,
+    .name = "soft",
+    .version = "1.0.0",
+    .description = "soft resampling (Karkus et al. 2018): ancestors from alpha w + (1 - alpha) / N, "
+                   "new weights w / q that carry gradients",
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    .options = OPTIONS,
+    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
+    .option_size = sizeof OPTIONS[0],
+};
+
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)
