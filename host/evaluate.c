@@ -5,22 +5,31 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <fivo/comm.h>
+
+#include "eval_records.h"
 #include "session.h"
 
-/* Called for each batch of an eval pass with the bound's result. */
-typedef fivo_status (*eval_visit_fn)(void *user, fivo_session *s, const fivo_batch *batch,
-                                     const fivo_smc_result *res, fivo_error *err);
+typedef fivo_eval_visit_fn eval_visit_fn;
 
 /* One pass over the split in file order, gradients off: each batch in a
  * fresh ctx with its own eval stream, the session's bound (opts == NULL) or
- * the SMC engine with `opts`, then `visit`. */
+ * the SMC engine with `opts`, the exact log-likelihoods when the model has
+ * them, then `visit`. With several MPI ranks each rank runs every size-th
+ * batch and the visits replay in batch order on every rank
+ * (eval_records.h): the same sums, to the bit, as one process. */
 static fivo_status eval_pass(fivo_session *s, fivo_dataset *ds, const fivo_smc_options *opts,
                              eval_visit_fn visit, void *user, fivo_error *err)
 {
     fivo_status st = FIVO_OK;
     bool grad = fivo_ctx_grad_enabled(s->ctx);
     fivo_ctx_set_grad_enabled(s->ctx, false);
-    for (uint64_t index = 0;; index++) {
+    const int rank = fivo_comm_rank(), size = fivo_comm_size();
+    fivo_eval_records recs = {0};
+    const bool exact = fivo_session_has_exact(s);
+    double *ll = NULL;
+    int ll_cap = 0;
+    for (uint64_t index = (uint64_t)rank;; index += (uint64_t)size) {
         fivo_batch batch;
         st = ds->vt->batch(ds->self, s->batch_size, false, s->seed, index, &batch, err);
         if (st == FIVO_END) {
@@ -38,11 +47,30 @@ static fivo_status eval_pass(fivo_session *s, fivo_dataset *ds, const fivo_smc_o
             fivo_error_prefix(err, "eval batch %llu: ", (unsigned long long)index);
             break;
         }
-        if ((st = visit(user, s, &batch, &res, err)) != FIVO_OK)
+        if (exact) {
+            if (batch.batch_size > ll_cap) {
+                free(ll);
+                ll_cap = batch.batch_size;
+                ll = malloc(sizeof(double) * (size_t)ll_cap);
+                if (ll == NULL) {
+                    ll_cap = 0;
+                    st = fivo_error_set(err, FIVO_ERR_NOMEM, "eval: out of memory");
+                    break;
+                }
+            }
+            if ((st = s->model.vt->log_likelihood(s->model.self, &batch, ll, err)) != FIVO_OK)
+                break;
+        }
+        if (size > 1)
+            fivo_eval_records_add(&recs, index, &batch, &res, exact ? ll : NULL);
+        else if ((st = visit(user, s, &batch, &res, exact ? ll : NULL, err)) != FIVO_OK)
             break;
     }
+    free(ll);
     fivo_ctx_reset(s->ctx);
     fivo_ctx_set_grad_enabled(s->ctx, grad);
+    if (size > 1)
+        st = fivo_eval_records_replay(&recs, st, visit, user, s, err);
     return st;
 }
 
@@ -50,28 +78,15 @@ typedef struct bound_stats {
     bool exact;
     double sum, sumsq, ll_sum, gap_sum, var_weighted, rate_weighted;
     int64_t nseq, steps;
-    double *ll;
-    int ll_cap;
 } bound_stats;
 
 static fivo_status add_bound_stats(void *user, fivo_session *s, const fivo_batch *batch,
-                                   const fivo_smc_result *res, fivo_error *err)
+                                   const fivo_smc_result *res, const double *ll,
+                                   fivo_error *err)
 {
+    (void)s;
+    (void)err;
     bound_stats *a = user;
-    if (a->exact) {
-        if (batch->batch_size > a->ll_cap) {
-            free(a->ll);
-            a->ll_cap = batch->batch_size;
-            a->ll = malloc(sizeof(double) * (size_t)a->ll_cap);
-            if (a->ll == NULL) {
-                a->ll_cap = 0;
-                return fivo_error_set(err, FIVO_ERR_NOMEM, "eval: out of memory");
-            }
-        }
-        fivo_status st = s->model.vt->log_likelihood(s->model.self, batch, a->ll, err);
-        if (st != FIVO_OK)
-            return st;
-    }
     int64_t batch_steps = 0;
     for (int b = 0; b < batch->batch_size; b++) {
         int len = batch->lengths[b];
@@ -81,8 +96,8 @@ static fivo_status add_bound_stats(void *user, fivo_session *s, const fivo_batch
         a->sum += per_t;
         a->sumsq += per_t * per_t;
         if (a->exact) {
-            a->ll_sum += a->ll[b] / len;
-            a->gap_sum += (a->ll[b] - res->log_phat->data[b]) / len;
+            a->ll_sum += ll[b] / len;
+            a->gap_sum += (ll[b] - res->log_phat->data[b]) / len;
         }
         a->nseq++;
         batch_steps += len;
@@ -99,7 +114,6 @@ fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report
     bound_stats a = {0};
     a.exact = fivo_session_has_exact(s);
     fivo_status st = eval_pass(s, ds, NULL, add_bound_stats, &a, err);
-    free(a.ll);
     if (st != FIVO_OK)
         return st;
     if (a.nseq == 0)
@@ -125,9 +139,10 @@ fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report
 }
 
 static fivo_status add_sums(void *user, fivo_session *s, const fivo_batch *batch,
-                            const fivo_smc_result *res, fivo_error *err)
+                            const fivo_smc_result *res, const double *ll, fivo_error *err)
 {
     (void)s;
+    (void)ll;
     (void)err;
     fivo_eval_sums *out = user;
     for (int b = 0; b < batch->batch_size; b++) {

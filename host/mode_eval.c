@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include <fivo/checkpoint.h>
+#include <fivo/comm.h>
 
 #include "session.h"
 
@@ -34,21 +35,32 @@ int fivo_host_run_eval(fivo_host *h)
     }
     fivo_session s;
     int rc = fivo_session_open(&s, h, split);
-    if (rc != 0)
-        return rc;
+    /* MPI: every rank opens the split; all stop if one cannot (it printed why). */
+    const char *path = "(none)";
+    fivo_config_get_string(h->cfg, "dataset", "path", "(none)", &path, NULL);
+    fivo_error_set(&err, FIVO_ERR_IO, "opening split %s of dataset %s failed", split, path);
+    if (fivo_comm_agree(rc != 0 ? FIVO_ERR_IO : FIVO_OK, &err, NULL, 0) != FIVO_OK) {
+        if (fivo_comm_size() > 1 && fivo_comm_rank() == 0)
+            fprintf(stderr, "fivo: error: %s\n", err.message);
+        fivo_session_close(&s);
+        return rc != 0 ? rc : 1;
+    }
+    const bool root = fivo_comm_rank() == 0;
     rc = 1;
     fivo_report *r = NULL;
     fivo_checkpoint_meta meta = {0};
     char *used = NULL;
-    fivo_status st = ckpt ? fivo_checkpoint_load(ckpt, s.params, NULL, &meta, &err)
-                          : fivo_checkpoint_restore_latest(h->logdir, s.params, NULL, &meta, &used,
-                                                           &err);
+    /* Rank 0 reads the checkpoint for every rank. */
+    fivo_status st = fivo_host_restore(h->logdir, ckpt, s.params, NULL, &meta, &used, &err);
     if (st == FIVO_ERR_NOT_FOUND && !ckpt) {
-        fprintf(stderr, "fivo: warning: %s; evaluating the initial parameters\n", err.message);
+        if (root)
+            fprintf(stderr, "fivo: warning: %s; evaluating the initial parameters\n",
+                    err.message);
     } else if (st != FIVO_OK) {
-        fprintf(stderr, "fivo: error: restoring a checkpoint: %s\n", err.message);
+        if (root)
+            fprintf(stderr, "fivo: error: restoring a checkpoint: %s\n", err.message);
         goto out;
-    } else {
+    } else if (root) {
         fprintf(stderr, "fivo: model restored from step %llu (%s), evaluating.\n",
                 (unsigned long long)meta.step, ckpt ? ckpt : used);
     }
@@ -62,17 +74,21 @@ int fivo_host_run_eval(fivo_host *h)
     for (int k = 0; k < 3; k++) {
         fivo_eval_sums sums;
         if (fivo_session_eval_sums(&s, &s.dataset, &opts[k], &sums, &err) != FIVO_OK) {
-            fprintf(stderr, "fivo: error: %s bound on split %s: %s\n", names[k], split,
+            if (root)
+                fprintf(stderr, "fivo: error: %s bound on split %s: %s\n", names[k], split,
                     err.message);
             goto out;
         }
         per_t[k] = sums.timesteps > 0 ? sums.ll / (double)sums.timesteps : 0.0;
         per_seq[k] = sums.sequences > 0 ? sums.ll / (double)sums.sequences : 0.0;
     }
-    printf("%s elbo ll/t: %f, iwae ll/t: %f fivo ll/t: %f\n", split, per_t[0], per_t[1], per_t[2]);
-    printf("%s elbo ll/seq: %f, iwae ll/seq: %f fivo ll/seq: %f\n", split, per_seq[0], per_seq[1],
-           per_seq[2]);
-    fflush(stdout);
+    if (root) {
+        printf("%s elbo ll/t: %f, iwae ll/t: %f fivo ll/t: %f\n", split, per_t[0], per_t[1],
+               per_t[2]);
+        printf("%s elbo ll/seq: %f, iwae ll/seq: %f fivo ll/seq: %f\n", split, per_seq[0],
+               per_seq[1], per_seq[2]);
+        fflush(stdout);
+    }
     r = fivo_report_new("eval");
     fivo_report_set_string(r, "split", split);
     fivo_report_set_int(r, "checkpoint_step", (int64_t)meta.step);
@@ -86,7 +102,8 @@ int fivo_host_run_eval(fivo_host *h)
     }
     if (fivo_session_has_exact(&s) &&
         fivo_session_evaluate(&s, &s.dataset, r, &err) != FIVO_OK) {
-        fprintf(stderr, "fivo: error: %s\n", err.message);
+        if (root)
+            fprintf(stderr, "fivo: error: %s\n", err.message);
         goto out;
     }
     fivo_report_set_int(r, "num_samples", s.num_samples);

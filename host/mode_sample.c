@@ -4,6 +4,8 @@
  * run_sample does. Writes <logdir>/samples.npz with
  *   prefixes [prefix_length, batch_size, D]   (the conditioning targets)
  *   samples  [sample_length, batch_size, num_samples, D]. */
+#include <fivo/comm.h>
+
 #include "session.h"
 
 #include <fivo/checkpoint.h>
@@ -21,6 +23,9 @@ static int fail(const char *what, const fivo_error *err)
 
 int fivo_host_run_sample(fivo_host *h)
 {
+    /* Under mpirun rank 0 alone samples and writes samples.npz. */
+    if (fivo_comm_rank() != 0)
+        return 0;
     fivo_config *cfg = h->cfg;
     fivo_error err;
     fivo_error_clear(&err);
