@@ -333,6 +333,7 @@ int fivo_host_run_train(fivo_host *h)
     win.t0_us = g_get_monotonic_time();
     int64_t last_ckpt_us = win.t0_us;
     const uint64_t bytes0 = fivo_comm_bytes_sent();
+    const double comm0 = fivo_comm_seconds();
     const bool exact = fivo_session_has_exact(&s);
     bool numeric_failure = false, stop = false;
     /* A failure only this rank had (rank 0 writing a file): reported to
@@ -388,10 +389,12 @@ int fivo_host_run_train(fivo_host *h)
     if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o.keep, layout) != 0)
         rc = 1;
     if (tr.ranks > 1 && prints() && step > start)
-        fivo_log_info("mpi: %d ranks, %llu bytes sent per step by rank 0 (%.1f KiB)", tr.ranks,
+        fivo_log_info("mpi: %d ranks, %llu bytes passed to collectives per step by rank 0, "
+                      "%.3f ms per step in them (waiting for other ranks included)",
+                      tr.ranks,
                       (unsigned long long)((fivo_comm_bytes_sent() - bytes0) /
                                            (uint64_t)(step - start)),
-                      (double)(fivo_comm_bytes_sent() - bytes0) / (double)(step - start) / 1024.0);
+                      1e3 * (fivo_comm_seconds() - comm0) / (double)(step - start));
     if (tr.ranks == 1 && stop_signal)
         fprintf(stderr, "fivo: stopped by signal %d after step %ld\n", (int)stop_signal, step);
     else if (tr.ranks > 1 && stop && prints())

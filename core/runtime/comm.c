@@ -17,6 +17,7 @@
 static int comm_rank = 0, comm_size = 1;
 static bool comm_started;
 static uint64_t comm_bytes;
+static double comm_seconds; /* inside collectives, waiting included */
 static char comm_hostname[256];
 
 bool fivo_comm_built(void)
@@ -32,6 +33,7 @@ bool fivo_comm_active(void) { return comm_started; }
 int fivo_comm_rank(void) { return comm_rank; }
 int fivo_comm_size(void) { return comm_size; }
 uint64_t fivo_comm_bytes_sent(void) { return comm_bytes; }
+double fivo_comm_seconds(void) { return comm_seconds; }
 
 const char *fivo_comm_host(void)
 {
@@ -141,7 +143,9 @@ fivo_status fivo_comm_agree(fivo_status st, fivo_error *err, int32_t *maxv, int 
     buf[0] = st != FIVO_OK ? comm_size - comm_rank : 0;
     for (int i = 0; i < n; i++)
         buf[i + 1] = maxv[i];
+    double t0 = MPI_Wtime();
     MPI_Allreduce(MPI_IN_PLACE, buf, n + 1, MPI_INT32_T, MPI_MAX, MPI_COMM_WORLD);
+    comm_seconds += MPI_Wtime() - t0;
     comm_bytes += sizeof(int32_t) * (size_t)(n + 1);
     for (int i = 0; i < n; i++)
         maxv[i] = buf[i + 1];
@@ -182,7 +186,9 @@ fivo_status fivo_comm_sum_int64(int64_t *v, size_t n, fivo_error *err)
     const size_t piece = (size_t)1 << 28;
     for (size_t off = 0; off < n; off += piece) {
         size_t m = n - off < piece ? n - off : piece;
+        double t0 = MPI_Wtime();
         MPI_Allreduce(MPI_IN_PLACE, v + off, (int)m, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+        comm_seconds += MPI_Wtime() - t0;
         comm_bytes += sizeof(int64_t) * m;
     }
 #endif
@@ -210,6 +216,7 @@ fivo_status fivo_comm_gather_doubles(const double *mine, int n, double **all, in
     if (counts == NULL)
         fivo_comm_abort(1, "out of memory in a gather");
     int *displs = counts + comm_size;
+    double t0 = MPI_Wtime();
     MPI_Allgather(&n, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
     int64_t total = 0;
     for (int r = 0; r < comm_size; r++) {
@@ -224,6 +231,7 @@ fivo_status fivo_comm_gather_doubles(const double *mine, int n, double **all, in
     if (out == NULL)
         fivo_comm_abort(1, "out of memory in a gather");
     MPI_Allgatherv(mine, n, MPI_DOUBLE, out, counts, displs, MPI_DOUBLE, MPI_COMM_WORLD);
+    comm_seconds += MPI_Wtime() - t0;
     comm_bytes += sizeof(int) + sizeof(double) * (size_t)n;
     free(counts);
     *all = out;

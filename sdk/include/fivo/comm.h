@@ -68,6 +68,9 @@ void fivo_comm_abort(int code, const char *why);
 /* Bytes this rank has passed to collectives so far (payload, as given to
  * MPI: what the benchmark reports per step). */
 uint64_t fivo_comm_bytes_sent(void);
+/* Seconds this rank has spent inside those collectives (waiting for slower
+ * ranks included). */
+double fivo_comm_seconds(void);
 
 #ifdef __cplusplus
 }
