@@ -19,6 +19,8 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 export FIVO_LOG_LEVEL=warn
+# Under ASan (FIVO_SANITIZE builds) Open MPI's own one-time allocations are not ours.
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp"
 unset FIVO_TEST_FAULT
 work="$(mktemp -d /tmp/fivo_mpi_test_XXXXXX)"
 trap 'rm -rf "$work"' EXIT
