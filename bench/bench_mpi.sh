@@ -20,10 +20,17 @@ args=(--dataset_path="$jsb" --batch_size=8 --latent_size=64 --num_samples=4 --ma
       --summarize_every="$half" --checkpoint_every_secs=100000)
 rate() { python3 -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(r[-1]['steps_per_sec'])" "$1/metrics.jsonl"; }
 
-"$fivo" "${args[@]}" --logdir="$work/one" >/dev/null 2>&1
-"$fivo" "${args[@]}" --shards=2 --logdir="$work/one2" >/dev/null 2>&1
-mpirun --oversubscribe --bind-to none -np 2 -x OPENBLAS_NUM_THREADS "$fivo" "${args[@]}" --shards=2 \
-  --logdir="$work/mpi" >/dev/null 2>"$work/mpi.err"
+# CPU seconds (user + sys) of everything a command ran, children included.
+cpu() { local out="$1"; shift; /usr/bin/time -f "%U %S" -o "$out" "$@"; }
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+cpu "$work/one.cpu" "$fivo" "${args[@]}" --logdir="$work/one" >/dev/null 2>&1
+cpu "$work/one2.cpu" "$fivo" "${args[@]}" --shards=2 --logdir="$work/one2" >/dev/null 2>&1
+cpu "$work/mpi.cpu" mpirun --oversubscribe --bind-to none -np 2 -x OPENBLAS_NUM_THREADS "$fivo" "${args[@]}" \
+  --shards=2 --logdir="$work/mpi" >/dev/null 2>"$work/mpi.err"
+echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in one one2 mpi; do
+  awk -v r="$r" -v n="$steps" '{printf "CPU per step, %-5s %.1f ms (user+sys, all processes)\n", r, 1000*($1+$2)/n}' "$work/$r.cpu"
+done
 one=$(rate "$work/one") one2=$(rate "$work/one2") mpi=$(rate "$work/mpi")
 echo "1 process, 1 shard:   $one steps/s"
 echo "1 process, 2 shards:  $one2 steps/s"

@@ -9,13 +9,17 @@
  * batches in index order, so every sum is accumulated in the same order,
  * with the same operands, as in one process.
  *
- * The hook in an eval pass (host/evaluate.c):
+ * The hook in an eval pass (fivo_session_eval_bound in host/evaluate.c):
  *     for (index = rank;; index += size) {   (one process: rank 0, size 1)
- *         batch `index` ... bound ...
- *         size == 1 ? visit(...) : fivo_eval_records_add(&recs, index, &batch, &res, ll);
+ *         batch `index` ... bound ... exact log-likelihoods ll (exact models)
+ *         if (size > 1) fivo_eval_records_add(&recs, index, &batch, &res, ll);
+ *         else          add_batch(stats, s, &batch, &res, ll, err);
  *     }
- *     st = fivo_eval_records_replay(&recs, st, visit, user, s, err);   (collective)
- */
+ *     if (size > 1)     (collective: every rank, also after a failure)
+ *         st = fivo_eval_records_replay(&recs, st, add_batch, stats, s, err);
+ * The per-batch function reads only what a record holds (lengths, log
+ * p-hat, ll, log_weight_var, resample_rate); one that needs more of the
+ * batch or result must add it to the record. */
 #ifndef FIVO_HOST_EVAL_RECORDS_H
 #define FIVO_HOST_EVAL_RECORDS_H
 

@@ -117,8 +117,8 @@ static fivo_status get_batch(fivo_trainer *t, fivo_session *s, long step, fivo_b
     if (t->fault_kind == FAULT_ERROR && t->rank == t->fault_rank && step == t->fault_step)
         return fivo_error_set(err, FIVO_ERR_IO, "dataset '%s' (%s): test fault: batch %ld unreadable",
                               s->dataset_name, s->dataset_path ? s->dataset_path : "-", step);
-    fivo_status st = s->dataset.vt->batch(s->dataset.self, s->batch_size, true, s->seed,
-                                          (uint64_t)step, batch, err);
+    fivo_status st = fivo_dataset_read_batch(&s->dataset, s->batch_size, true, s->seed,
+                                             (uint64_t)step, batch, err);
     if (st == FIVO_END)
         return fivo_error_set(err, FIVO_ERR_FORMAT, "dataset '%s' ended a shuffled stream",
                               s->dataset_name);
@@ -159,7 +159,7 @@ static fivo_status run_shard(fivo_trainer *t, fivo_session *s, long step, const 
             return st;
     }
     if (t->exact &&
-        (st = s->model.vt->log_likelihood(s->model.self, b, t->ll + first, err)) != FIVO_OK)
+        (st = fivo_model_log_likelihood(&s->model, b, t->ll + first, err)) != FIVO_OK)
         return st;
     for (int i = 0; i < b->batch_size; i++) {
         int32_t n = 0;
