@@ -1,6 +1,7 @@
-/* One report out: a JSON line appended to <logdir>/metrics.jsonl, and the
- * same values as a human line on stdout. With several MPI ranks only rank 0
- * writes (every rank holds the same values). */
+/* One report out: a JSON line appended to <logdir>/metrics.jsonl, an event
+ * in the TensorBoard event file (train and eval), and the same values as a
+ * human line on stdout. With several MPI ranks only rank 0 writes (every
+ * rank holds the same values). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <glib/gstdio.h>
 
 #include <fivo/comm.h>
+#include <fivo/progress.h>
 
 #include "modes.h"
 
@@ -26,6 +28,9 @@ int fivo_host_emit(fivo_host *h, fivo_report *r)
         fprintf(stderr, "fivo: error: %s\n", err.message);
         return 1;
     }
+    if (fivo_host_tensorboard(h, r) != 0)
+        return 1;
+    fivo_progress_clear();
     printf("%s\n", fivo_report_text(r));
     fflush(stdout);
     return 0;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include <fivo/comm.h>
+#include <fivo/progress.h>
 
 #include "eval_records.h"
 #include "session.h"
@@ -73,9 +74,15 @@ fivo_status fivo_session_eval_bound(fivo_session *s, fivo_dataset *ds, const fiv
     fivo_status st = FIVO_OK;
     bool grad = fivo_ctx_grad_enabled(s->ctx);
     fivo_ctx_set_grad_enabled(s->ctx, false);
-    /* MPI hook: this rank's batches, kept as records when there are several. */
+    /* MPI hook: this rank's batches, kept as records when there are several;
+     * the progress line is rank 0's (its own batches, about 1/size of the split). */
     const int rank = fivo_comm_rank(), size = fivo_comm_size();
     fivo_eval_records recs = {0};
+    fivo_dataset_info in = {0};
+    fivo_progress *prog = rank == 0 && fivo_dataset_get_info(ds, &in, NULL) == FIVO_OK
+                              ? fivo_progress_start("eval", "seq", 0, in.num_sequences / size)
+                              : NULL;
+    int64_t done = 0;
     for (uint64_t index = (uint64_t)rank;; index += (uint64_t)size) {
         fivo_batch batch;
         st = fivo_dataset_read_batch(ds, s->batch_size, false, s->seed, index, &batch, err);
@@ -100,7 +107,9 @@ fivo_status fivo_session_eval_bound(fivo_session *s, fivo_dataset *ds, const fiv
             fivo_eval_records_add(&recs, index, &batch, &res, out->exact ? ll : NULL);
         else if ((st = add_batch(out, s, &batch, &res, ll, err)) != FIVO_OK)
             break;
+        fivo_progress_update(prog, done += batch.batch_size, NULL);
     }
+    fivo_progress_finish(prog);
     free(ll);
     fivo_ctx_reset(s->ctx);
     fivo_ctx_set_grad_enabled(s->ctx, grad);

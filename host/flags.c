@@ -12,7 +12,7 @@
 
 const fivo_host_flag fivo_host_flags[] = {
     /* [fivo]: the host itself */
-    {"mode", "fivo", "mode", S, "train", "train|eval|sample|convert|inspect|plugins",
+    {"mode", "fivo", "mode", S, "train", "train|eval|sample|convert|inspect|plugins|plot",
      "What to do."},
     {"verbose", "fivo", "verbose", B, "false", NULL,
      "fivo plugins: also list each plugin's options, defaults and choices."},
@@ -56,6 +56,8 @@ const fivo_host_flag fivo_host_flags[] = {
      "Number of most recent checkpoints kept."},
     {"clip_global_norm", "train", "clip_global_norm", D, "0", NULL,
      "Clip gradients to this global norm (0: no clipping)."},
+    {"tensorboard", "train", "tensorboard", B, "true", NULL,
+     "Also write train and eval reports to a TensorBoard event file in logdir."},
 
     /* [eval] */
     {"eval_split", "eval", "split", S, "valid", "train|valid|test",

@@ -17,7 +17,8 @@
 #include "modes.h"
 
 
-static const char *const modes[] = {"train", "eval", "sample", "convert", "inspect", "plugins"};
+static const char *const modes[] = {"train", "eval", "sample", "convert", "inspect", "plugins",
+                                    "plot"};
 
 static bool is_mode(const char *s)
 {
@@ -78,7 +79,7 @@ static int parse_args(int argc, char **argv, fivo_config *cfg, cli *c)
                 continue;
             }
             return fivo_host_usage_error("unexpected argument '%s' (modes: train, eval, sample, "
-                               "convert, inspect, plugins)", a);
+                               "convert, inspect, plugins, plot)", a);
         }
         const char *body = a + 2;
         const char *eq = strchr(body, '=');
@@ -200,6 +201,8 @@ static int run(int argc, char **argv)
         rc = fivo_host_run_convert(&h);
     else if (strcmp(mode, "inspect") == 0)
         rc = fivo_host_run_inspect(&h);
+    else if (strcmp(mode, "plot") == 0)
+        rc = fivo_host_run_plot(&h);
     else
         rc = fivo_host_run_plugins(&h);
 out:

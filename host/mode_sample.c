@@ -3,13 +3,17 @@
  * steps from num_samples particles per prefix, as the reference's
  * run_sample does. Writes <logdir>/samples.npz with
  *   prefixes [prefix_length, batch_size, D]   (the conditioning targets)
- *   samples  [sample_length, batch_size, num_samples, D]. */
+ *   samples  [sample_length, batch_size, num_samples, D],
+ * and, when the dataset plugin renders samples (write_sample), one file per
+ * prefix and sample in <out_dir>/samples/ (see sample_media.c). */
 #include <fivo/comm.h>
 
+#include "sample_media.h"
 #include "session.h"
 
 #include <fivo/checkpoint.h>
 #include <fivo/npz.h>
+#include <fivo/progress.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +58,7 @@ int fivo_host_run_sample(fivo_host *h)
     char *used = NULL;
     float *pin = NULL, *ptg = NULL, *samples = NULL;
     int32_t *plen = NULL;
+    fivo_progress *prog = NULL;
     long seed = (long)s.seed, batch_size = s.batch_size, num_samples = s.num_samples;
     if (!FIVO_MODEL_HAS(&s.model, sample_step)) {
         fprintf(stderr, "fivo: error: model '%s' cannot sample (no sample_step)\n",
@@ -132,7 +137,9 @@ int fivo_host_run_sample(fivo_host *h)
         for (int k = 0; k < state.count; k++)
             state.t[k] = fivo_gather_rows(s.ctx, state.t[k], idx, N * B);
     }
+    prog = fivo_progress_start("sample", "steps", 0, L);
     for (int l = 0; l < L; l++) {
+        fivo_progress_update(prog, l, NULL);
         fivo_tensor *x;
         if (fivo_model_sample_step(&s.model, s.ctx, &state, P + l, &state, &x, &err) !=
             FIVO_OK) {
@@ -145,6 +152,8 @@ int fivo_host_run_sample(fivo_host *h)
                 memcpy(samples + (((size_t)l * B + b) * N + p) * D,
                        fivo_tensor_row(x, p * B + b), sizeof(float) * (size_t)D);
     }
+    fivo_progress_finish(prog);
+    prog = NULL;
     if (fivo_ctx_status(s.ctx, &err) != FIVO_OK) {
         rc = fail("sampling", &err);
         goto free_out;
@@ -168,6 +177,10 @@ int fivo_host_run_sample(fivo_host *h)
             free(out_path);
             goto free_out;
         }
+        if (fivo_host_write_sample_media(&s, out_dir, ptg, samples, P, L, B, N, D) != 0) {
+            free(out_path);
+            goto free_out;
+        }
         fivo_report *r = fivo_report_new("sample");
         if (r) {
             fivo_report_set_string(r, "file", out_path);
@@ -186,6 +199,7 @@ int fivo_host_run_sample(fivo_host *h)
     }
 free_out:
 out:
+    fivo_progress_finish(prog);
     free(pin);
     free(ptg);
     free(plen);

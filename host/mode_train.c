@@ -101,6 +101,7 @@ static int emit_summary(fivo_session *s, long step, train_window *win, bool exac
     }
     /* The reference's logging line; the value is the window's mean of the
      * bound per timestep (per sequence when not normalising). */
+    fivo_progress_clear();
     printf("Step %ld, %s bound per %s: %f (%.2f steps/s, %.0f timesteps/s)\n", step, s->bound_name,
            normalize ? "timestep" : "sequence",
            (normalize ? win->bound : win->bound_seq) / win->steps,
@@ -340,6 +341,9 @@ int fivo_host_run_train(fivo_host *h)
      * every rank with the next step, so that all stop together. */
     fivo_status pending = FIVO_OK;
     long step = start;
+    /* The terminal progress line: rank 0's only. */
+    fivo_progress *prog =
+        prints() ? fivo_progress_start("train", "steps", start, o.max_steps) : NULL;
     for (; step < o.max_steps && !stop; step++) {
         stop = stop_signal != 0;
         if (stop && tr.ranks == 1)
@@ -354,6 +358,7 @@ int fivo_host_run_train(fivo_host *h)
         }
         long done = step + 1;
         int local = 0;
+        fivo_host_train_progress(prog, done, s.bound_name, win.bound / win.steps);
         if (done % o.summarize_every == 0 || done == o.max_steps)
             local = emit_summary(&s, done, &win, exact, o.normalize);
         if (local == 0 && have_eval && (done % o.eval_every == 0 || done == o.max_steps)) {
@@ -384,6 +389,7 @@ int fivo_host_run_train(fivo_host *h)
             }
         }
     }
+    fivo_progress_finish(prog);
     /* At exit (done, signal, or a non-numeric error after a completed step):
      * the parameters are those after `step` steps. Never after a NaN. */
     if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o.keep, layout) != 0)

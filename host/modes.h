@@ -19,12 +19,14 @@
 
 #include <fivo/checkpoint.h>
 #include <fivo/fivo.h>
+#include <fivo/progress.h>
 
 typedef struct fivo_host {
     fivo_config *cfg;     /* merged key file + flags */
     fivo_registry *reg;   /* every plugin found */
     const char *logdir;   /* [fivo] logdir, created on demand */
     const char *metrics_path; /* <logdir>/metrics.jsonl */
+    char events_path[4096];   /* this process's TensorBoard event file, "" until the first event */
 } fivo_host;
 
 int fivo_host_run_train(fivo_host *h);
@@ -33,10 +35,20 @@ int fivo_host_run_sample(fivo_host *h);
 int fivo_host_run_convert(fivo_host *h);
 int fivo_host_run_inspect(fivo_host *h);
 int fivo_host_run_plugins(fivo_host *h);
+int fivo_host_run_plot(fivo_host *h);
 
 /* Writes a report to metrics.jsonl and prints it; shared by every mode.
  * Creates logdir on first use. Returns 0, or 1 after printing the error. */
 int fivo_host_emit(fivo_host *h, fivo_report *r);
+
+/* Appends a train or eval report to this process's TensorBoard event file
+ * (created on first use) unless [train] tensorboard is false; other modes'
+ * reports are ignored. Returns 0, or 1 after printing the error. */
+int fivo_host_tensorboard(fivo_host *h, fivo_report *r);
+
+/* Draws the training progress line (p NULL: no terminal, nothing). */
+void fivo_host_train_progress(fivo_progress *p, long done, const char *bound_name,
+                              double bound_per_t);
 
 /* The plugin that section [<kind>] names with its `plugin` key. When no
  * plugin of that kind and name was found, prints which kind and name is

@@ -12,6 +12,9 @@ bash scripts/setup.sh
 run=${RUN_DIR:-/tmp/fivo/main-$(date +%Y%m%d-%H%M%S)-$$}
 ./build/bin/fivo --model=ghmm --bound=fivo --max_steps=50000 --summarize_every=5000 \
     --eval_every=50000 --logdir="$run/ghmm_fivo"
+# Its curves as a picture (when fivo was built with cairo); the event file
+# beside metrics.jsonl opens with `tensorboard --logdir "$run"`.
+./build/bin/fivo plot --logdir="$run/ghmm_fivo" || true
 # Then, when the JSB Chorales pickle is at hand, a short run of the README's
 # JSB recipe: train a VRNN with FIVO, evaluate ELBO/IWAE/FIVO, sample.
 jsb=${JSB:-../shared/data/jsb_chorales.pickle}
@@ -23,6 +26,10 @@ if [ -f "$jsb" ]; then
         --mode=eval --split=test
     ./build/bin/fivo --config examples/jsb.ini --dataset_path="$jsb" --logdir="$logdir" \
         --mode=sample --split=test
+    # samples/*.mid (any MIDI player, or scripts/render_audio.sh), and
+    # curves.png + samples.png
+    ./build/bin/fivo plot --logdir="$logdir" || true
+    echo "main.sh: outputs in $run (tensorboard --logdir $run)"
 else
     echo "main.sh: $jsb not found; skipping the JSB recipe (see README)"
 fi

@@ -181,6 +181,29 @@ TEST_F(SdkInstall, ExampleBuildsWithPkgConfig)
     EXPECT_EQ(nm.output, "fivo_plugin_query\n");
 }
 
+// The example's own ctest entry (fivo_add_model_check) runs the INSTALLED
+// fivo-model-check on the module built against the prefix.
+TEST_F(SdkInstall, InstalledModelCheckPassesTheExample)
+{
+    ASSERT_EQ(CMakeBuild().exit_code, 0) << CMakeBuild().output;
+    EXPECT_TRUE(Exists(prefix_ + "/bin/fivo-model-check"));
+    EXPECT_TRUE(Exists(prefix_ + "/include/fivo/conformance.h"));
+    RunResult r = Shell("ctest --test-dir " + Quote(Tmp() + "/cmake-build") +
+                        " --output-on-failure -V -R lgssm_conformance");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find(prefix_ + "/bin/fivo-model-check"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("PASS gradient:"), std::string::npos) << r.output;
+    // Through FIVO with the INSTALLED bundled multinomial resampler.
+    EXPECT_NE(r.output.find("PASS gradient_resampled:"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("lgssm: 12 passed, 0 failed"), std::string::npos) << r.output;
+    RunResult pc = Shell("PKG_CONFIG_PATH=" + Quote(libdir_ + "/pkgconfig") +
+                         " pkg-config --variable=model_check fivo");
+    ASSERT_EQ(pc.exit_code, 0) << pc.output;
+    EXPECT_NE(pc.output.find(prefix_), std::string::npos) << pc.output;
+    const std::string tool = pc.output.substr(0, pc.output.find('\n'));
+    EXPECT_EQ(Shell(Quote(tool) + " --list").exit_code, 0) << tool;
+}
+
 TEST_F(SdkInstall, InstalledHostListsTheExampleFromPluginPath)
 {
     ASSERT_EQ(CMakeBuild().exit_code, 0) << CMakeBuild().output;

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "dataset_test_util.h"
+#include "py_runner.h"
 
 extern "C" {
 #include <fivo/config.h>
@@ -378,4 +379,41 @@ TEST(Timit, HostConvertMode)
     rc = fivo_test::run_host("--mode=convert --dataset_type=speech --logdir='" + logdir + "'", &out);
     EXPECT_NE(rc, 0);
     EXPECT_NE(out.find("cannot convert"), std::string::npos) << out;
+}
+
+// The converter's statistics go to OUT/stats.json (exact doubles), which the
+// speech reader uses to turn sampled frames back into audio: the whole chain
+// TIMIT -> convert -> train -> sample -> WAV, the WAV read by Python's wave
+// module (tests/read_wav.py) against samples.npz and those statistics.
+TEST(Timit, StatsJsonCarriesTheStandardisationToWavSamples)
+{
+    Tree t;
+    Convert c(t.raw, t.out);
+    c.run();
+    ASSERT_EQ(c.st, FIVO_OK) << c.err.message;
+    std::string js = fivo_test::read_bytes(t.out + "/stats.json");
+    auto field = [&](const char *k) {
+        size_t at = js.find(std::string("\"") + k + "\": ");
+        EXPECT_NE(at, std::string::npos) << k << " in " << js;
+        return at == std::string::npos ? NAN : std::strtod(js.c_str() + at + strlen(k) + 4, nullptr);
+    };
+    double mean = field("mean"), sd = field("std");
+    EXPECT_EQ(mean, c.num("train_mean"));
+    EXPECT_EQ(sd, c.num("train_std"));
+    EXPECT_EQ(field("samples_per_timestep"), 200);
+
+    std::string logdir = t.dir / "log", out;
+    std::string common = " --dataset_type=speech --dataset_path='" + t.out + "' --logdir='" +
+                         logdir + "' --latent_size=4 --batch_size=2 --num_samples=2";
+    ASSERT_EQ(fivo_test::run_host(common + " --max_steps=2 --summarize_every=2", &out), 0) << out;
+    ASSERT_EQ(fivo_test::run_host(common + " --mode=sample --prefix_length=3 --sample_length=2",
+                                  &out),
+              0)
+        << out;
+    char m[64], s[64];
+    snprintf(m, sizeof m, "%.17g", mean);
+    snprintf(s, sizeof s, "%.17g", sd);
+    fivo_test::PyResult py = fivo_test::run_python("read_wav.py", {logdir, m, s, "16000"});
+    FIVO_EXPECT_PY_OK(py);
+    EXPECT_NE(py.out.find("ok 4 WAV files, 1000 samples each"), std::string::npos) << py.out;
 }

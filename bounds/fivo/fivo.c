@@ -19,15 +19,15 @@ static const fivo_option OPTIONS[] = {
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
-    const char *crit = "ess";
-    double thr = 0.5;
-    if (cfg != NULL) {
-        fivo_status st = fivo_config_string_or(cfg, "bound", "resampling_criterion", "ess", &crit, err);
-        if (st == FIVO_OK)
-            st = fivo_config_double_or(cfg, "bound", "ess_threshold", 0.5, &thr, err);
-        if (st != FIVO_OK)
-            return st;
-    }
+    const char *crit = NULL; /* defaults: OPTIONS (also with no config) */
+    double thr = 0;
+    fivo_status st = fivo_option_string(cfg, "bound", FIVO_OPTION_ROWS(OPTIONS),
+                                        "resampling_criterion", &crit, err);
+    if (st == FIVO_OK)
+        st = fivo_option_double(cfg, "bound", FIVO_OPTION_ROWS(OPTIONS), "ess_threshold", &thr,
+                                err);
+    if (st != FIVO_OK)
+        return st;
     fivo_criterion criterion;
     if (fivo_criterion_parse(crit, &criterion, err) != FIVO_OK)
         return fivo_error_prefix(err, "[bound] resampling_criterion: ");

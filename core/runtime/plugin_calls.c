@@ -83,6 +83,14 @@ fivo_status fivo_dataset_read_batch(const fivo_dataset *d, int batch_size, bool 
     return CALL(d, FIVO_DATASET_HAS, "dataset", batch, batch_size, shuffle, seed, index, out, err);
 }
 
+fivo_status fivo_dataset_write_sample(const fivo_dataset *d, const float *frames, int num_frames,
+                                      int dim, int prefix_frames, const char *path_stem,
+                                      fivo_error *err)
+{
+    return CALL(d, FIVO_DATASET_HAS, "dataset", write_sample, frames, num_frames, dim,
+                prefix_frames, path_stem, err);
+}
+
 bool fivo_dataset_can_convert(const fivo_plugin_info *info)
 {
     return info != NULL && info->kind == FIVO_PLUGIN_DATASET &&

@@ -10,6 +10,7 @@
 
 #include <glib.h>
 
+#include <fivo/options.h>
 #include <fivo/registry.h>
 
 size_t fivo_edit_distance(const char *a, const char *b)
@@ -239,5 +240,84 @@ fivo_status fivo_plugin_apply_options(const fivo_plugin_info *info, fivo_config 
         if (o->default_value != NULL && !fivo_config_has(cfg, section, o->key))
             fivo_config_set_from(cfg, section, o->key, o->default_value, "default");
     }
+    return FIVO_OK;
+}
+
+/* ---- reading a plugin's own options (fivo/options.h) -------------------- */
+
+static const fivo_option *find_row(const fivo_option *rows, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].key != NULL && strcmp(rows[i].key, key) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+/* The config to read `key` from: cfg when it is set there, else a one-key
+ * config holding the row's default (*tmp, freed by the caller), else NULL. */
+static fivo_status source_of(const fivo_config *cfg, const char *section, const fivo_option *rows,
+                             size_t n, const char *key, fivo_option_type type,
+                             const fivo_config **src, fivo_config **tmp, fivo_error *err)
+{
+    *src = NULL;
+    *tmp = NULL;
+    const fivo_option *row = find_row(rows, n, key);
+    if (row == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "[%s] %s: read by a plugin that does not declare it", section, key);
+    if (row->type != type)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "[%s] %s: declared as %s, read as %s",
+                              section, key, type_word(row->type), type_word(type));
+    if (cfg != NULL && fivo_config_has(cfg, section, key)) {
+        *src = cfg;
+    } else if (row->default_value != NULL) {
+        *tmp = fivo_config_new();
+        if (*tmp == NULL)
+            return fivo_error_set(err, FIVO_ERR_NOMEM, "[%s] %s: out of memory", section, key);
+        fivo_config_set_from(*tmp, section, key, row->default_value, "the plugin's default");
+        *src = *tmp;
+    }
+    if (*src != NULL && row->choices != NULL) {
+        const char *v = NULL;
+        fivo_config_get_string(*src, section, key, NULL, &v, NULL);
+        if (!in_choices(row->choices, v)) {
+            const char *w = fivo_config_origin(*src, section, key);
+            return fivo_error_set(err, FIVO_ERR_INVALID, "%s: [%s] %s = '%s': expected one of %s",
+                                  w != NULL ? w : "config", section, key, v, row->choices);
+        }
+    }
+    return FIVO_OK;
+}
+
+#define OPTION_READER(fn, ctype, type, getter)                                                 \
+    fivo_status fn(const fivo_config *cfg, const char *section, const fivo_option *rows,       \
+                   size_t n, const char *key, ctype *out, fivo_error *err)                     \
+    {                                                                                          \
+        const fivo_config *src;                                                                \
+        fivo_config *tmp;                                                                      \
+        fivo_status st = source_of(cfg, section, rows, n, key, type, &src, &tmp, err);         \
+        if (st == FIVO_OK && src != NULL)                                                      \
+            st = getter(src, section, key, *out, out, err);                                    \
+        fivo_config_free(tmp);                                                                 \
+        return st;                                                                             \
+    }
+
+OPTION_READER(fivo_option_int, long, FIVO_OPTION_INT, fivo_config_get_int)
+OPTION_READER(fivo_option_double, double, FIVO_OPTION_DOUBLE, fivo_config_get_double)
+OPTION_READER(fivo_option_bool, bool, FIVO_OPTION_BOOL, fivo_config_get_bool)
+
+fivo_status fivo_option_string(const fivo_config *cfg, const char *section,
+                               const fivo_option *rows, size_t n, const char *key,
+                               const char **out, fivo_error *err)
+{
+    const fivo_config *src;
+    fivo_config *tmp;
+    fivo_status st = source_of(cfg, section, rows, n, key, FIVO_OPTION_STRING, &src, &tmp, err);
+    fivo_config_free(tmp);
+    if (st != FIVO_OK || src == NULL)
+        return st;
+    if (src == cfg)
+        return fivo_config_get_string(cfg, section, key, *out, out, err);
+    *out = find_row(rows, n, key)->default_value; /* static storage, unlike tmp's copy */
     return FIVO_OK;
 }

@@ -59,19 +59,19 @@ static fivo_status open_chain(const fivo_config *cfg, const char *path, const ch
                               "chain: the data is synthetic, but [dataset] path = '%s' was "
                               "given; drop --dataset_path, or read a speech-format TFRecord "
                               "with --dataset_type=speech", path);
-    long T = 5, num = 256, seed = -1;
+    long T = 5, num = 0, seed = 0; /* T: [model]'s, else 5; the rest: OPTIONS */
     double v = 0.1;
     fivo_status st = fivo_config_int_or(cfg, "model", "num_timesteps", 5, &T, err);
     if (st == FIVO_OK)
-        st = fivo_config_int_or(cfg, "dataset", "num_timesteps", T, &T, err);
+        st = fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "num_timesteps", &T, err);
     if (st == FIVO_OK)
         st = fivo_config_double_or(cfg, "model", "variance", 0.1, &v, err);
     if (st == FIVO_OK)
-        st = fivo_config_double_or(cfg, "dataset", "variance", v, &v, err);
+        st = fivo_option_double(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "variance", &v, err);
     if (st == FIVO_OK)
-        st = fivo_config_int_or(cfg, "dataset", "num_sequences", 256, &num, err);
+        st = fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "num_sequences", &num, err);
     if (st == FIVO_OK)
-        st = fivo_config_int_or(cfg, "dataset", "data_seed", -1, &seed, err);
+        st = fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "data_seed", &seed, err);
     if (st != FIVO_OK)
         return st;
     if (T < 1 || T > 100000)
@@ -194,7 +194,8 @@ static fivo_status batch_chain(void *self, int batch_size, bool shuffle, uint64_
     return FIVO_OK;
 }
 
-static const fivo_dataset_vtable VTABLE = {open_chain, close_chain, info_chain, batch_chain, NULL};
+static const fivo_dataset_vtable VTABLE = {
+    .open = open_chain, .close = close_chain, .info = info_chain, .batch = batch_chain};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,

@@ -12,14 +12,17 @@
 #include <string.h>
 
 #include <fivo/batcher.h>
+#include <fivo/options.h>
 #include <fivo/plugin_dataset.h>
 
+#include "midi.h"
 #include "pickle.h"
 
 #define PR_MAX_DIM 128
 
 typedef struct pianoroll {
     int dim, min_note;
+    int midi_bpm;        /* quarter notes (frames) per minute of MIDI samples */
     int32_t n;           /* sequences in the split */
     int64_t *start;      /* [n + 1] first frame of each sequence */
     uint64_t (*frames)[2]; /* one bit per note per frame */
@@ -35,6 +38,8 @@ static const fivo_option pr_options[] = {
     {"max_note", FIVO_OPTION_INT, "108", "highest MIDI note; dim = max_note - min_note + 1", NULL},
     {"data_dimension", FIVO_OPTION_INT, NULL,
      "the reference's --data_dimension: when given, must equal max_note - min_note + 1", NULL},
+    {"midi_bpm", FIVO_OPTION_INT, "120",
+     "tempo of MIDI samples: one frame is one quarter note at this many per minute", NULL},
 };
 
 static void pr_close(void *self)
@@ -202,13 +207,16 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
                            void **self, fivo_error *err)
 {
     *self = NULL;
-    long min_note = 21, max_note = 108, dim = 0;
-    if (cfg != NULL) {
-        if (fivo_config_int_or(cfg, "dataset", "min_note", 21, &min_note, err) != FIVO_OK ||
-            fivo_config_int_or(cfg, "dataset", "max_note", 108, &max_note, err) != FIVO_OK ||
-            fivo_config_int_or(cfg, "dataset", "data_dimension", 0, &dim, err) != FIVO_OK)
-            return err ? err->code : FIVO_ERR_INVALID;
-    }
+    long min_note = 0, max_note = 0, dim = 0, bpm = 0; /* defaults: pr_options (also with no config) */
+    if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "min_note", &min_note,
+                        err) != FIVO_OK ||
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "midi_bpm", &bpm, err) !=
+            FIVO_OK ||
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "max_note", &max_note,
+                        err) != FIVO_OK ||
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "data_dimension", &dim,
+                        err) != FIVO_OK)
+        return err ? err->code : FIVO_ERR_INVALID;
     if (dim != 0 && dim != max_note - min_note + 1)
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[dataset] data_dimension = %ld, but notes %ld..%ld give %ld; "
@@ -218,6 +226,9 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
         return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] min_note=%ld max_note=%ld: "
                               "need 0 <= min_note <= max_note and at most %d notes", min_note,
                               max_note, PR_MAX_DIM);
+    if (bpm < 1 || bpm > 1000)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] midi_bpm=%ld: must be in 1..1000",
+                              bpm);
     if (path == NULL || split == NULL)
         return fivo_error_set(err, FIVO_ERR_INVALID, "pianoroll: dataset path and split needed");
     uint8_t *buf = NULL;
@@ -237,6 +248,7 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
         return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
     }
     d->min_note = (int)min_note;
+    d->midi_bpm = (int)bpm;
     d->dim = (int)(max_note - min_note + 1);
     const pkl_value *seqs = NULL, *mean = NULL;
     if (root->type != PKL_DICT) {
@@ -386,12 +398,33 @@ static fivo_status pr_batch(void *self, int batch_size, bool shuffle, uint64_t s
     return FIVO_OK;
 }
 
+/* Samples as MIDI: the frames are the batches' binary targets. */
+static fivo_status pr_write_sample(void *self, const float *frames, int num_frames, int dim,
+                                   int prefix_frames, const char *path_stem, fivo_error *err)
+{
+    const pianoroll *d = self;
+    if (dim != d->dim)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "%s: %d values per frame, the data has %d",
+                              path_stem, dim, d->dim);
+    size_t n = strlen(path_stem);
+    char *path = malloc(n + 5);
+    if (path == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path_stem);
+    memcpy(path, path_stem, n);
+    strcpy(path + n, ".mid");
+    fivo_status st = pr_write_midi(path, frames, num_frames, dim, d->min_note, prefix_frames,
+                                   d->midi_bpm, err);
+    free(path);
+    return st;
+}
+
 static const fivo_dataset_vtable pr_vtable = {
     .open = pr_open,
     .close = pr_close,
     .info = pr_info,
     .batch = pr_batch,
     .convert = NULL,
+    .write_sample = pr_write_sample,
 };
 
 static const fivo_plugin_descriptor pr_descriptor = {

@@ -8,7 +8,11 @@
  *
  * Batches: targets are the frames, inputs the frames one step later in
  * time, zero at t = 0 and past each length (no centring: the converter
- * already standardised the audio). */
+ * already standardised the audio).
+ *
+ * Samples (write_sample) become 16-bit WAV files, de-standardised with the
+ * train mean and std the converter wrote to stats.json beside the split
+ * files; without that file there is no audio, only samples.npz. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +20,11 @@
 #include <sys/stat.h>
 
 #include <fivo/batcher.h>
+#include <fivo/options.h>
 #include <fivo/plugin_dataset.h>
 #include <fivo/tfrecord.h>
+
+#include "audio.h"
 
 typedef struct speech {
     fivo_tfrecord_reader *reader; /* keeps the file mapped */
@@ -27,6 +34,10 @@ typedef struct speech {
     int32_t *len;        /* [n] timesteps */
     fivo_dataset_info info;
     fivo_batcher *batcher;
+    int sample_rate;     /* Hz of WAV samples */
+    bool has_stats;      /* stats.json found beside the split file */
+    double mean, std;    /* its train mean and std, in raw sample units */
+    char stats_path[4096];
 } speech;
 
 static const fivo_option sp_options[] = {
@@ -35,6 +46,7 @@ static const fivo_option sp_options[] = {
      "audio samples per timestep, the data dimension (default: data_dimension, else 200)", NULL},
     {"data_dimension", FIVO_OPTION_INT, NULL,
      "the reference's name for samples_per_timestep; the two must agree", NULL},
+    {"sample_rate", FIVO_OPTION_INT, "16000", "sampling rate (Hz) of WAV samples", NULL},
 };
 
 static void sp_close(void *self)
@@ -67,11 +79,17 @@ static fivo_status sp_open(const fivo_config *cfg, const char *path, const char 
     *self = NULL;
     /* The reference passes --data_dimension as samples_per_timestep; an
      * explicit samples_per_timestep wins, and the two must agree. */
-    long spt = 200, dd = 0;
+    long spt = 200, dd = 0, rate = 16000;
     if (cfg != NULL) {
-        if (fivo_config_int_or(cfg, "dataset", "data_dimension", 0, &dd, err) != FIVO_OK ||
-            fivo_config_int_or(cfg, "dataset", "samples_per_timestep", dd > 0 ? dd : 200, &spt,
-                               err) != FIVO_OK)
+        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "sample_rate", &rate,
+                            err) != FIVO_OK)
+            return err ? err->code : FIVO_ERR_INVALID;
+        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "data_dimension", &dd,
+                            err) != FIVO_OK)
+            return err ? err->code : FIVO_ERR_INVALID;
+        spt = dd > 0 ? dd : 200; /* the row declares no default: this is it */
+        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "samples_per_timestep",
+                            &spt, err) != FIVO_OK)
             return err ? err->code : FIVO_ERR_INVALID;
         if (dd > 0 && dd != spt)
             return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] data_dimension=%ld but "
@@ -81,6 +99,9 @@ static fivo_status sp_open(const fivo_config *cfg, const char *path, const char 
     if (spt <= 0 || spt > (1 << 20))
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[dataset] samples_per_timestep=%ld: must be in 1..%d", spt, 1 << 20);
+    if (rate < 1 || rate > 1000000)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] sample_rate=%ld: must be in "
+                              "1..1000000", rate);
     if (path == NULL)
         return fivo_error_set(err, FIVO_ERR_INVALID, "speech: dataset path needed");
     char file[4096];
@@ -103,7 +124,20 @@ static fivo_status sp_open(const fivo_config *cfg, const char *path, const char 
     if (d == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", file);
     d->dim = (int)spt;
-    fivo_status st = fivo_tfrecord_reader_open(file, &d->reader, err);
+    d->sample_rate = (int)rate;
+    /* stats.json sits beside the split files (the converter's out_dir). */
+    const char *slash = strrchr(file, '/');
+    int dir_len = slash != NULL ? (int)(slash - file) : 1;
+    snprintf(d->stats_path, sizeof d->stats_path, "%.*s/stats.json", dir_len,
+             slash != NULL ? file : ".");
+    fivo_status st = sp_read_stats(d->stats_path, &d->mean, &d->std, err);
+    d->has_stats = st == FIVO_OK;
+    if (st == FIVO_ERR_NOT_FOUND) {
+        fivo_error_clear(err);
+        st = FIVO_OK;
+    }
+    if (st == FIVO_OK)
+        st = fivo_tfrecord_reader_open(file, &d->reader, err);
     size_t cap = 0;
     const size_t frame_bytes = (size_t)spt * sizeof(float);
     while (st == FIVO_OK) {
@@ -192,12 +226,29 @@ static fivo_status sp_batch(void *self, int batch_size, bool shuffle, uint64_t s
     return FIVO_OK;
 }
 
+/* Samples as WAV: the frames' samples in order, de-standardised. */
+static fivo_status sp_write_sample(void *self, const float *frames, int num_frames, int dim,
+                                   int prefix_frames, const char *path_stem, fivo_error *err)
+{
+    const speech *d = self;
+    (void)prefix_frames;
+    if (!d->has_stats)
+        return fivo_error_set(err, FIVO_ERR_UNSUPPORTED, "no %s (the timit converter writes it) "
+                              "to de-standardise audio; no WAV", d->stats_path);
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s.wav", path_stem) >= (int)sizeof path)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "%s: path too long", path_stem);
+    return sp_write_wav(path, frames, (long)num_frames * dim, d->sample_rate, d->mean, d->std,
+                        err);
+}
+
 static const fivo_dataset_vtable sp_vtable = {
     .open = sp_open,
     .close = sp_close,
     .info = sp_info,
     .batch = sp_batch,
     .convert = NULL,
+    .write_sample = sp_write_sample,
 };
 
 static const fivo_plugin_descriptor sp_descriptor = {

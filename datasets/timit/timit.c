@@ -27,7 +27,9 @@
 
 #include <sndfile.h>
 
+#include <fivo/options.h>
 #include <fivo/plugin_dataset.h>
+#include <fivo/progress.h>
 #include <fivo/rng.h>
 #include <fivo/shuffle.h>
 #include <fivo/tfrecord.h>
@@ -94,6 +96,8 @@ static bool ends_with_ci(const char *s, const char *suffix)
 }
 
 /* Sub-folders (or files) of `dir` matching `keep`, as full paths, sorted. */
+#define TM_ROWS FIVO_OPTION_ROWS(tm_options)
+
 static fivo_status list_dir(const char *dir, bool want_dirs, bool (*keep)(const char *),
                             strlist *out, fivo_error *err)
 {
@@ -289,21 +293,12 @@ static fivo_status load_wav(const char *path, wavbuf *b, size_t *count, fivo_err
 
 /* ---- conversion ------------------------------------------------------------ */
 
-static void progress(bool tty, const char *what, size_t i, size_t n)
-{
-    if (tty && (i % 25 == 0 || i == n)) {
-        fprintf(stderr, "\r%s %zu/%zu", what, i, n);
-        if (i == n)
-            fputc('\n', stderr);
-        fflush(stderr);
-    }
-}
-
 static fivo_status write_split(const char *what, char **files, size_t nfiles, const char *out,
                                double mean, double std, int spt, wavbuf *wb, float **fbuf,
-                               size_t *fcap, fivo_tfrecord_writer **w, bool tty, fivo_error *err)
+                               size_t *fcap, fivo_tfrecord_writer **w, fivo_error *err)
 {
     fivo_status st = fivo_tfrecord_writer_open(out, w, err);
+    fivo_progress *prog = fivo_progress_start(what, "files", 0, (int64_t)nfiles);
     for (size_t i = 0; st == FIVO_OK && i < nfiles; i++) {
         size_t n;
         st = load_wav(files[i], wb, &n, err);
@@ -325,23 +320,48 @@ static fivo_status write_split(const char *what, char **files, size_t nfiles, co
         for (size_t k = n; k < padded; k++)
             x[k] = 0.0f; /* padding after normalising, as the reference does */
         st = fivo_tfrecord_writer_write(*w, x, padded * sizeof(float), err); /* little-endian */
-        progress(tty, what, i + 1, nfiles);
+        fivo_progress_update(prog, (int64_t)i + 1, NULL);
     }
+    fivo_progress_finish(prog);
     return st;
+}
+
+/* OUT/stats.json: the statistics the data was standardised with, so the
+ * speech reader can turn sampled frames back into audio. Exact doubles. */
+static fivo_status write_stats(const char *out, double mean, double std, long spt, int64_t count,
+                               fivo_error *err)
+{
+    char path[4096], tmp[4096 + 8];
+    if (snprintf(path, sizeof path, "%s/stats.json", out) >= (int)sizeof path)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "%s: path too long", out);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return fivo_error_set(err, FIVO_ERR_IO, "%s: %s", tmp, strerror(errno));
+    fprintf(f, "{\"mean\": %.17g, \"std\": %.17g, \"samples_per_timestep\": %ld, "
+               "\"train_samples\": %lld, \"sample_rate\": 16000}\n",
+            mean, std, spt, (long long)count);
+    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return fivo_error_set(err, FIVO_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return FIVO_OK;
 }
 
 static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_error *err)
 {
     const char *raw = NULL, *out = NULL;
-    long spt = 200, seed = 1234;
-    double frac = 0.05;
+    long spt = 0, seed = 0; /* defaults: tm_options */
+    double frac = 0;
     if (cfg == NULL)
         return fivo_error_set(err, FIVO_ERR_INVALID, "timit: no configuration");
-    if (fivo_config_string_or(cfg, "dataset", "raw_timit_dir", NULL, &raw, err) != FIVO_OK ||
-        fivo_config_string_or(cfg, "dataset", "out_dir", NULL, &out, err) != FIVO_OK ||
-        fivo_config_int_or(cfg, "dataset", "samples_per_timestep", 200, &spt, err) != FIVO_OK ||
-        fivo_config_double_or(cfg, "dataset", "valid_fraction", 0.05, &frac, err) != FIVO_OK ||
-        fivo_config_int_or(cfg, "dataset", "valid_seed", 1234, &seed, err) != FIVO_OK)
+    if (fivo_option_string(cfg, "dataset", TM_ROWS, "raw_timit_dir", &raw, err) != FIVO_OK ||
+        fivo_option_string(cfg, "dataset", TM_ROWS, "out_dir", &out, err) != FIVO_OK ||
+        fivo_option_int(cfg, "dataset", TM_ROWS, "samples_per_timestep", &spt, err) != FIVO_OK ||
+        fivo_option_double(cfg, "dataset", TM_ROWS, "valid_fraction", &frac, err) != FIVO_OK ||
+        fivo_option_int(cfg, "dataset", TM_ROWS, "valid_seed", &seed, err) != FIVO_OK)
         return err ? err->code : FIVO_ERR_INVALID;
     if (raw == NULL || raw[0] == '\0')
         return fivo_error_set(err, FIVO_ERR_INVALID, "timit: --raw_timit_dir ([dataset] "
@@ -391,7 +411,7 @@ static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_
     float *fbuf = NULL;
     size_t fcap = 0;
     fivo_tfrecord_writer *w[3] = {NULL, NULL, NULL};
-    bool tty = isatty(STDERR_FILENO);
+    fivo_progress *prog = NULL;
     if (perm == NULL || train == NULL || valid == NULL) {
         st = fivo_error_set(err, FIVO_ERR_NOMEM, "timit: out of memory");
         goto done;
@@ -405,6 +425,7 @@ static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_
     /* Pass 1: exact statistics over every train sample (integer sums). */
     int64_t sum = 0, count = 0;
     uint64_t sumsq = 0;
+    prog = fivo_progress_start("statistics", "files", 0, (int64_t)n_train);
     for (size_t i = 0; i < n_train; i++) {
         size_t n;
         st = load_wav(train[i], &wb, &n, err);
@@ -415,8 +436,10 @@ static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_
             sumsq += (uint64_t)((int64_t)wb.s[k] * wb.s[k]);
         }
         count += (int64_t)n;
-        progress(tty, "statistics", i + 1, n_train);
+        fivo_progress_update(prog, (int64_t)i + 1, NULL);
     }
+    fivo_progress_finish(prog);
+    prog = NULL;
     double mean = (double)sum / (double)count;
     /* var = (n*sumsq - sum^2) / n^2, with the numerator exact in 128 bits. */
     __extension__ unsigned __int128 num =
@@ -445,7 +468,7 @@ static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_
             goto done;
         }
         st = write_split(names[s], (char **)lists[s], counts[s], path, mean, std, (int)spt, &wb,
-                         &fbuf, &fcap, &w[s], tty, err);
+                         &fbuf, &fcap, &w[s], err);
         if (st != FIVO_OK)
             goto done;
     }
@@ -461,6 +484,13 @@ static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_
             goto done;
         }
     }
+    if ((st = write_stats(out, mean, std, spt, count, err)) != FIVO_OK) {
+        for (int k = 0; k < 3; k++) {
+            snprintf(path, sizeof path, "%s/%s", out, names[k]);
+            unlink(path);
+        }
+        goto done;
+    }
     if (report != NULL) {
         fivo_report_set_int(report, "num_train", (int64_t)n_train);
         fivo_report_set_int(report, "num_valid", (int64_t)n_valid);
@@ -472,6 +502,7 @@ static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_
         fivo_report_set_string(report, "out_dir", out);
     }
 done:
+    fivo_progress_finish(prog);
     for (int s = 0; s < 3; s++)
         fivo_tfrecord_writer_abort(w[s]);
     free(perm);

@@ -80,7 +80,7 @@ static fivo_status parse_list(const fivo_config *cfg, const char *key, double de
                               bool positive, double *out, fivo_error *err)
 {
     const char *text = NULL;
-    fivo_status st = fivo_config_string_or(cfg, "model", key, NULL, &text, err);
+    fivo_status st = fivo_option_string(cfg, "model", FIVO_OPTION_ROWS(OPTIONS), key, &text, err);
     if (st != FIVO_OK)
         return st;
     for (int i = 0; i < n; i++)
@@ -129,12 +129,12 @@ static fivo_status create(const fivo_config *cfg, const fivo_data_spec *spec, fi
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "ghmm: the data has dimension %d; the Gaussian HMM needs 1",
                               spec->dim);
-    const char *prop = "filtering";
-    double variance = 0.1;
-    long num_t = 5;
-    fivo_status st = fivo_config_string_or(cfg, "model", "proposal_type", "filtering", &prop, err);
+    const char *prop = NULL; /* defaults: OPTIONS */
+    double variance = 0;
+    long num_t = 0;
+    fivo_status st = fivo_option_string(cfg, "model", FIVO_OPTION_ROWS(OPTIONS), "proposal_type", &prop, err);
     if (st == FIVO_OK)
-        st = fivo_config_double_or(cfg, "model", "variance", 0.1, &variance, err);
+        st = fivo_option_double(cfg, "model", FIVO_OPTION_ROWS(OPTIONS), "variance", &variance, err);
     if (st != FIVO_OK)
         return st;
     /* An explicit num_timesteps wins; a default yields to the data's length. */
@@ -142,7 +142,7 @@ static fivo_status create(const fivo_config *cfg, const fivo_data_spec *spec, fi
     bool explicit_t = fivo_config_has(cfg, "model", "num_timesteps") &&
                       (origin == NULL || strcmp(origin, "default") != 0);
     if (explicit_t || spec == NULL || spec->num_timesteps <= 0) {
-        if ((st = fivo_config_int_or(cfg, "model", "num_timesteps", 5, &num_t, err)) != FIVO_OK)
+        if ((st = fivo_option_int(cfg, "model", FIVO_OPTION_ROWS(OPTIONS), "num_timesteps", &num_t, err)) != FIVO_OK)
             return st;
     } else {
         num_t = spec->num_timesteps;

@@ -19,12 +19,11 @@ static const fivo_option OPTIONS[] = {
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
-    double temp = 0.5;
-    if (cfg != NULL) {
-        fivo_status st = fivo_config_double_or(cfg, "resampler", "temperature", 0.5, &temp, err);
-        if (st != FIVO_OK)
-            return st;
-    }
+    double temp = 0; /* default: OPTIONS (also with no config) */
+    fivo_status st =
+        fivo_option_double(cfg, "resampler", FIVO_OPTION_ROWS(OPTIONS), "temperature", &temp, err);
+    if (st != FIVO_OK)
+        return st;
     if (!(temp > 0.0) || !isfinite(temp))
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[resampler] temperature = %g: expected a positive number", temp);

@@ -1,5 +1,6 @@
 /* The common part of the recurrent latent-variable models (see fivo/seqmodel.h). */
 #include <fivo/dist.h>
+#include <fivo/options.h>
 #include <fivo/rng.h>
 #include <fivo/seqmodel.h>
 
@@ -39,11 +40,15 @@ static fivo_status parse_sizes(const char *text, int *out, int *n, fivo_error *e
     return FIVO_OK;
 }
 
+/* The keys read here, with their declared defaults (the one place they live). */
+static const fivo_option ROWS[] = {FIVO_SEQMODEL_OPTIONS};
+#define SEQ_ROWS FIVO_OPTION_ROWS(ROWS)
+
 static fivo_status positive_int(const fivo_config *cfg, const char *key, long def, int *out,
                                 fivo_error *err)
 {
-    long v;
-    fivo_status s = fivo_config_int_or(cfg, "model", key, def, &v, err);
+    long v = def; /* for rows without a declared default: computed by the caller */
+    fivo_status s = fivo_option_int(cfg, "model", SEQ_ROWS, key, &v, err);
     if (s != FIVO_OK)
         return s;
     if (v <= 0 || v > 65536)
@@ -58,12 +63,13 @@ static fivo_status read_settings(fivo_seqmodel *sm, const fivo_config *cfg, fivo
     fivo_status s;
     double d;
     const char *str;
-    if ((s = positive_int(cfg, "latent_size", 64, &sm->Z, err)) != FIVO_OK ||
+    if ((s = positive_int(cfg, "latent_size", 0, &sm->Z, err)) != FIVO_OK ||
         (s = positive_int(cfg, "rnn_hidden_size", sm->Z, &sm->R, err)) != FIVO_OK ||
         (s = positive_int(cfg, "encoded_data_size", sm->Z, &sm->Ed, err)) != FIVO_OK ||
         (s = positive_int(cfg, "encoded_latent_size", sm->Z, &sm->El, err)) != FIVO_OK)
         return s;
-    if ((s = fivo_config_string_or(cfg, "model", "fcnet_hidden_sizes", NULL, &str, err)) != FIVO_OK)
+    str = NULL;
+    if ((s = fivo_option_string(cfg, "model", SEQ_ROWS, "fcnet_hidden_sizes", &str, err)) != FIVO_OK)
         return s;
     if (str) {
         if ((s = parse_sizes(str, sm->hidden, &sm->num_hidden, err)) != FIVO_OK)
@@ -72,7 +78,7 @@ static fivo_status read_settings(fivo_seqmodel *sm, const fivo_config *cfg, fivo
         sm->num_hidden = 1;
         sm->hidden[0] = sm->Z;
     }
-    if ((s = fivo_config_string_or(cfg, "model", "proposal_type", "filtering", &str, err)) != FIVO_OK)
+    if ((s = fivo_option_string(cfg, "model", SEQ_ROWS, "proposal_type", &str, err)) != FIVO_OK)
         return s;
     if (strcmp(str, "filtering") == 0)
         sm->proposal_type = FIVO_PROPOSAL_FILTERING;
@@ -84,15 +90,15 @@ static fivo_status read_settings(fivo_seqmodel *sm, const fivo_config *cfg, fivo
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[model] proposal_type = '%s': expected filtering, smoothing or prior",
                               str);
-    if ((s = fivo_config_double_or(cfg, "model", "raw_sigma_bias", 0.5, &d, err)) != FIVO_OK)
+    if ((s = fivo_option_double(cfg, "model", SEQ_ROWS, "raw_sigma_bias", &d, err)) != FIVO_OK)
         return s;
     sm->raw_sigma_bias = (float)d;
-    if ((s = fivo_config_double_or(cfg, "model", "sigma_min", 0.0, &d, err)) != FIVO_OK)
+    if ((s = fivo_option_double(cfg, "model", SEQ_ROWS, "sigma_min", &d, err)) != FIVO_OK)
         return s;
     if (d < 0)
         return fivo_error_set(err, FIVO_ERR_INVALID, "[model] sigma_min = %g: must be >= 0", d);
     sm->sigma_min = (float)d;
-    if ((s = fivo_config_double_or(cfg, "model", "emission_raw_sigma_bias", 0.25, &d, err)) !=
+    if ((s = fivo_option_double(cfg, "model", SEQ_ROWS, "emission_raw_sigma_bias", &d, err)) !=
         FIVO_OK)
         return s;
     sm->emission_raw_sigma_bias = (float)d;

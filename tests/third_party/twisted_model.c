@@ -42,6 +42,9 @@ static fivo_status tw_create(const fivo_config *cfg, const fivo_data_spec *spec,
         (st = fivo_config_get_double(cfg, "model", "twist_gain", 0, &gain, err)) != FIVO_OK ||
         (st = fivo_config_get_double(cfg, "model", "variance", 0, &variance, err)) != FIVO_OK)
         return st;
+    if (!(variance > 0.0) || !isfinite(variance))
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "[model] variance = %g: expected a positive number", variance);
     twisted *m = calloc(1, sizeof *m);
     if (m == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "twisted: out of memory");

@@ -90,12 +90,12 @@ static fivo_status lgssm_create(const fivo_config *cfg, const fivo_data_spec *sp
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "lgssm: needs real-valued data (Normal emission), the dataset is '%s'",
                               spec->kind);
-    if ((st = fivo_config_double_or(cfg, "model", "variance", 0.1, &variance, err)) != FIVO_OK)
+    if ((st = fivo_option_double(cfg, "model", FIVO_OPTION_ROWS(lgssm_options), "variance", &variance, err)) != FIVO_OK)
         return st;
     if (!(variance > 0.0) || !isfinite(variance))
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[model] variance = %g: expected a positive number", variance);
-    if ((st = fivo_config_string_or(cfg, "model", "proposal_type", "filtering", &proposal, err)) !=
+    if ((st = fivo_option_string(cfg, "model", FIVO_OPTION_ROWS(lgssm_options), "proposal_type", &proposal, err)) !=
         FIVO_OK)
         return st;
     if (strcmp(proposal, "filtering") != 0 && strcmp(proposal, "prior") != 0)
@@ -103,7 +103,7 @@ static fivo_status lgssm_create(const fivo_config *cfg, const fivo_data_spec *sp
                               "[model] proposal_type = '%s': expected 'filtering' or 'prior'",
                               proposal);
     /* Read only to validate it: the chain dataset uses it. */
-    if ((st = fivo_config_int_or(cfg, "model", "num_timesteps", 5, &num_timesteps, err)) != FIVO_OK)
+    if ((st = fivo_option_int(cfg, "model", FIVO_OPTION_ROWS(lgssm_options), "num_timesteps", &num_timesteps, err)) != FIVO_OK)
         return st;
 
     lgssm *m = calloc(1, sizeof *m);

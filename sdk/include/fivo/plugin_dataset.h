@@ -51,6 +51,20 @@ typedef struct fivo_dataset_vtable {
      * from [dataset] settings (e.g. raw_timit_dir, out_dir). Adds its counts
      * and statistics to `report`. MUST leave no partial output on failure. */
     fivo_status (*convert)(const fivo_config *cfg, fivo_report *report, fivo_error *err);
+    /* (2.0) OPTIONAL (may be NULL; the host checks FIVO_DATASET_HAS first):
+     * renders one sampled sequence in this data's own medium, so the host
+     * need not know what a frame means (MIDI for piano rolls, WAV for audio).
+     * `frames` is [num_frames, dim] row-major in the space of the batches'
+     * targets: the first prefix_frames are the conditioning data, the rest
+     * the model's continuation. The plugin writes `path_stem` plus its own
+     * extension (".mid", ".wav") and nothing else.
+     * MUST write the file completely or not at all (temp file + rename) and
+     * name the file in errors; MUST NOT keep `frames` or `path_stem`; MUST
+     * return FIVO_ERR_UNSUPPORTED (with the reason) when it cannot render
+     * this data (e.g. audio statistics missing), which the host reports as
+     * a warning and goes on. */
+    fivo_status (*write_sample)(void *self, const float *frames, int num_frames, int dim,
+                                int prefix_frames, const char *path_stem, fivo_error *err);
 } fivo_dataset_vtable;
 
 typedef struct fivo_dataset {
@@ -70,6 +84,10 @@ fivo_status fivo_dataset_get_info(const fivo_dataset *d, fivo_dataset_info *out,
 fivo_status fivo_dataset_read_batch(const fivo_dataset *d, int batch_size, bool shuffle,
                                     uint64_t seed, uint64_t index, fivo_batch *out,
                                     fivo_error *err);
+/* (2.0) FIVO_ERR_UNSUPPORTED when the plugin has no write_sample slot. */
+fivo_status fivo_dataset_write_sample(const fivo_dataset *d, const float *frames, int num_frames,
+                                      int dim, int prefix_frames, const char *path_stem,
+                                      fivo_error *err);
 
 #ifdef __cplusplus
 }
