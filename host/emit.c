@@ -1,6 +1,7 @@
 /* One report out: a JSON line appended to <logdir>/metrics.jsonl, an event
  * in the TensorBoard event file (train and eval), and the same values as a
- * human line on stdout. */
+ * human line on stdout. With several MPI ranks only rank 0 writes (every
+ * rank holds the same values). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,12 +9,15 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include <fivo/comm.h>
 #include <fivo/progress.h>
 
 #include "modes.h"
 
 int fivo_host_emit(fivo_host *h, fivo_report *r)
 {
+    if (fivo_comm_rank() != 0)
+        return 0;
     if (g_mkdir_with_parents(h->logdir, 0755) != 0) {
         fprintf(stderr, "fivo: error: %s: cannot create logdir: %s\n", h->logdir,
                 g_strerror(errno));

@@ -25,16 +25,20 @@ const fivo_host_flag fivo_host_flags[] = {
     {"batch_size", "fivo", "batch_size", I, "4", NULL, "Sequences per batch."},
     {"num_samples", "fivo", "num_samples", I, "4",
      NULL, "Particles (samples) per sequence for multi-sample bounds."},
+    {"shards", "fivo", "shards", I, "1", NULL,
+     "Fixed pieces of each training batch, summed exactly; results depend on it, not on "
+     "the MPI rank count, which must divide it."},
     {"parallel_iterations", "fivo", "parallel_iterations", I, NULL, NULL,
      "Accepted for compatibility with the reference; ignored."},
     {"stagger_workers", "fivo", "stagger_workers", B, NULL, NULL,
      "Accepted for compatibility with the reference; ignored."},
     {"task", "fivo", "task", I, NULL, NULL,
-     "Accepted for compatibility with the reference; ignored."},
+     "Accepted for compatibility with the reference; ignored (the MPI rank is the task)."},
     {"ps_tasks", "fivo", "ps_tasks", I, NULL, NULL,
-     "Accepted for compatibility with the reference; ignored."},
+     "Accepted for compatibility with the reference; ignored (no parameter servers: "
+     "mpirun, see --shards)."},
     {"master", "fivo", "master", S, NULL, NULL,
-     "Accepted for compatibility with the reference; ignored."},
+     "Accepted for compatibility with the reference; ignored (mpirun places the ranks)."},
 
     /* [train] */
     {"learning_rate", "train", "learning_rate", D, "0.0002", NULL, "Adam learning rate."},

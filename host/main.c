@@ -9,6 +9,7 @@
 
 #include <glib.h>
 
+#include <fivo/comm.h>
 #include <fivo/fivo.h>
 
 #include "configure.h"
@@ -214,5 +215,13 @@ out:
 
 int main(int argc, char **argv)
 {
-    return run(argc, argv);
+    /* MPI starts only under an MPI launcher (fivo/comm.h); else one process. */
+    fivo_error err = {0};
+    if (fivo_comm_init(&argc, &argv, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: %s\n", err.message);
+        return 1;
+    }
+    int rc = run(argc, argv);
+    fivo_comm_finalize();
+    return rc;
 }

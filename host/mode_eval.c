@@ -17,6 +17,7 @@
 #include <glib.h>
 
 #include <fivo/checkpoint.h>
+#include <fivo/comm.h>
 
 #include "session.h"
 
@@ -58,10 +59,20 @@ int fivo_host_run_eval(fivo_host *h)
     }
     fivo_session s;
     int rc = fivo_session_open(&s, h, split);
-    if (rc != 0) {
+    /* MPI: all ranks stop if one cannot open the split (it printed why). */
+    const char *path = "(none)";
+    fivo_config_get_string(h->cfg, "dataset", "path", "(none)", &path, NULL);
+    fivo_error_set(&err, FIVO_ERR_IO, "opening split %s of dataset %s failed", split, path);
+    if (fivo_comm_agree(rc != 0 ? FIVO_ERR_IO : FIVO_OK, &err, NULL, 0) != FIVO_OK) {
+        if (fivo_comm_size() > 1 && fivo_comm_rank() == 0)
+            fprintf(stderr, "fivo: error: %s\n", err.message);
+        if (rc == 0)
+            fivo_session_close(&s);
         g_strfreev(names);
-        return rc;
+        return rc != 0 ? rc : 1;
     }
+    /* Every rank computes; rank 0 alone prints (fivo_host_emit writes only there). */
+    const bool root = fivo_comm_rank() == 0;
     rc = 1;
     fivo_report *r = NULL;
     fivo_checkpoint_meta meta = {0};
@@ -91,14 +102,17 @@ int fivo_host_run_eval(fivo_host *h)
         }
         opened[k] = true;
     }
-    st = ckpt ? fivo_checkpoint_load(ckpt, s.params, NULL, &meta, &err)
-              : fivo_checkpoint_restore_latest(h->logdir, s.params, NULL, &meta, &used, &err);
+    /* Rank 0 reads the checkpoint for every rank. */
+    st = fivo_host_restore(h->logdir, ckpt, s.params, NULL, &meta, &used, &err);
     if (st == FIVO_ERR_NOT_FOUND && !ckpt) {
-        fprintf(stderr, "fivo: warning: %s; evaluating the initial parameters\n", err.message);
+        if (root)
+            fprintf(stderr, "fivo: warning: %s; evaluating the initial parameters\n",
+                    err.message);
     } else if (st != FIVO_OK) {
-        fprintf(stderr, "fivo: error: restoring a checkpoint: %s\n", err.message);
+        if (root)
+            fprintf(stderr, "fivo: error: restoring a checkpoint: %s\n", err.message);
         goto out;
-    } else {
+    } else if (root) {
         fprintf(stderr, "fivo: model restored from step %llu (%s), evaluating.\n",
                 (unsigned long long)meta.step, ckpt ? ckpt : used);
     }
@@ -106,16 +120,19 @@ int fivo_host_run_eval(fivo_host *h)
         st = fivo_session_eval_bound(&s, &s.dataset, k == trained ? &s.bound : &bounds[k],
                                      &stats[k], &err);
         if (st != FIVO_OK) {
-            fprintf(stderr, "fivo: error: %s bound on split %s: %s\n", names[k], split,
+            if (root)
+                fprintf(stderr, "fivo: error: %s bound on split %s: %s\n", names[k], split,
                     err.message);
             goto out;
         }
         per_t[k] = stats[k].timesteps > 0 ? stats[k].ll / (double)stats[k].timesteps : 0.0;
         per_seq[k] = stats[k].sequences > 0 ? stats[k].ll / (double)stats[k].sequences : 0.0;
     }
-    print_line(split, names, per_t, n, "t");
-    print_line(split, names, per_seq, n, "seq");
-    fflush(stdout);
+    if (root) {
+        print_line(split, names, per_t, n, "t");
+        print_line(split, names, per_seq, n, "seq");
+        fflush(stdout);
+    }
     r = fivo_report_new("eval");
     fivo_report_set_string(r, "split", split);
     fivo_report_set_int(r, "checkpoint_step", (int64_t)meta.step);
@@ -146,7 +163,8 @@ int fivo_host_run_eval(fivo_host *h)
          * [eval] bounds (same streams, same numbers), else from its own. */
         fivo_eval_stats own;
         if (trained < 0 && fivo_session_eval_bound(&s, &s.dataset, &s.bound, &own, &err) != FIVO_OK) {
-            fprintf(stderr, "fivo: error: %s\n", err.message);
+            if (root)
+                fprintf(stderr, "fivo: error: %s\n", err.message);
             goto out;
         }
         if (fivo_session_report_stats(&s, trained >= 0 ? &stats[trained] : &own, r, &err) !=

@@ -6,6 +6,8 @@
  *   samples  [sample_length, batch_size, num_samples, D],
  * and, when the dataset plugin renders samples (write_sample), one file per
  * prefix and sample in <out_dir>/samples/ (see sample_media.c). */
+#include <fivo/comm.h>
+
 #include "sample_media.h"
 #include "session.h"
 
@@ -25,6 +27,9 @@ static int fail(const char *what, const fivo_error *err)
 
 int fivo_host_run_sample(fivo_host *h)
 {
+    /* Under mpirun rank 0 alone samples and writes samples.npz. */
+    if (fivo_comm_rank() != 0)
+        return 0;
     fivo_config *cfg = h->cfg;
     fivo_error err;
     fivo_error_clear(&err);

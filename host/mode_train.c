@@ -17,7 +17,15 @@
  * and random streams are pure functions of (seed, step), an interrupted and
  * resumed run is bit-identical to an uninterrupted one. A NaN or inf in the
  * bound or gradients stops with a message naming the step and writes
- * nothing, so the last good checkpoint stays the newest. */
+ * nothing, so the last good checkpoint stays the newest.
+ *
+ * The step itself is train_step.c: [fivo] shards fixed pieces of the global
+ * batch, computed by this process or spread over MPI ranks, with the same
+ * bits on any rank count. With several ranks every rank trains the same
+ * model; rank 0 alone writes checkpoints and metrics and prints the
+ * reports; every rank starts from rank 0's read of the checkpoint; any
+ * rank's failure stops every rank after the same step with one message
+ * (from rank 0) naming the failing rank. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <signal.h>
@@ -28,8 +36,10 @@
 #include <glib.h>
 
 #include <fivo/checkpoint.h>
+#include <fivo/comm.h>
 
 #include "session.h"
+#include "train_step.h"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -84,24 +94,19 @@ static int read_opts(const fivo_config *cfg, train_opts *o)
     return 0;
 }
 
-/* 1 x 1 loss: -(1/B) sum_b log p-hat_b / L_b (or without / L_b). */
-static fivo_tensor *train_loss(fivo_ctx *ctx, const fivo_smc_result *res, const fivo_batch *batch,
-                               bool normalize)
-{
-    fivo_tensor *w = fivo_tensor_new(ctx, batch->batch_size, 1);
-    for (int b = 0; b < batch->batch_size; b++) {
-        int len = batch->lengths[b];
-        double scale = normalize ? (len > 0 ? 1.0 / len : 0.0) : 1.0;
-        w->data[b] = (float)(-scale / batch->batch_size);
-    }
-    return fivo_sum_all(ctx, fivo_mul(ctx, res->log_phat, w));
-}
+/* Errors every rank knows (an agreed failure) are printed once, by rank 0. */
+static bool prints(void) { return fivo_comm_rank() == 0; }
 
 static int emit_summary(fivo_session *s, long step, train_window *win, bool exact,
                         bool normalize)
 {
     int64_t now = g_get_monotonic_time();
     double secs = (double)(now - win->t0_us) * 1e-6;
+    if (!prints()) {
+        *win = (train_window){0};
+        win->t0_us = g_get_monotonic_time();
+        return 0;
+    }
     /* The reference's logging line; the value is the window's mean of the
      * bound per timestep (per sequence when not normalising). */
     fivo_progress_clear();
@@ -136,7 +141,8 @@ static int run_eval(fivo_session *s, fivo_dataset *ds, const char *split, long s
     fivo_report_set_string(r, "split", split);
     int rc = 0;
     if (fivo_session_evaluate(s, ds, r, &err) != FIVO_OK) {
-        fprintf(stderr, "fivo: error: %s\n", err.message);
+        if (prints())
+            fprintf(stderr, "fivo: error: %s\n", err.message);
         rc = 1;
     } else {
         fivo_report_get_number(r, "bound_mean", bound_mean);
@@ -146,9 +152,12 @@ static int run_eval(fivo_session *s, fivo_dataset *ds, const char *split, long s
     return rc;
 }
 
-static int save_numbered(fivo_session *s, fivo_adam *adam, long step, double best, long keep)
+static int save_numbered(fivo_session *s, fivo_adam *adam, long step, double best, long keep,
+                         uint32_t layout)
 {
-    fivo_checkpoint_meta meta = {(uint64_t)step, s->seed, 0, best, 0};
+    if (!prints())
+        return 0;
+    fivo_checkpoint_meta meta = {(uint64_t)step, s->seed, 0, best, layout};
     fivo_error err = {0};
     char *path = NULL;
     if (fivo_checkpoint_save_numbered(s->host->logdir, s->params, adam, &meta, (int)keep, &path,
@@ -161,9 +170,11 @@ static int save_numbered(fivo_session *s, fivo_adam *adam, long step, double bes
     return 0;
 }
 
-static int save_best(fivo_session *s, fivo_adam *adam, long step, double best)
+static int save_best(fivo_session *s, fivo_adam *adam, long step, double best, uint32_t layout)
 {
-    fivo_checkpoint_meta meta = {(uint64_t)step, s->seed, 0, best, 0};
+    if (!prints())
+        return 0;
+    fivo_checkpoint_meta meta = {(uint64_t)step, s->seed, 0, best, layout};
     fivo_error err = {0};
     char *path = g_build_filename(s->host->logdir, "best.fivo", NULL);
     int rc = 0;
@@ -175,49 +186,30 @@ static int save_best(fivo_session *s, fivo_adam *adam, long step, double best)
     return rc;
 }
 
-/* One training step; fills the window sums. */
-static fivo_status train_step(fivo_session *s, fivo_adam *adam, const train_opts *o, long step,
-                              double *ll, train_window *win, fivo_error *err)
+/* One training step (train_step.c), Adam, and the window sums. */
+static fivo_status train_step(fivo_session *s, fivo_trainer *tr, fivo_adam *adam, long step,
+                              fivo_status pending, bool *stop, train_window *win,
+                              fivo_error *err)
 {
-    fivo_batch batch;
-    fivo_status st = fivo_dataset_read_batch(&s->dataset, s->batch_size, true, s->seed,
-                                          (uint64_t)step, &batch, err);
+    fivo_status st = fivo_trainer_step(tr, s, step, pending, stop, err);
     if (st != FIVO_OK)
-        return st == FIVO_END ? fivo_error_set(err, FIVO_ERR_FORMAT,
-                                               "dataset '%s' ended a shuffled stream",
-                                               s->dataset_name)
-                              : st;
-    fivo_ctx_reset(s->ctx);
-    fivo_ctx_set_seed(s->ctx, s->seed, FIVO_RNG_DOMAIN_TRAIN + (uint64_t)step);
-    fivo_smc_result res;
-    if ((st = fivo_session_bound(s, &batch, &res, err)) != FIVO_OK)
         return st;
-    /* Before any update: a non-finite bound stops the run untouched. */
-    for (int b = 0; b < batch.batch_size; b++)
-        if (!isfinite(res.log_phat->data[b]))
-            return fivo_error_set(err, FIVO_ERR_NUMERIC, "the bound of sequence %d is %g", b,
-                                  (double)res.log_phat->data[b]);
-    if (fivo_params_count(s->params) > 0) {
-        fivo_tensor *loss = train_loss(s->ctx, &res, &batch, o->normalize);
-        if ((st = fivo_ctx_backward(s->ctx, loss, err)) != FIVO_OK)
-            return st;
-        if ((st = fivo_adam_step(adam, NULL, err)) != FIVO_OK)
-            return st;
-    }
-    bool exact = fivo_session_has_exact(s);
-    if (exact && (st = fivo_model_log_likelihood(&s->model, &batch, ll, err)) != FIVO_OK)
+    if (fivo_params_count(s->params) > 0 && (st = fivo_adam_step(adam, NULL, err)) != FIVO_OK)
         return st;
+    const bool exact = tr->exact;
+    const float *lp = tr->log_phat;
+    const double *ll = tr->ll;
     double bound = 0.0, bound_seq = 0.0, lls = 0.0, gap = 0.0;
     int n = 0;
-    for (int b = 0; b < batch.batch_size; b++) {
-        int len = batch.lengths[b];
+    for (int b = 0; b < tr->batch_size; b++) {
+        int len = tr->lengths[b];
         if (len <= 0)
             continue;
-        bound += res.log_phat->data[b] / len;
-        bound_seq += res.log_phat->data[b];
+        bound += lp[b] / len;
+        bound_seq += lp[b];
         if (exact) {
             lls += ll[b] / len;
-            gap += (ll[b] - res.log_phat->data[b]) / len;
+            gap += (ll[b] - lp[b]) / len;
         }
         win->timesteps += len;
         n++;
@@ -228,11 +220,30 @@ static fivo_status train_step(fivo_session *s, fivo_adam *adam, const train_opts
         win->ll += lls / n;
         win->gap += gap / n;
     }
-    win->rate += res.resample_rate;
+    win->rate += tr->resample_rate;
     win->steps++;
     if (!isfinite(bound))
         return fivo_error_set(err, FIVO_ERR_NUMERIC, "the bound is %g", bound);
     return FIVO_OK;
+}
+
+/* Collective: every rank learns whether every rank opened everything.
+ * A rank's own failure was printed by that rank (naming the file); rank 0
+ * adds which rank and host it was. */
+static int agree_open(int rc, const char *what, const fivo_host *h, const char *split)
+{
+    fivo_error err = {0};
+    const char *name = "?", *path = "(none)";
+    fivo_config_get_string(h->cfg, "dataset", "plugin", "?", &name, NULL);
+    fivo_config_get_string(h->cfg, "dataset", "path", "(none)", &path, NULL);
+    if (rc != 0)
+        fivo_error_set(&err, FIVO_ERR_IO, "%s (split %s, dataset %s, path %s) failed", what,
+                       split, name, path);
+    if (fivo_comm_agree(rc != 0 ? FIVO_ERR_IO : FIVO_OK, &err, NULL, 0) == FIVO_OK)
+        return 0;
+    if (fivo_comm_size() > 1 && prints())
+        fprintf(stderr, "fivo: error: %s; every rank stops\n", err.message);
+    return rc != 0 ? rc : 1;
 }
 
 int fivo_host_run_train(fivo_host *h)
@@ -243,13 +254,19 @@ int fivo_host_run_train(fivo_host *h)
         return rc;
     const char *split = "train";
     fivo_config_get_string(h->cfg, "dataset", "split", "train", &split, NULL);
-    if (g_mkdir_with_parents(h->logdir, 0755) != 0) {
+    if (prints() && g_mkdir_with_parents(h->logdir, 0755) != 0) {
         fprintf(stderr, "fivo: error: %s: cannot create logdir\n", h->logdir);
-        return 1;
+        rc = 1;
     }
     fivo_session s;
-    if ((rc = fivo_session_open(&s, h, split)) != 0)
+    if (rc == 0)
+        rc = fivo_session_open(&s, h, split);
+    else
+        memset(&s, 0, sizeof s);
+    if ((rc = agree_open(rc, "opening the session", h, split)) != 0) {
+        fivo_session_close(&s);
         return rc;
+    }
 
     fivo_adam_options ao;
     fivo_adam_options_default(&ao);
@@ -258,43 +275,60 @@ int fivo_host_run_train(fivo_host *h)
     fivo_adam *adam = fivo_adam_new(s.params, &ao);
     fivo_dataset eval_ds;
     fivo_dataset_info eval_info;
-    bool have_eval = false;
-    double *ll = NULL;
+    bool have_eval = false, have_trainer = false;
+    fivo_trainer tr;
     struct sigaction sa, old_int, old_term;
     bool handlers = false;
     if (o.eval_every > 0) {
-        if ((rc = fivo_session_open_split(&s, o.eval_split, &eval_ds, &eval_info)) != 0)
-            goto out;
-        have_eval = true;
+        rc = fivo_session_open_split(&s, o.eval_split, &eval_ds, &eval_info);
+        have_eval = rc == 0;
     }
+    if (rc == 0) {
+        rc = fivo_trainer_open(&tr, &s, o.normalize);
+        have_trainer = rc == 0;
+    }
+    if ((rc = agree_open(rc, "opening the eval split or the shards", h, o.eval_split)) != 0)
+        goto out;
+    const uint32_t layout = fivo_checkpoint_layout(s.batch_size, tr.shards);
 
     /* Resume from the newest valid checkpoint (damaged newer ones are
-     * refused with a warning naming them). */
+     * refused with a warning naming them); rank 0 reads it for every rank. */
     long start = 0;
     double best = NAN;
     fivo_error err = {0};
     fivo_checkpoint_meta meta;
     char *used = NULL;
-    fivo_status st = fivo_checkpoint_restore_latest(h->logdir, s.params, adam, &meta, &used, &err);
+    fivo_status st = fivo_host_restore(h->logdir, NULL, s.params, adam, &meta, &used, &err);
     if (st == FIVO_OK) {
         start = (long)meta.step;
         best = meta.best_bound;
-        if (meta.seed != s.seed)
+        int cb = 0, cs = 1;
+        if (!fivo_checkpoint_layout_get(meta.flags, &cb, &cs))
+            cb = s.batch_size;
+        if (prints() && meta.seed != s.seed)
             fivo_log_warn("%s was written with random_seed %llu; continuing with %llu", used,
                           (unsigned long long)meta.seed, (unsigned long long)s.seed);
-        fprintf(stderr, "fivo: resuming from %s (step %ld)\n", used, start);
+        if (prints() && (cb != s.batch_size || cs != tr.shards))
+            fivo_log_warn("%s was written with batch_size %d in %d shards; continuing with "
+                          "batch_size %d in %d shards (not a bit-exact continuation)",
+                          used, cb, cs, s.batch_size, tr.shards);
+        if (prints())
+            fprintf(stderr, "fivo: resuming from %s (step %ld)\n", used, start);
         free(used);
     } else if (st != FIVO_ERR_NOT_FOUND) {
-        fprintf(stderr, "fivo: error: %s\n", err.message);
+        if (prints())
+            fprintf(stderr, "fivo: error: %s\n", err.message);
         rc = 1;
         goto out;
     }
     long saved = st == FIVO_OK ? start : -1;
 
-    fivo_log_info("train: model %s, bound %s, resampler %s, dataset %s (%s), %d sequences x %d "
-                  "particles, %d parameters",
-                  s.model_name, s.bound_name, s.resampler_name, s.dataset_name, split,
-                  s.batch_size, s.num_samples, fivo_params_count(s.params));
+    if (prints())
+        fivo_log_info("train: model %s, bound %s, resampler %s, dataset %s (%s), %d sequences x "
+                      "%d particles in %d shards on %d ranks, %d parameters",
+                      s.model_name, s.bound_name, s.resampler_name, s.dataset_name, split,
+                      s.batch_size, s.num_samples, tr.shards, tr.ranks,
+                      fivo_params_count(s.params));
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -304,68 +338,99 @@ int fivo_host_run_train(fivo_host *h)
     sigaction(SIGTERM, &sa, &old_term);
     handlers = true;
 
-    ll = calloc((size_t)s.batch_size, sizeof(double));
     train_window win = {0};
     win.t0_us = g_get_monotonic_time();
     int64_t last_ckpt_us = win.t0_us;
+    const uint64_t bytes0 = fivo_comm_bytes_sent();
+    const double comm0 = fivo_comm_seconds();
     const bool exact = fivo_session_has_exact(&s);
-    bool numeric_failure = false;
-    /* Evaluations since the best one (early stopping); restarts at 0 on resume. */
+    bool numeric_failure = false, stop = false;
+    /* Evaluations since the best one (early stopping); restarts at 0 on resume.
+     * Eval is collective, so every rank stops early at the same step. */
     long since_best = 0;
     bool stop_early = false;
+    /* A failure only this rank had (rank 0 writing a file): reported to
+     * every rank with the next step, so that all stop together. */
+    fivo_status pending = FIVO_OK;
     long step = start;
-    fivo_progress *prog = fivo_progress_start("train", "steps", start, o.max_steps);
-    for (; step < o.max_steps && rc == 0 && !stop_signal && !stop_early; step++) {
-        if (ll == NULL) {
-            fprintf(stderr, "fivo: error: out of memory\n");
-            rc = 1;
+    /* The terminal progress line: rank 0's only. */
+    fivo_progress *prog =
+        prints() ? fivo_progress_start("train", "steps", start, o.max_steps) : NULL;
+    for (; step < o.max_steps && !stop && !stop_early; step++) {
+        stop = stop_signal != 0;
+        if (stop && tr.ranks == 1)
             break;
-        }
-        if ((st = train_step(&s, adam, &o, step, ll, &win, &err)) != FIVO_OK) {
+        if ((st = train_step(&s, &tr, adam, step, pending, &stop, &win, &err)) != FIVO_OK) {
             numeric_failure = st == FIVO_ERR_NUMERIC;
-            fprintf(stderr, "fivo: error: train step %ld: %s%s\n", step, err.message,
-                    numeric_failure ? "; stopping, the last good checkpoint is kept" : "");
+            if (prints())
+                fprintf(stderr, "fivo: error: train step %ld: %s%s\n", step, err.message,
+                        numeric_failure ? "; stopping, the last good checkpoint is kept" : "");
             rc = 1;
             break;
         }
         long done = step + 1;
+        int local = 0;
         fivo_host_train_progress(prog, done, s.bound_name, win.bound / win.steps);
         if (done % o.summarize_every == 0 || done == o.max_steps)
-            rc = emit_summary(&s, done, &win, exact, o.normalize);
-        if (rc == 0 && have_eval && (done % o.eval_every == 0 || done == o.max_steps)) {
+            local = emit_summary(&s, done, &win, exact, o.normalize);
+        if (local == 0 && have_eval && (done % o.eval_every == 0 || done == o.max_steps)) {
             double v = NAN;
-            rc = run_eval(&s, &eval_ds, o.eval_split, done, &v);
-            if (rc == 0 && isfinite(v) && (isnan(best) || v > best)) {
+            if (run_eval(&s, &eval_ds, o.eval_split, done, &v) != 0) {
+                rc = 1; /* an eval failure is known to every rank */
+                step++;
+                break;
+            }
+            if (isfinite(v) && (isnan(best) || v > best)) {
                 best = v;
                 since_best = 0;
-                rc = save_best(&s, adam, done, best);
-            } else if (rc == 0 && o.patience > 0 && ++since_best >= o.patience) {
-                fivo_log_info("early stopping after step %ld: %ld evaluations without a better "
-                              "bound than %g (kept in best.fivo)",
-                              done, since_best, best);
+                local = save_best(&s, adam, done, best, layout);
+            } else if (o.patience > 0 && ++since_best >= o.patience) {
+                if (prints())
+                    fivo_log_info("early stopping after step %ld: %ld evaluations without a "
+                                  "better bound than %g (kept in best.fivo)",
+                                  done, since_best, best);
                 stop_early = true;
             }
         }
-        if (rc == 0 &&
+        if (local == 0 &&
             (double)(g_get_monotonic_time() - last_ckpt_us) * 1e-6 >= o.checkpoint_every_secs) {
-            rc = save_numbered(&s, adam, done, best, o.keep);
+            local = save_numbered(&s, adam, done, best, o.keep, layout);
             saved = done;
             last_ckpt_us = g_get_monotonic_time();
+        }
+        if (local != 0) {
+            rc = 1;
+            pending = fivo_error_set(&err, FIVO_ERR_IO, "writing a report or checkpoint after "
+                                                        "step %ld failed (see above)", done);
+            if (tr.ranks == 1) {
+                step++;
+                break;
+            }
         }
     }
     fivo_progress_finish(prog);
     /* At exit (done, signal, or a non-numeric error after a completed step):
      * the parameters are those after `step` steps. Never after a NaN. */
-    if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o.keep) != 0)
+    if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o.keep, layout) != 0)
         rc = 1;
-    if (stop_signal)
+    if (tr.ranks > 1 && prints() && step > start)
+        fivo_log_info("mpi: %d ranks, %llu bytes passed to collectives per step by rank 0, "
+                      "%.3f ms per step in them (waiting for other ranks included)",
+                      tr.ranks,
+                      (unsigned long long)((fivo_comm_bytes_sent() - bytes0) /
+                                           (uint64_t)(step - start)),
+                      1e3 * (fivo_comm_seconds() - comm0) / (double)(step - start));
+    if (tr.ranks == 1 && stop_signal)
         fprintf(stderr, "fivo: stopped by signal %d after step %ld\n", (int)stop_signal, step);
+    else if (tr.ranks > 1 && stop && prints())
+        fprintf(stderr, "fivo: stopped by a signal to a rank after step %ld\n", step);
 out:
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
     }
-    free(ll);
+    if (have_trainer)
+        fivo_trainer_close(&tr);
     if (have_eval)
         fivo_dataset_close(&eval_ds);
     fivo_adam_free(adam);

@@ -17,6 +17,7 @@
 #ifndef FIVO_HOST_MODES_H
 #define FIVO_HOST_MODES_H
 
+#include <fivo/checkpoint.h>
 #include <fivo/fivo.h>
 #include <fivo/progress.h>
 
@@ -54,5 +55,14 @@ void fivo_host_train_progress(fivo_progress *p, long done, const char *bound_nam
  * missing, the available ones and where the host looked, and returns NULL
  * (the mode then exits non-zero). */
 const fivo_plugin_info *fivo_host_require_plugin(fivo_host *h, fivo_plugin_kind kind);
+
+/* Collective (restore.c): the checkpoint at `path` (NULL: the newest valid
+ * one in logdir) into params, and into adam when not NULL. With several
+ * MPI ranks rank 0 reads it and sends it to every rank, so all start from
+ * the same bits (no shared file system needed); every rank returns rank
+ * 0's status and message. *used (may be NULL) gets the file read. */
+fivo_status fivo_host_restore(const char *logdir, const char *path, fivo_params *params,
+                              fivo_adam *adam, fivo_checkpoint_meta *meta, char **used,
+                              fivo_error *err);
 
 #endif

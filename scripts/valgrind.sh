@@ -45,6 +45,24 @@ start=$(date +%s)
 printf '%s\n' "${tests[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} "$logs" \
   | tee "$logs/summary.txt"
 
+# With MPI: two ranks of a short sharded training run with periodic eval,
+# each under valgrind (Open MPI's own allocations suppressed, see
+# scripts/valgrind-openmpi.supp). About a minute.
+data="${FIVO_SHARED_DATA_DIR:-$(sed -n 's/^FIVO_SHARED_DATA_DIR:PATH=//p' "$build/CMakeCache.txt")}"
+if grep -q "^FIVO_HAVE_MPI:INTERNAL=ON" "$build/CMakeCache.txt" 2>/dev/null && [ -f "$data/tiny_pianoroll.pkl" ]; then
+  mpi_dir="$(mktemp -d /tmp/fivo_valgrind_mpi_XXXXXX)"
+  supp=(--suppressions="$(pwd)/scripts/valgrind-openmpi.supp")
+  [ -f /usr/share/openmpi/openmpi-valgrind.supp ] && supp+=(--suppressions=/usr/share/openmpi/openmpi-valgrind.supp)
+  rc=0
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 900 mpirun --oversubscribe -np 2 \
+    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite "${supp[@]}" \
+    --log-file="$logs/mpi_train.%p.log" "$build/bin/fivo" --dataset_path="$data/tiny_pianoroll.pkl" \
+    --latent_size=8 --batch_size=4 --shards=2 --max_steps=3 --summarize_every=3 --eval_every=3 \
+    --eval_split=train --logdir="$mpi_dir" >"$logs/mpi_train.out" 2>&1 || rc=$?
+  rm -rf "$mpi_dir"
+  echo "mpi_train (2 ranks): exit $rc" | tee -a "$logs/summary.txt"
+fi
+
 # The logs decide: a traced child that exits 1 on purpose (a bad-input test)
 # must still have no valgrind errors.
 bad=0

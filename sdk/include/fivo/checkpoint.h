@@ -35,8 +35,31 @@ typedef struct fivo_checkpoint_meta {
     uint64_t seed;      /* the run's random seed (all RNG streams derive from seed and step) */
     uint64_t adam_step; /* Adam's update count (restored into the optimizer) */
     double best_bound;  /* best validation bound so far (NaN when none) */
-    uint32_t flags;     /* reserved, 0 */
+    uint32_t flags;     /* 0, or the training layout (fivo_checkpoint_layout) */
 } fivo_checkpoint_meta;
+
+/* The global batch and shard count of a sharded run (fivo/shards.h) in
+ * meta.flags: bit 31 set, batch_size in bits 0..19, shards in bits 20..30.
+ * A run resumes bit-exactly on any number of ranks with the same two
+ * numbers. One-shard runs write 0 (the file is as before shards existed). */
+#define FIVO_CHECKPOINT_FLAG_LAYOUT 0x80000000u
+
+static inline uint32_t fivo_checkpoint_layout(int batch_size, int shards)
+{
+    if (shards <= 1 || batch_size < 1 || batch_size > 0xFFFFF || shards > 0x7FF)
+        return 0;
+    return FIVO_CHECKPOINT_FLAG_LAYOUT | (uint32_t)batch_size | ((uint32_t)shards << 20);
+}
+
+/* True when flags record a layout; then *batch_size and *shards hold it. */
+static inline bool fivo_checkpoint_layout_get(uint32_t flags, int *batch_size, int *shards)
+{
+    if (!(flags & FIVO_CHECKPOINT_FLAG_LAYOUT))
+        return false;
+    *batch_size = (int)(flags & 0xFFFFFu);
+    *shards = (int)((flags >> 20) & 0x7FFu);
+    return true;
+}
 
 /* Writes params (and Adam moments and step when adam != NULL) to `path`
  * atomically. */

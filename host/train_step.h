@@ -1,0 +1,67 @@
+/* One training step over the global batch in fixed shards (fivo/shards.h),
+ * on one process or spread over MPI ranks (fivo/comm.h).
+ *
+ * [fivo] shards = S (default 1) cuts the global batch ([fivo] batch_size)
+ * into S shards; with K ranks each rank computes shards [r*S/K, (r+1)*S/K)
+ * one after the other (so S % K == 0). Per step:
+ *   1. every rank takes the same global batch (a pure function of seed and
+ *      step) and, per own shard: bound, loss with the global batch's 1/B,
+ *      backward, the shard's gradient kept aside;
+ *   2. one small all-reduce (max) carries each rank's status (a failed
+ *      batch, a NaN bound or gradient) and each tensor's gradient exponent:
+ *      if any rank failed, every rank stops here with that rank's message;
+ *   3. the shards' gradients are summed exactly in fixed point (int64), one
+ *      all-reduce of the parameter count in int64;
+ *   4. the per-sequence results are gathered in batch order for the reports.
+ * The caller then applies the same Adam step on every rank. The result
+ * depends on (seed, step, B, S) only: K ranks give the bits of one process.
+ * S = 1 on one process is the plain step (no slicing, no fixed point). */
+#ifndef FIVO_HOST_TRAIN_STEP_H
+#define FIVO_HOST_TRAIN_STEP_H
+
+#include <fivo/shards.h>
+
+#include "session.h"
+
+typedef struct fivo_trainer {
+    int shards, ranks, rank;
+    int first_shard, num_local; /* this rank's shards */
+    bool normalize;             /* [train] normalize_by_seq_len */
+    bool exact;                 /* the model has an exact likelihood */
+    fivo_shard_buffer buf;
+    int ntensors;
+    size_t nvalues;             /* parameter floats */
+    float *grads;               /* [num_local][nvalues]: each own shard's gradient */
+    int64_t *acc;               /* [nvalues] fixed-point sum */
+    int32_t *exps;              /* [1 + ntensors]: stop flag, then exponents */
+    double *mine;               /* own sequences' results, 3 per sequence */
+    /* The global batch's per-sequence results after a step, in batch order. */
+    int batch_size;
+    int32_t *lengths;           /* [B] */
+    float *log_phat;            /* [B] */
+    double *ll;                 /* [B] exact log-likelihood (exact models) */
+    int32_t *resampled;         /* [B] resampling steps of each sequence */
+    int64_t resample_steps, valid_steps;
+    double resample_rate;
+    /* Test hook FIVO_TEST_FAULT=rank:step:kind (exit | nan | error). */
+    int fault_rank, fault_kind;
+    long fault_step;
+} fivo_trainer;
+
+/* Reads [fivo] shards, checks it against the batch size and rank count,
+ * allocates. Returns 0, or the exit code after printing the error. */
+int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize);
+void fivo_trainer_close(fivo_trainer *t);
+
+/* Collective (every rank, every step). Leaves the combined gradient in the
+ * parameters' grad buffers and the results in t. `*stop` (in: this rank
+ * wants to stop, e.g. a signal; out: some rank does) travels with the
+ * status, so all ranks stop after the same step. `pending` != FIVO_OK (with
+ * its message in *err) is a failure this rank had since the last step (rank
+ * 0 could not write a checkpoint): it is reported instead of computing. On
+ * failure every rank returns the same status and message, naming the
+ * failing rank when there are several. */
+fivo_status fivo_trainer_step(fivo_trainer *t, fivo_session *s, long step, fivo_status pending,
+                              bool *stop, fivo_error *err);
+
+#endif
