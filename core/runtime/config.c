@@ -248,10 +248,13 @@ fivo_status fivo_config_load_data(fivo_config *cfg, const char *text, const char
             char *where = lineno > 0 ? g_strdup_printf("%s:%d", origin, lineno)
                                      : g_strdup(origin);
             char *value = g_key_file_get_string(kf, groups[g], keys[k], &gerr);
-            if (value == NULL) {
+            /* GLib returns a string AND sets gerr for an invalid escape
+             * (e.g. "\q"): either one alone means the value is bad. */
+            if (value == NULL || gerr != NULL) {
                 st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: [%s] %s: %s", where, groups[g],
                                     keys[k], gerr ? gerr->message : "unreadable value");
                 g_clear_error(&gerr);
+                g_free(value);
                 g_free(where);
                 break;
             }
