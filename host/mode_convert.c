@@ -4,6 +4,7 @@
  * metrics.jsonl. The plugin leaves no partial output when it fails. */
 #include <stdio.h>
 
+#include "logdir_lock.h"
 #include "modes.h"
 
 int fivo_host_run_convert(fivo_host *h)
@@ -18,6 +19,8 @@ int fivo_host_run_convert(fivo_host *h)
                 info->name, info->file);
         return 1;
     }
+    if (fivo_host_lock_output(h->cfg, "dataset", "out_dir", NULL) != 0) /* one writer */
+        return 1;
     fivo_report *r = fivo_report_new("convert");
     fivo_report_set_string(r, "dataset_type", info->name);
     fivo_error err = {0};

@@ -4,6 +4,7 @@
  * run_sample does. Writes <logdir>/samples.npz with
  *   prefixes [prefix_length, batch_size, D]   (the conditioning targets)
  *   samples  [sample_length, batch_size, num_samples, D]. */
+#include "logdir_lock.h"
 #include "session.h"
 
 #include <fivo/checkpoint.h>
@@ -39,6 +40,8 @@ int fivo_host_run_sample(fivo_host *h)
                 prefix_length, sample_length);
         return 2;
     }
+    if (fivo_host_lock_output(cfg, "sample", "out_dir", h->logdir) != 0) /* one writer */
+        return 1;
     fivo_session s;
     int rc = fivo_session_open(&s, h, split);
     if (rc != 0)
@@ -159,7 +162,9 @@ int fivo_host_run_sample(fivo_host *h)
             {.name = "samples", .ndim = 4, .shape = {L, B, N, D}, .data = samples},
         };
         if (fivo_npz_write(out_path, arrays, 2, &err) != FIVO_OK) {
-            rc = fail("writing samples", &err);
+            fprintf(stderr, "fivo: error: sample: writing samples from the checkpoint of step "
+                            "%llu: %s\n", (unsigned long long)meta.step, err.message);
+            rc = 1;
             free(out_path);
             goto free_out;
         }
@@ -173,11 +178,12 @@ int fivo_host_run_sample(fivo_host *h)
             fivo_report_set_int(r, "batch_size", B);
             fivo_report_set_int(r, "num_samples", N);
             fivo_report_set_int(r, "dim", D);
-            fivo_host_emit(h, r);
+            rc = fivo_host_emit(h, r); /* a metrics write failure fails the mode */
             fivo_report_free(r);
+        } else {
+            rc = 0;
         }
         free(out_path);
-        rc = 0;
     }
 free_out:
 out:

@@ -28,6 +28,8 @@
 
 #include <fivo/checkpoint.h>
 
+#include "logdir_lock.h"
+#include "numeric_guard.h"
 #include "session.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -112,6 +114,8 @@ static int emit_summary(fivo_session *s, long step, train_window *win, bool exac
     fivo_report_set_number(r, "steps_per_sec", secs > 0 ? win->steps / secs : 0.0);
     fivo_report_set_number(r, "timesteps_per_sec", secs > 0 ? win->timesteps / secs : 0.0);
     int rc = fivo_host_emit(s->host, r);
+    if (rc != 0)
+        fprintf(stderr, "fivo: error: train step %ld: the report was not written\n", step);
     fivo_report_free(r);
     *win = (train_window){0};
     win->t0_us = g_get_monotonic_time();
@@ -182,12 +186,11 @@ static fivo_status train_step(fivo_session *s, fivo_adam *adam, const train_opts
     fivo_ctx_set_seed(s->ctx, s->seed, FIVO_RNG_DOMAIN_TRAIN + (uint64_t)step);
     fivo_smc_result res;
     if ((st = fivo_session_bound(s, &batch, &res, err)) != FIVO_OK)
-        return st;
+        return fivo_host_explain_numeric(s->params, st, err); /* names a NaN parameter */
     /* Before any update: a non-finite bound stops the run untouched. */
     for (int b = 0; b < batch.batch_size; b++)
         if (!isfinite(res.log_phat->data[b]))
-            return fivo_error_set(err, FIVO_ERR_NUMERIC, "the bound of sequence %d is %g", b,
-                                  (double)res.log_phat->data[b]);
+            return fivo_host_nonfinite_bound(s->params, b, res.log_phat->data[b], err);
     if (fivo_params_count(s->params) > 0) {
         fivo_tensor *loss = train_loss(s->ctx, &res, &batch, o->normalize);
         if ((st = fivo_ctx_backward(s->ctx, loss, err)) != FIVO_OK)
@@ -238,6 +241,8 @@ int fivo_host_run_train(fivo_host *h)
         fprintf(stderr, "fivo: error: %s: cannot create logdir\n", h->logdir);
         return 1;
     }
+    if (fivo_host_lock_folder(h->logdir, "logdir") != 0) /* one writer per logdir */
+        return 1;
     fivo_session s;
     if ((rc = fivo_session_open(&s, h, split)) != 0)
         return rc;
