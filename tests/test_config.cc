@@ -158,6 +158,40 @@ TEST(Config, InvalidEscapeIsRefusedNamingFileAndLine)
     g_log_remove_handler("GLib", h);
 }
 
+// Found by fuzz_config: GLib itself sets its GError twice for a value with
+// an invalid escape followed by a trailing backslash ("GError set over the
+// top"), so invalid escapes are refused before GLib decodes the value.
+TEST(Config, InvalidEscapeAndTrailingBackslashAreRefusedBeforeGLib)
+{
+    guint h = g_log_set_handler("GLib", (GLogLevelFlags)(G_LOG_LEVEL_WARNING |
+                                                         G_LOG_LEVEL_CRITICAL),
+                                count_warning, nullptr);
+    for (const char *v : {"a\\qb\\", "c\\", "\\x\\y"}) {
+        g_glib_warnings = 0;
+        Cfg cfg;
+        fivo_error err{};
+        std::string text = std::string("[fivo]\n# c\nlogdir = ") + v + "\n";
+        EXPECT_EQ(fivo_config_load_data(cfg.c, text.c_str(), "esc2.ini", false, &err),
+                  FIVO_ERR_FORMAT)
+            << v;
+        EXPECT_NE(std::string(err.message).find("esc2.ini:3:"), std::string::npos)
+            << err.message;
+        EXPECT_NE(std::string(err.message).find("escape"), std::string::npos) << err.message;
+        EXPECT_EQ(g_glib_warnings, 0) << v;
+    }
+    // Valid escapes still decode.
+    Cfg ok;
+    fivo_error err{};
+    ASSERT_EQ(fivo_config_load_data(ok.c, "[m]\nk = a\\sb\\tc\\\\d\\ne\\rf\n", "ok.ini", false,
+                                    &err),
+              FIVO_OK)
+        << err.message;
+    const char *s = nullptr;
+    fivo_config_get_string(ok.c, "m", "k", nullptr, &s, &err);
+    EXPECT_STREQ(s, "a b\tc\\d\ne\rf");
+    g_log_remove_handler("GLib", h);
+}
+
 TEST(Config, LoadFileNamesMissingAndMalformedFiles)
 {
     Cfg cfg;
