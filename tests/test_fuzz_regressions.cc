@@ -12,6 +12,8 @@
 #include <fivo/checkpoint.h>
 #include <fivo/crc32.h>
 
+#include "dataset_test_util.h"
+
 namespace {
 
 void put_u32(std::vector<unsigned char> &b, uint32_t v)
@@ -56,6 +58,26 @@ TEST(FuzzRegressions, CheckpointRecordCountThatDoesNotFit)
               std::string::npos)
         << err.message;
     unlink(path);
+}
+
+// fuzz_pickle: MARK then DICT on an empty stack computed NULL + 0 for the
+// items (undefined behaviour, reported by UBSan). The pickle is an empty
+// dict, so the split is missing: a clean error, no crash.
+TEST(FuzzRegressions, PickleMarkOnAnEmptyStack)
+{
+    const fivo_dataset_vtable *vt = fivo_test::dataset_vtable("pianoroll");
+    ASSERT_NE(vt, nullptr);
+    fivo_test::TempDir d;
+    fivo_test::write_bytes(d / "mark.pkl", "(d.");
+    void *self = nullptr;
+    fivo_error err{};
+    EXPECT_EQ(vt->open(nullptr, (d / "mark.pkl").c_str(), "train", &self, &err),
+              FIVO_ERR_NOT_FOUND)
+        << err.message;
+    EXPECT_NE(std::string(err.message).find("no split 'train'"), std::string::npos)
+        << err.message;
+    if (self != nullptr)
+        vt->close(self);
 }
 
 } // namespace
