@@ -5,6 +5,8 @@
 #define _XOPEN_SOURCE 700
 #include <fivo/registry.h>
 
+#include "registry_check.h"
+
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
@@ -593,4 +595,10 @@ void fivo_dataset_close(fivo_dataset *d)
     if (d->self != NULL && FIVO_DATASET_HAS(d, close))
         d->vt->close(d->self);
     memset(d, 0, sizeof *d);
+}
+
+/* Entry for fuzz/fuzz_descriptor.c (see registry_check.h). */
+char *fivo__registry_check_descriptor(const fivo_plugin_descriptor *d)
+{
+    return check_descriptor(d);
 }
