@@ -48,7 +48,7 @@ for t in "${targets[@]}"; do
   mkdir -p $B/artifacts/old
   find $B/artifacts -maxdepth 1 -name "$t-*" -exec mv {} $B/artifacts/old/ \;
   set +e
-  $B/fuzz/fuzz_$t -max_total_time="$secs" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
+  $B/fuzz/fuzz_$t -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix=$B/artifacts/$t- "$corpus" "$seeds/$t" >"$log" 2>&1
   rc=$?
   set -e
