@@ -63,7 +63,7 @@ TEST(WriteFaults, EveryWriteOfACheckpointFailsCleanly)
 {
     ASSERT_GT(base().ckpt10.size(), 100u);
     const std::string target = rel::ckpt_name(20);
-    // How many write() calls one checkpoint takes in 64-byte pieces.
+    // How many write() calls one checkpoint takes in 128-byte pieces.
     long total = 0;
     {
         fivo_test::TempDir d;
@@ -71,7 +71,7 @@ TEST(WriteFaults, EveryWriteOfACheckpointFailsCleanly)
         rel::Options o;
         std::string report = d.path + "/../fault_count_" + std::to_string(getpid());
         o.env = {{"LD_PRELOAD", rel::kShim}, {"FIVO_FAULT_MATCH", target},
-                 {"FIVO_FAULT_CHUNK", "64"}, {"FIVO_FAULT_REPORT", report}};
+                 {"FIVO_FAULT_CHUNK", "128"}, {"FIVO_FAULT_REPORT", report}};
         rel::Run r = rel::run(ghmm(d.path, 20), o);
         ASSERT_EQ(r.status, 0) << r.out;
         total = std::atol(rel::slurp(report).c_str());
@@ -92,7 +92,7 @@ TEST(WriteFaults, EveryWriteOfACheckpointFailsCleanly)
             base().copy_to(d.path);
             rel::Options o;
             o.env = {{"LD_PRELOAD", rel::kShim}, {"FIVO_FAULT_MATCH", target},
-                     {"FIVO_FAULT_CHUNK", "64"}, {"FIVO_FAULT_AT", std::to_string(n)},
+                     {"FIVO_FAULT_CHUNK", "128"}, {"FIVO_FAULT_AT", std::to_string(n)},
                      {"FIVO_FAULT_ERRNO", e.name}};
             if (std::string(e.name) == "ENOSPC")
                 o.env["FIVO_FAULT_STICKY"] = "1"; // a full disk stays full
