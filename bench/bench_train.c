@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     if (fivo_dataset_open(reg, "pianoroll", cfg, data, "train", &ds, &err))
         return die("dataset", &err);
     fivo_dataset_info info;
-    if (ds.vt->info(ds.self, &info, &err))
+    if (fivo_dataset_get_info(&ds, &info, &err))
         return die("dataset", &err);
     fivo_data_spec spec = {info.dim, info.kind, info.mean, 0};
     fivo_params *params = fivo_params_new((uint64_t)seed);
@@ -116,13 +116,13 @@ int main(int argc, char **argv)
             timesteps = 0;
         }
         fivo_batch b;
-        if (ds.vt->batch(ds.self, batch, true, (uint64_t)seed, (uint64_t)step, &b, &err))
+        if (fivo_dataset_read_batch(&ds, batch, true, (uint64_t)seed, (uint64_t)step, &b, &err))
             return die("batch", &err);
         fivo_ctx_reset(ctx);
         fivo_ctx_set_grad_enabled(ctx, !eval);
         fivo_ctx_set_seed(ctx, (uint64_t)seed, (uint64_t)step);
         fivo_smc_result r;
-        if (bound.vt->compute(bound.self, ctx, &model, &res, &b, n, &r, &err))
+        if (fivo_bound_compute(&bound, ctx, &model, &res, &b, n, &r, &err))
             return die("bound", &err);
         double s = 0;
         for (int i = 0; i < b.batch_size && i < 1024; i++) {

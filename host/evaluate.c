@@ -1,28 +1,68 @@
-/* One evaluation pass of the session's bound over a dataset split, as the
- * reference's ghmm eval reports it: the bound per timestep (mean and std
- * over sequences), the exact likelihood when the model has one, the average
- * log-weight variance and the average resampling rate. */
+/* Evaluation passes: a bound plugin over a dataset split in file order,
+ * without gradients, each batch in a fresh ctx with its own eval stream.
+ * One pass gathers both what the reference's eval lines print (sums of log
+ * p-hat over sequences and timesteps) and the bound's diagnostics (bound
+ * per timestep, exact likelihood and gap when the model has one, log-weight
+ * variance, resampling rate), so any bound reports the same things. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "session.h"
 
-/* Called for each batch of an eval pass with the bound's result. */
-typedef fivo_status (*eval_visit_fn)(void *user, fivo_session *s, const fivo_batch *batch,
-                                     const fivo_smc_result *res, fivo_error *err);
-
-/* One pass over the split in file order, gradients off: each batch in a
- * fresh ctx with its own eval stream, the session's bound (opts == NULL) or
- * the SMC engine with `opts`, then `visit`. */
-static fivo_status eval_pass(fivo_session *s, fivo_dataset *ds, const fivo_smc_options *opts,
-                             eval_visit_fn visit, void *user, fivo_error *err)
+/* The per-batch part of a pass. */
+static fivo_status add_batch(fivo_session *s, const fivo_batch *batch, const fivo_smc_result *res,
+                             fivo_eval_stats *a, double **ll, int *ll_cap, fivo_error *err)
 {
+    if (a->exact) {
+        if (batch->batch_size > *ll_cap) {
+            free(*ll);
+            *ll_cap = batch->batch_size;
+            *ll = malloc(sizeof(double) * (size_t)*ll_cap);
+            if (*ll == NULL) {
+                *ll_cap = 0;
+                return fivo_error_set(err, FIVO_ERR_NOMEM, "eval: out of memory");
+            }
+        }
+        fivo_status st = fivo_model_log_likelihood(&s->model, batch, *ll, err);
+        if (st != FIVO_OK)
+            return st;
+    }
+    int64_t batch_steps = 0;
+    for (int b = 0; b < batch->batch_size; b++) {
+        int len = batch->lengths[b];
+        a->ll += (double)res->log_phat->data[b]; /* summed in double */
+        a->timesteps += len;
+        if (len <= 0)
+            continue;
+        double per_t = res->log_phat->data[b] / len;
+        a->sum += per_t;
+        a->sumsq += per_t * per_t;
+        if (a->exact) {
+            a->ll_sum += (*ll)[b] / len;
+            a->gap_sum += ((*ll)[b] - res->log_phat->data[b]) / len;
+        }
+        a->nseq++;
+        batch_steps += len;
+    }
+    a->sequences += batch->batch_size;
+    a->var_weighted += res->log_weight_var * (double)batch_steps;
+    a->rate_weighted += res->resample_rate * (double)batch_steps;
+    a->steps += batch_steps;
+    return FIVO_OK;
+}
+
+fivo_status fivo_session_eval_bound(fivo_session *s, fivo_dataset *ds, const fivo_bound *bound,
+                                    fivo_eval_stats *out, fivo_error *err)
+{
+    *out = (fivo_eval_stats){.exact = fivo_session_has_exact(s)};
+    double *ll = NULL;
+    int ll_cap = 0;
     fivo_status st = FIVO_OK;
     bool grad = fivo_ctx_grad_enabled(s->ctx);
     fivo_ctx_set_grad_enabled(s->ctx, false);
     for (uint64_t index = 0;; index++) {
         fivo_batch batch;
-        st = ds->vt->batch(ds->self, s->batch_size, false, s->seed, index, &batch, err);
+        st = fivo_dataset_read_batch(ds, s->batch_size, false, s->seed, index, &batch, err);
         if (st == FIVO_END) {
             st = FIVO_OK;
             break;
@@ -32,118 +72,61 @@ static fivo_status eval_pass(fivo_session *s, fivo_dataset *ds, const fivo_smc_o
         fivo_ctx_reset(s->ctx);
         fivo_ctx_set_seed(s->ctx, s->seed, FIVO_RNG_DOMAIN_EVAL + index);
         fivo_smc_result res;
-        st = opts == NULL ? fivo_session_bound(s, &batch, &res, err)
-                          : fivo_smc_run(s->ctx, &s->model, &batch, opts, &res, err);
+        st = fivo_bound_compute(bound, s->ctx, &s->model, &s->resampler, &batch, s->num_samples,
+                                &res, err);
         if (st != FIVO_OK) {
             fivo_error_prefix(err, "eval batch %llu: ", (unsigned long long)index);
             break;
         }
-        if ((st = visit(user, s, &batch, &res, err)) != FIVO_OK)
+        if ((st = add_batch(s, &batch, &res, out, &ll, &ll_cap, err)) != FIVO_OK)
             break;
     }
+    free(ll);
     fivo_ctx_reset(s->ctx);
     fivo_ctx_set_grad_enabled(s->ctx, grad);
     return st;
 }
 
-typedef struct bound_stats {
-    bool exact;
-    double sum, sumsq, ll_sum, gap_sum, var_weighted, rate_weighted;
-    int64_t nseq, steps;
-    double *ll;
-    int ll_cap;
-} bound_stats;
-
-static fivo_status add_bound_stats(void *user, fivo_session *s, const fivo_batch *batch,
-                                   const fivo_smc_result *res, fivo_error *err)
+double fivo_eval_stats_resample_rate(const fivo_eval_stats *a)
 {
-    bound_stats *a = user;
-    if (a->exact) {
-        if (batch->batch_size > a->ll_cap) {
-            free(a->ll);
-            a->ll_cap = batch->batch_size;
-            a->ll = malloc(sizeof(double) * (size_t)a->ll_cap);
-            if (a->ll == NULL) {
-                a->ll_cap = 0;
-                return fivo_error_set(err, FIVO_ERR_NOMEM, "eval: out of memory");
-            }
-        }
-        fivo_status st = s->model.vt->log_likelihood(s->model.self, batch, a->ll, err);
-        if (st != FIVO_OK)
-            return st;
-    }
-    int64_t batch_steps = 0;
-    for (int b = 0; b < batch->batch_size; b++) {
-        int len = batch->lengths[b];
-        if (len <= 0)
-            continue;
-        double per_t = res->log_phat->data[b] / len;
-        a->sum += per_t;
-        a->sumsq += per_t * per_t;
-        if (a->exact) {
-            a->ll_sum += a->ll[b] / len;
-            a->gap_sum += (a->ll[b] - res->log_phat->data[b]) / len;
-        }
-        a->nseq++;
-        batch_steps += len;
-    }
-    a->var_weighted += res->log_weight_var * (double)batch_steps;
-    a->rate_weighted += res->resample_rate * (double)batch_steps;
-    a->steps += batch_steps;
-    return FIVO_OK;
+    return a->steps > 0 ? a->rate_weighted / (double)a->steps : 0.0;
 }
 
-fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report *r,
-                                  fivo_error *err)
+double fivo_eval_stats_log_weight_var(const fivo_eval_stats *a)
 {
-    bound_stats a = {0};
-    a.exact = fivo_session_has_exact(s);
-    fivo_status st = eval_pass(s, ds, NULL, add_bound_stats, &a, err);
-    free(a.ll);
-    if (st != FIVO_OK)
-        return st;
-    if (a.nseq == 0)
+    return a->steps > 0 ? a->var_weighted / (double)a->steps : 0.0;
+}
+
+fivo_status fivo_session_report_stats(fivo_session *s, const fivo_eval_stats *a, fivo_report *r,
+                                      fivo_error *err)
+{
+    if (a->nseq == 0)
         return fivo_error_set(err, FIVO_ERR_INVALID, "eval: split '%s' has no sequences",
                               s->split);
-    double mean = a.sum / a.nseq;
+    double mean = a->sum / (double)a->nseq;
     fivo_session_describe(s, r);
     const char *proposal = NULL;
     if (fivo_config_get_string(s->host->cfg, "model", "proposal_type", NULL, &proposal, NULL) ==
         FIVO_OK)
         fivo_report_set_string(r, "proposal_type", proposal);
     fivo_report_set_int(r, "num_samples", s->num_samples);
-    fivo_report_set_int(r, "num_sequences", a.nseq);
+    fivo_report_set_int(r, "num_sequences", a->nseq);
     fivo_report_set_number(r, "bound_mean", mean);
-    fivo_report_set_number(r, "bound_std", sqrt(fmax(a.sumsq / a.nseq - mean * mean, 0.0)));
-    if (a.exact) {
-        fivo_report_set_number(r, "true_ll_per_t", a.ll_sum / a.nseq);
-        fivo_report_set_number(r, "gap_per_t", a.gap_sum / a.nseq);
+    fivo_report_set_number(r, "bound_std",
+                           sqrt(fmax(a->sumsq / (double)a->nseq - mean * mean, 0.0)));
+    if (a->exact) {
+        fivo_report_set_number(r, "true_ll_per_t", a->ll_sum / (double)a->nseq);
+        fivo_report_set_number(r, "gap_per_t", a->gap_sum / (double)a->nseq);
     }
-    fivo_report_set_number(r, "log_weight_var", a.steps > 0 ? a.var_weighted / a.steps : 0.0);
-    fivo_report_set_number(r, "resample_rate", a.steps > 0 ? a.rate_weighted / a.steps : 0.0);
+    fivo_report_set_number(r, "log_weight_var", fivo_eval_stats_log_weight_var(a));
+    fivo_report_set_number(r, "resample_rate", fivo_eval_stats_resample_rate(a));
     return FIVO_OK;
 }
 
-static fivo_status add_sums(void *user, fivo_session *s, const fivo_batch *batch,
-                            const fivo_smc_result *res, fivo_error *err)
+fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report *r,
+                                  fivo_error *err)
 {
-    (void)s;
-    (void)err;
-    fivo_eval_sums *out = user;
-    for (int b = 0; b < batch->batch_size; b++) {
-        out->ll += (double)res->log_phat->data[b]; /* summed in double */
-        out->timesteps += batch->lengths[b];
-    }
-    out->sequences += batch->batch_size;
-    return FIVO_OK;
-}
-
-fivo_status fivo_session_eval_sums(fivo_session *s, fivo_dataset *ds,
-                                   const fivo_smc_options *opts, fivo_eval_sums *out,
-                                   fivo_error *err)
-{
-    out->ll = 0.0;
-    out->timesteps = 0;
-    out->sequences = 0;
-    return eval_pass(s, ds, opts, add_sums, out, err);
+    fivo_eval_stats a;
+    fivo_status st = fivo_session_eval_bound(s, ds, &s->bound, &a, err);
+    return st != FIVO_OK ? st : fivo_session_report_stats(s, &a, r, err);
 }

@@ -14,6 +14,8 @@ const fivo_host_flag fivo_host_flags[] = {
     /* [fivo]: the host itself */
     {"mode", "fivo", "mode", S, "train", "train|eval|sample|convert|inspect|plugins",
      "What to do."},
+    {"verbose", "fivo", "verbose", B, "false", NULL,
+     "fivo plugins: also list each plugin's options, defaults and choices."},
     {"logdir", "fivo", "logdir", S, "/tmp/fivo", NULL,
      "Folder for checkpoints, samples and metrics.jsonl (created on demand)."},
     {"plugin_path", "fivo", "plugin_path", S, NULL, NULL,
@@ -56,6 +58,9 @@ const fivo_host_flag fivo_host_flags[] = {
      "Split evaluated periodically while training."},
     {"checkpoint", "eval", "checkpoint", S, NULL, NULL,
      "Checkpoint file to evaluate or sample from (default: latest in logdir)."},
+    {"eval_bounds", "eval", "bounds", S, "elbo,iwae,fivo", NULL,
+     "Bound plugins --mode=eval reports, comma separated; each reads [bound] when it is the "
+     "trained one, else [bound.NAME]."},
 
     /* [sample] */
     {"prefix_length", "sample", "prefix_length", I, "25", NULL,
@@ -64,58 +69,53 @@ const fivo_host_flag fivo_host_flags[] = {
     {"sample_out_dir", "sample", "out_dir", S, NULL, NULL,
      "Folder for samples.npz (default: logdir)."},
 
-    /* [model] */
-    {"model", "model", "plugin", S, "vrnn", NULL, "Model plugin (vrnn, srnn, ghmm)."},
-    {"latent_size", "model", "latent_size", I, "64", NULL,
-     "Size of the latent state of the model."},
-    {"proposal_type", "model", "proposal_type", S, "filtering",
-     "prior|filtering|smoothing|true-filtering|true-smoothing",
-     "Proposal; true-* only for the Gaussian HMM."},
-    {"variance", "model", "variance", D, "0.1", NULL, "Variance of the Gaussian HMM."},
-    {"num_timesteps", "model", "num_timesteps", I, "5", NULL,
-     "Timesteps of the Gaussian HMM."},
+    /* Plugin sections. `plugin` (and the dataset's path and split) are the
+     * host's own keys there; every other row is only the reference's flag
+     * name for a key of the chosen plugin: no default, no value list here.
+     * The plugin declares those, and its section is checked against its
+     * own options (fivo_plugin_apply_options). */
+    {"model", "model", "plugin", S, "vrnn", NULL, "Model plugin (fivo plugins lists them)."},
+    {"latent_size", "model", "latent_size", I, NULL, NULL, "Size of the model's latent state."},
+    {"proposal_type", "model", "proposal_type", S, NULL, NULL,
+     "The model's proposal (its choices: fivo --help, plugin options)."},
+    {"variance", "model", "variance", D, NULL, NULL, "Variance, for models that have one."},
+    {"num_timesteps", "model", "num_timesteps", I, NULL, NULL,
+     "Timesteps, for models of fixed length."},
 
-    /* [bound] */
-    {"bound", "bound", "plugin", S, "fivo", NULL, "Bound plugin (elbo, iwae, fivo)."},
-    {"resampling_criterion", "bound", "resampling_criterion", S, "ess", "ess|always|never",
-     "When FIVO resamples."},
-    {"ess_threshold", "bound", "ess_threshold", D, "0.5", NULL,
-     "Resample when ESS <= threshold * num_samples (criterion ess)."},
+    {"bound", "bound", "plugin", S, "fivo", NULL, "Bound plugin trained (fivo plugins lists them)."},
+    {"resampling_criterion", "bound", "resampling_criterion", S, NULL, NULL,
+     "When the bound resamples (bounds that resample)."},
+    {"ess_threshold", "bound", "ess_threshold", D, NULL, NULL,
+     "Resample when ESS <= threshold * num_samples (bounds that resample)."},
 
-    /* [resampler] */
     {"resampling_type", "resampler", "plugin", S, "multinomial", NULL,
-     "Resampler plugin (multinomial, systematic, stratified, residual, relaxed)."},
-    {"relaxed_resampling_temperature", "resampler", "temperature", D, "0.5", NULL,
-     "Relaxation temperature of relaxed resampling."},
+     "Resampler plugin (fivo plugins lists them)."},
+    {"relaxed_resampling_temperature", "resampler", "temperature", D, NULL, NULL,
+     "Temperature, for resamplers that relax."},
 
-    /* [dataset] */
     {"dataset_type", "dataset", "plugin", S, "pianoroll", NULL,
-     "Dataset plugin (pianoroll, speech, chain, timit)."},
+     "Dataset plugin (fivo plugins lists them; a model may prefer one)."},
     {"dataset_path", "dataset", "path", S, NULL, NULL, "Path to load the dataset from."},
     {"split", "dataset", "split", S, "train", "train|valid|test",
      "Split to train on, evaluate or sample prefixes from."},
     {"data_dimension", "dataset", "data_dimension", I, NULL, NULL,
-     "Width of each timestep (default: from the data; 88 pianoroll, 200 speech)."},
+     "Width of each timestep, for readers that take it."},
     {"raw_timit_dir", "dataset", "raw_timit_dir", S, NULL, NULL,
-     "Raw TIMIT folder read by --mode=convert."},
+     "Raw data folder read by --mode=convert (converting readers)."},
     {"out_dir", "dataset", "out_dir", S, NULL, NULL,
      "Folder --mode=convert writes dataset files to."},
     {"samples_per_timestep", "dataset", "samples_per_timestep", I, NULL, NULL,
-     "Audio samples per timestep of speech data (default: data_dimension, else 200)."},
+     "Audio samples per timestep, for audio readers."},
     {"valid_frac", "dataset", "valid_fraction", D, NULL, NULL,
-     "Fraction of TIMIT TRAIN held out as valid by --mode=convert (default 0.05)."},
+     "Fraction held out as valid by --mode=convert (converting readers)."},
 };
 const size_t fivo_host_num_flags = sizeof fivo_host_flags / sizeof fivo_host_flags[0];
 
 const fivo_host_section fivo_host_sections[] = {
-    {"fivo", "the host: mode, logdir, plugin_path, seed, batch and particle counts", 0},
-    {"train", "training loop: optimiser, steps, reports, checkpoints", 0},
-    {"eval", "evaluation: split and checkpoint", 0},
-    {"sample", "sampling: prefix and sample lengths, output folder", 0},
-    {"model", "`plugin` names the model; other keys go to it", FIVO_PLUGIN_MODEL},
-    {"bound", "`plugin` names the bound; other keys go to it", FIVO_PLUGIN_BOUND},
-    {"resampler", "`plugin` names the resampler; other keys go to it", FIVO_PLUGIN_RESAMPLER},
-    {"dataset", "`plugin` names the dataset reader; other keys go to it", FIVO_PLUGIN_DATASET},
+    {"fivo", "the host: mode, logdir, plugin_path, seed, batch and particle counts"},
+    {"train", "training loop: optimiser, steps, reports, checkpoints"},
+    {"eval", "evaluation: split, checkpoint, the bounds --mode=eval reports"},
+    {"sample", "sampling: prefix and sample lengths, output folder"},
 };
 const size_t fivo_host_num_sections = sizeof fivo_host_sections / sizeof fivo_host_sections[0];
 
@@ -142,31 +142,4 @@ const fivo_host_section *fivo_host_section_find(const char *name)
         if (strcmp(fivo_host_sections[i].name, name) == 0)
             return &fivo_host_sections[i];
     return NULL;
-}
-
-size_t fivo_host_edit_distance(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    size_t *row = malloc((m + 1) * sizeof *row);
-    if (row == NULL)
-        return (size_t)-1;
-    for (size_t j = 0; j <= m; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= m; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    size_t d = row[m];
-    free(row);
-    return d;
 }

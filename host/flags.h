@@ -27,10 +27,12 @@ typedef struct fivo_host_flag {
 extern const fivo_host_flag fivo_host_flags[];
 extern const size_t fivo_host_num_flags;
 
+/* The host's own sections. Plugin sections ([model], [bound], [resampler],
+ * [dataset], and [bound.NAME] for bounds eval runs besides the trained one)
+ * come from the kind table (fivo/plugin_kinds.h). */
 typedef struct fivo_host_section {
     const char *name;
     const char *help;
-    int plugin_kind; /* a fivo_plugin_kind for plugin sections, else 0 */
 } fivo_host_section;
 
 extern const fivo_host_section fivo_host_sections[];
@@ -40,12 +42,14 @@ const fivo_host_flag *fivo_host_flag_find(const char *flag);
 const fivo_host_flag *fivo_host_flag_for_key(const char *section, const char *key);
 const fivo_host_section *fivo_host_section_find(const char *name);
 
-/* Edit distance, for "did you mean" suggestions. */
-size_t fivo_host_edit_distance(const char *a, const char *b);
-
 struct fivo_registry;
 /* `fivo --help`: usage, every flag with its [section] key, type, default
  * and help, every section, and the options the plugins found declare. */
 void fivo_host_print_help(FILE *out, const struct fivo_registry *reg);
+/* One plugin's options (key, type or choices, default, help), each line
+ * after `indent`; for --help and `fivo plugins --verbose`. */
+struct fivo_plugin_info;
+void fivo_host_print_plugin_options(FILE *out, const struct fivo_plugin_info *p,
+                                    const char *indent);
 
 #endif

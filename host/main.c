@@ -13,24 +13,11 @@
 
 #include <fivo/fivo.h>
 
+#include "configure.h"
 #include "flags.h"
 #include "modes.h"
 #include "size_limits.h"
 
-#define EXIT_USAGE 2
-
-static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "fivo: error: %s\n(see fivo --help)\n", msg);
-    g_free(msg);
-    return EXIT_USAGE;
-}
 
 static const char *const modes[] = {"train", "eval", "sample", "convert", "inspect", "plugins"};
 
@@ -42,22 +29,6 @@ static bool is_mode(const char *s)
     return false;
 }
 
-/* The closest of `candidates` (NULL-terminated) to `word`. */
-static const char *closest(const char *word, GPtrArray *candidates)
-{
-    const char *best = NULL;
-    size_t best_d = (size_t)-1;
-    for (guint i = 0; i < candidates->len; i++) {
-        const char *c = g_ptr_array_index(candidates, i);
-        size_t d = fivo_host_edit_distance(word, c);
-        if (d < best_d) {
-            best_d = d;
-            best = c;
-        }
-    }
-    return best;
-}
-
 static int unknown_flag(const char *name)
 {
     GPtrArray *names = g_ptr_array_new();
@@ -67,8 +38,8 @@ static int unknown_flag(const char *name)
     g_ptr_array_add(names, "set");
     g_ptr_array_add(names, "help");
     g_ptr_array_add(names, "version");
-    const char *best = closest(name, names);
-    int rc = usage_error("unknown flag --%s; did you mean --%s?", name, best);
+    const char *best = fivo_closest_name(name, (const char *const *)names->pdata, names->len);
+    int rc = fivo_host_usage_error("unknown flag --%s; did you mean --%s?", name, best);
     g_ptr_array_free(names, TRUE);
     return rc;
 }
@@ -84,7 +55,7 @@ static int apply_set(fivo_config *cfg, const char *arg)
     const char *dot = strchr(arg, '.');
     const char *eq = strchr(arg, '=');
     if (dot == NULL || eq == NULL || dot > eq || dot == arg || eq == dot + 1)
-        return usage_error("--set %s: expected SECTION.KEY=VALUE", arg);
+        return fivo_host_usage_error("--set %s: expected SECTION.KEY=VALUE", arg);
     char *section = g_strndup(arg, (gsize)(dot - arg));
     char *key = g_strndup(dot + 1, (gsize)(eq - dot - 1));
     fivo_config_set_from(cfg, section, key, eq + 1, "--set");
@@ -108,7 +79,7 @@ static int parse_args(int argc, char **argv, fivo_config *cfg, cli *c)
                 fivo_config_set_from(cfg, "fivo", "mode", a, "command line");
                 continue;
             }
-            return usage_error("unexpected argument '%s' (modes: train, eval, sample, "
+            return fivo_host_usage_error("unexpected argument '%s' (modes: train, eval, sample, "
                                "convert, inspect, plugins)", a);
         }
         const char *body = a + 2;
@@ -124,7 +95,7 @@ static int parse_args(int argc, char **argv, fivo_config *cfg, cli *c)
             if (value == NULL && i + 1 < argc)
                 value = argv[++i];
             if (value == NULL || value[0] == '\0')
-                rc = usage_error("--%s needs a value", name);
+                rc = fivo_host_usage_error("--%s needs a value", name);
             else if (name[0] == 'c')
                 c->config_path = value;
             else
@@ -147,7 +118,7 @@ static int parse_args(int argc, char **argv, fivo_config *cfg, cli *c)
                 if (value == NULL && i + 1 < argc)
                     value = argv[++i];
                 if (value == NULL)
-                    rc = usage_error("--%s needs a value ([%s] %s)", f->flag, f->section, f->key);
+                    rc = fivo_host_usage_error("--%s needs a value ([%s] %s)", f->flag, f->section, f->key);
                 else {
                     char *origin = g_strdup_printf("--%s", f->flag);
                     fivo_config_set_from(cfg, f->section, f->key, value, origin);
@@ -179,127 +150,6 @@ static void merge_under(fivo_config *cfg, const fivo_config *file)
     }
 }
 
-/* Every key a section accepts: the host's rows, and for plugin sections
- * `plugin` plus the options declared by any plugin of that kind. */
-static GPtrArray *known_keys(const fivo_host_section *sec, const fivo_registry *reg)
-{
-    GPtrArray *keys = g_ptr_array_new();
-    for (size_t i = 0; i < fivo_host_num_flags; i++)
-        if (strcmp(fivo_host_flags[i].section, sec->name) == 0)
-            g_ptr_array_add(keys, (gpointer)fivo_host_flags[i].key);
-    if (sec->plugin_kind != 0) {
-        g_ptr_array_add(keys, "plugin");
-        for (int i = 0; i < fivo_registry_count(reg); i++) {
-            const fivo_plugin_info *p = fivo_registry_at(reg, i);
-            if ((int)p->kind != sec->plugin_kind)
-                continue;
-            for (size_t k = 0; k < p->num_options; k++)
-                g_ptr_array_add(keys, (gpointer)p->options[k].key);
-        }
-    }
-    return keys;
-}
-
-static bool contains(GPtrArray *a, const char *s)
-{
-    for (guint i = 0; i < a->len; i++)
-        if (strcmp(g_ptr_array_index(a, i), s) == 0)
-            return true;
-    return false;
-}
-
-/* Unknown sections and keys (from the file or --set) are errors that name
- * where they came from and the closest known name. */
-static int validate_keys(const fivo_config *cfg, const fivo_registry *reg, const char *file)
-{
-    const char *const *sections = fivo_config_sections(cfg);
-    for (int s = 0; sections[s] != NULL; s++) {
-        const char *const *keys = fivo_config_keys(cfg, sections[s]);
-        const fivo_host_section *sec = fivo_host_section_find(sections[s]);
-        if (sec == NULL) {
-            GPtrArray *names = g_ptr_array_new();
-            for (size_t i = 0; i < fivo_host_num_sections; i++)
-                g_ptr_array_add(names, (gpointer)fivo_host_sections[i].name);
-            const char *where = keys[0] != NULL ? fivo_config_origin(cfg, sections[s], keys[0])
-                                                : NULL;
-            int rc = usage_error("%s: unknown section [%s]; did you mean [%s]?",
-                                 where != NULL ? where : file != NULL ? file : "config",
-                                 sections[s], closest(sections[s], names));
-            g_ptr_array_free(names, TRUE);
-            return rc;
-        }
-        GPtrArray *known = known_keys(sec, reg);
-        for (int k = 0; keys[k] != NULL; k++) {
-            if (contains(known, keys[k]))
-                continue;
-            const char *where = fivo_config_origin(cfg, sections[s], keys[k]);
-            const char *best = closest(keys[k], known);
-            int rc = usage_error("%s: unknown key '%s' in [%s]%s%s%s%s",
-                                 where != NULL ? where : "config", keys[k], sections[s],
-                                 best != NULL ? "; did you mean '" : "", best ? best : "",
-                                 best != NULL ? "'?" : "",
-                                 sec->plugin_kind != 0
-                                     ? " (plugin sections accept 'plugin' and the options "
-                                       "plugins of that kind declare; see fivo --help)"
-                                     : "");
-            g_ptr_array_free(known, TRUE);
-            return rc;
-        }
-        g_ptr_array_free(known, TRUE);
-    }
-    return 0;
-}
-
-static void apply_defaults(fivo_config *cfg)
-{
-    for (size_t i = 0; i < fivo_host_num_flags; i++) {
-        const fivo_host_flag *f = &fivo_host_flags[i];
-        if (f->default_value != NULL && !fivo_config_has(cfg, f->section, f->key))
-            fivo_config_set_from(cfg, f->section, f->key, f->default_value, "default");
-    }
-}
-
-/* Types and choices of every key the host knows. */
-static int validate_values(const fivo_config *cfg)
-{
-    fivo_error err = {0};
-    for (size_t i = 0; i < fivo_host_num_flags; i++) {
-        const fivo_host_flag *f = &fivo_host_flags[i];
-        if (!fivo_config_has(cfg, f->section, f->key))
-            continue;
-        fivo_status st = FIVO_OK;
-        long l;
-        double d;
-        bool b;
-        switch (f->type) {
-        case FIVO_OPTION_INT: st = fivo_config_get_int(cfg, f->section, f->key, 0, &l, &err); break;
-        case FIVO_OPTION_DOUBLE:
-            st = fivo_config_get_double(cfg, f->section, f->key, 0, &d, &err);
-            break;
-        case FIVO_OPTION_BOOL:
-            st = fivo_config_get_bool(cfg, f->section, f->key, false, &b, &err);
-            break;
-        case FIVO_OPTION_STRING: break;
-        }
-        if (st != FIVO_OK)
-            return usage_error("%s", err.message);
-        if (f->choices != NULL) {
-            const char *v = NULL;
-            fivo_config_get_string(cfg, f->section, f->key, NULL, &v, NULL);
-            char **choices = g_strsplit(f->choices, "|", -1);
-            bool ok = g_strv_contains((const char *const *)choices, v);
-            g_strfreev(choices);
-            if (!ok) {
-                const char *where = fivo_config_origin(cfg, f->section, f->key);
-                return usage_error("%s: [%s] %s = '%s': expected one of %s",
-                                   where != NULL ? where : "config", f->section, f->key, v,
-                                   f->choices);
-            }
-        }
-    }
-    return 0;
-}
-
 static int run(int argc, char **argv)
 {
     fivo_config *cfg = fivo_config_new();
@@ -318,7 +168,7 @@ static int run(int argc, char **argv)
     if (c.config_path != NULL) {
         file_cfg = fivo_config_new();
         if (fivo_config_load_file(file_cfg, c.config_path, false, &err) != FIVO_OK) {
-            rc = usage_error("%s", err.message);
+            rc = fivo_host_usage_error("%s", err.message);
             goto out;
         }
         merge_under(cfg, file_cfg);
@@ -333,10 +183,7 @@ static int run(int argc, char **argv)
         fivo_host_print_help(stdout, reg);
         goto out;
     }
-    if ((rc = validate_keys(cfg, reg, c.config_path)) != 0)
-        goto out;
-    apply_defaults(cfg);
-    if ((rc = validate_values(cfg)) != 0)
+    if ((rc = fivo_host_configure(cfg, reg, c.config_path)) != 0)
         goto out;
 
     fivo_host h = {.cfg = cfg, .reg = reg};

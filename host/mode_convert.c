@@ -4,6 +4,8 @@
  * metrics.jsonl. The plugin leaves no partial output when it fails. */
 #include <stdio.h>
 
+#include <glib.h>
+
 #include "logdir_lock.h"
 #include "modes.h"
 
@@ -12,11 +14,17 @@ int fivo_host_run_convert(fivo_host *h)
     const fivo_plugin_info *info = fivo_host_require_plugin(h, FIVO_PLUGIN_DATASET);
     if (info == NULL)
         return 1;
-    const fivo_dataset_vtable *vt = info->vtable;
-    if (!FIVO_VTABLE_HAS(vt, info->vtable_size, fivo_dataset_vtable, convert)) {
+    if (!fivo_dataset_can_convert(info)) {
+        GString *able = g_string_new(NULL);
+        for (int i = 0; i < fivo_registry_count(h->reg); i++) {
+            const fivo_plugin_info *p = fivo_registry_at(h->reg, i);
+            if (fivo_dataset_can_convert(p))
+                g_string_append_printf(able, "%s%s", able->len ? ", " : "", p->name);
+        }
         fprintf(stderr, "fivo: error: dataset plugin '%s' (%s) cannot convert raw data; "
-                        "choose one that can, e.g. --dataset_type=timit\n",
-                info->name, info->file);
+                        "dataset plugins that can: %s\n",
+                info->name, info->file, able->len ? able->str : "none");
+        g_string_free(able, TRUE);
         return 1;
     }
     if (fivo_host_lock_output(h->cfg, "dataset", "out_dir", NULL) != 0) /* one writer */
@@ -24,7 +32,7 @@ int fivo_host_run_convert(fivo_host *h)
     fivo_report *r = fivo_report_new("convert");
     fivo_report_set_string(r, "dataset_type", info->name);
     fivo_error err = {0};
-    if (vt->convert(h->cfg, r, &err) != FIVO_OK) {
+    if (fivo_dataset_convert(info, h->cfg, r, &err) != FIVO_OK) {
         fprintf(stderr, "fivo: error: %s\n", err.message);
         fivo_report_free(r);
         return 1;

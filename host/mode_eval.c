@@ -1,48 +1,80 @@
 /* --mode=eval: restores the newest checkpoint in logdir (or [eval]
- * checkpoint) and evaluates, over the whole [dataset] split in order and
- * without gradients, the reference's three bounds: ELBO (1 particle), IWAE
- * (num_samples particles, never resampling) and FIVO (num_samples, resampling
- * by [bound] resampling_criterion / ess_threshold with the configured
- * resampler), per timestep (sum / total timesteps) and per sequence:
+ * checkpoint) and runs each bound plugin named in [eval] bounds (default
+ * elbo,iwae,fivo: the reference's three) over the whole [dataset] split in
+ * order, without gradients. Each bound is opened from the registry with its
+ * own settings ([bound] for the trained bound, [bound.NAME] otherwise) and
+ * decides its own particles (ELBO uses one). Prints, as the reference:
  *   <split> elbo ll/t: X, iwae ll/t: Y fivo ll/t: Z
  *   <split> elbo ll/seq: ...
- * For models with an exact likelihood (the GHMM) the configured bound's
- * diagnostics (true_ll_per_t, gap_per_t, ...) are added to the report. */
+ * and reports <name>_ll_per_t, <name>_ll_per_seq, <name>_resample_rate and
+ * <name>_log_weight_var for each, <name>_gap_per_t when the model has an
+ * exact likelihood, plus the trained bound's diagnostics (true_ll_per_t,
+ * gap_per_t, ...) for such models. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
 
 #include <fivo/checkpoint.h>
 
 #include "session.h"
 
+/* The reference's line: ", " between entries but a plain space before the
+ * last, as its three-bound format string has it. */
+static void print_line(const char *split, char **names, const double *v, int n, const char *unit)
+{
+    printf("%s", split);
+    for (int k = 0; k < n; k++)
+        printf("%s%s ll/%s: %f", k == 0 ? " " : k == n - 1 ? " " : ", ", names[k], unit, v[k]);
+    printf("\n");
+}
+
 int fivo_host_run_eval(fivo_host *h)
 {
-    const char *split = "train", *ckpt = NULL, *crit_text = "ess";
-    double ess_threshold = 0.5;
+    const char *split = "train", *ckpt = NULL, *bounds_text = NULL;
     fivo_error err = {0};
     fivo_config_get_string(h->cfg, "dataset", "split", "train", &split, NULL);
-    if (fivo_config_string_or(h->cfg, "eval", "checkpoint", NULL, &ckpt, &err) ||
-        fivo_config_double_or(h->cfg, "bound", "ess_threshold", 0.5, &ess_threshold, &err) ||
-        fivo_config_string_or(h->cfg, "bound", "resampling_criterion", "ess", &crit_text, &err)) {
+    fivo_config_get_string(h->cfg, "eval", "bounds", NULL, &bounds_text, NULL);
+    if (fivo_config_string_or(h->cfg, "eval", "checkpoint", NULL, &ckpt, &err)) {
         fprintf(stderr, "fivo: error: %s\n", err.message);
         return 2;
     }
-    fivo_criterion crit;
-    if (fivo_criterion_parse(crit_text, &crit, &err) != FIVO_OK) {
-        fprintf(stderr, "fivo: error: [bound] resampling_criterion: %s\n", err.message);
+    char **names = g_strsplit(bounds_text != NULL ? bounds_text : "", ",", -1);
+    int n = 0;
+    for (int i = 0; names[i] != NULL; i++) {
+        g_strstrip(names[i]);
+        if (names[i][0] != '\0')
+            names[n++] = names[i];
+        else
+            g_free(names[i]);
+    }
+    names[n] = NULL;
+    if (n == 0) {
+        fprintf(stderr, "fivo: error: %s: [eval] bounds names no bound\n",
+                fivo_config_origin(h->cfg, "eval", "bounds"));
+        g_strfreev(names);
         return 2;
     }
     fivo_session s;
     int rc = fivo_session_open(&s, h, split);
-    if (rc != 0)
+    if (rc != 0) {
+        g_strfreev(names);
         return rc;
+    }
     rc = 1;
     fivo_report *r = NULL;
     fivo_checkpoint_meta meta = {0};
     char *used = NULL;
+    fivo_eval_stats *stats = calloc((size_t)n, sizeof *stats);
+    double *per_t = calloc((size_t)n, sizeof *per_t), *per_seq = calloc((size_t)n, sizeof *per_seq);
     fivo_status st = ckpt ? fivo_checkpoint_load(ckpt, s.params, NULL, &meta, &err)
                           : fivo_checkpoint_restore_latest(h->logdir, s.params, NULL, &meta, &used,
                                                            &err);
+    if (stats == NULL || per_t == NULL || per_seq == NULL) {
+        fprintf(stderr, "fivo: error: eval: out of memory\n");
+        goto out;
+    }
     if (st == FIVO_ERR_NOT_FOUND && !ckpt) {
         fprintf(stderr, "fivo: warning: %s; evaluating the initial parameters\n", err.message);
     } else if (st != FIVO_OK) {
@@ -52,49 +84,78 @@ int fivo_host_run_eval(fivo_host *h)
         fprintf(stderr, "fivo: model restored from step %llu (%s), evaluating.\n",
                 (unsigned long long)meta.step, ckpt ? ckpt : used);
     }
-    static const char *const names[3] = {"elbo", "iwae", "fivo"};
-    fivo_smc_options opts[3] = {
-        {1, FIVO_RESAMPLE_NEVER, ess_threshold, NULL},
-        {s.num_samples, FIVO_RESAMPLE_NEVER, ess_threshold, NULL},
-        {s.num_samples, crit, ess_threshold, &s.resampler},
-    };
-    double per_t[3], per_seq[3];
-    for (int k = 0; k < 3; k++) {
-        fivo_eval_sums sums;
-        if (fivo_session_eval_sums(&s, &s.dataset, &opts[k], &sums, &err) != FIVO_OK) {
+    int trained = -1;
+    for (int k = 0; k < n; k++) {
+        fivo_bound bound;
+        if (fivo_session_open_bound(&s, names[k], &bound, &err) != FIVO_OK) {
+            fprintf(stderr, "fivo: error: %s\n", err.message);
+            rc = err.code == FIVO_ERR_INVALID ? 2 : 1;
+            goto out;
+        }
+        st = fivo_session_eval_bound(&s, &s.dataset, &bound, &stats[k], &err);
+        fivo_bound_close(&bound);
+        if (st != FIVO_OK) {
             fprintf(stderr, "fivo: error: %s bound on split %s: %s\n", names[k], split,
                     err.message);
             goto out;
         }
-        per_t[k] = sums.timesteps > 0 ? sums.ll / (double)sums.timesteps : 0.0;
-        per_seq[k] = sums.sequences > 0 ? sums.ll / (double)sums.sequences : 0.0;
+        per_t[k] = stats[k].timesteps > 0 ? stats[k].ll / (double)stats[k].timesteps : 0.0;
+        per_seq[k] = stats[k].sequences > 0 ? stats[k].ll / (double)stats[k].sequences : 0.0;
+        if (strcmp(names[k], s.bound_name) == 0)
+            trained = k;
     }
-    printf("%s elbo ll/t: %f, iwae ll/t: %f fivo ll/t: %f\n", split, per_t[0], per_t[1], per_t[2]);
-    printf("%s elbo ll/seq: %f, iwae ll/seq: %f fivo ll/seq: %f\n", split, per_seq[0], per_seq[1],
-           per_seq[2]);
+    print_line(split, names, per_t, n, "t");
+    print_line(split, names, per_seq, n, "seq");
     fflush(stdout);
     r = fivo_report_new("eval");
     fivo_report_set_string(r, "split", split);
     fivo_report_set_int(r, "checkpoint_step", (int64_t)meta.step);
     fivo_report_set_int(r, "step", (int64_t)meta.step);
-    for (int k = 0; k < 3; k++) {
-        char key[32];
-        snprintf(key, sizeof key, "%s_ll_per_t", names[k]);
+    for (int k = 0; k < n; k++) {
+        char *key = g_strdup_printf("%s_ll_per_t", names[k]);
         fivo_report_set_number(r, key, per_t[k]);
-        snprintf(key, sizeof key, "%s_ll_per_seq", names[k]);
+        g_free(key);
+        key = g_strdup_printf("%s_ll_per_seq", names[k]);
         fivo_report_set_number(r, key, per_seq[k]);
+        g_free(key);
     }
-    if (fivo_session_has_exact(&s) &&
-        fivo_session_evaluate(&s, &s.dataset, r, &err) != FIVO_OK) {
-        fprintf(stderr, "fivo: error: %s\n", err.message);
-        goto out;
+    for (int k = 0; k < n; k++) {
+        char *key = g_strdup_printf("%s_resample_rate", names[k]);
+        fivo_report_set_number(r, key, fivo_eval_stats_resample_rate(&stats[k]));
+        g_free(key);
+        key = g_strdup_printf("%s_log_weight_var", names[k]);
+        fivo_report_set_number(r, key, fivo_eval_stats_log_weight_var(&stats[k]));
+        g_free(key);
+        if (stats[k].exact && stats[k].nseq > 0) {
+            key = g_strdup_printf("%s_gap_per_t", names[k]);
+            fivo_report_set_number(r, key, stats[k].gap_sum / (double)stats[k].nseq);
+            g_free(key);
+        }
+    }
+    if (fivo_session_has_exact(&s)) {
+        /* The trained bound's diagnostics, from its pass when it was one of
+         * [eval] bounds (same streams, same numbers), else from its own. */
+        fivo_eval_stats own;
+        if (trained < 0 && fivo_session_eval_bound(&s, &s.dataset, &s.bound, &own, &err) != FIVO_OK) {
+            fprintf(stderr, "fivo: error: %s\n", err.message);
+            goto out;
+        }
+        if (fivo_session_report_stats(&s, trained >= 0 ? &stats[trained] : &own, r, &err) !=
+            FIVO_OK) {
+            fprintf(stderr, "fivo: error: %s\n", err.message);
+            goto out;
+        }
     }
     fivo_report_set_int(r, "num_samples", s.num_samples);
     rc = fivo_host_emit(h, r);
 out:
     if (r)
         fivo_report_free(r);
+    free(stats);
+    free(per_t);
+    free(per_seq);
     free(used);
+    g_strfreev(names);
     fivo_session_close(&s);
     return rc;
 }

@@ -27,7 +27,7 @@ static int inspect_split(fivo_host *h, const fivo_plugin_info *info, const char 
         return 1;
     }
     fivo_dataset_info in;
-    if (ds.vt->info(ds.self, &in, &err) != FIVO_OK) {
+    if (fivo_dataset_get_info(&ds, &in, &err) != FIVO_OK) {
         fprintf(stderr, "fivo: error: %s\n", err.message);
         fivo_dataset_close(&ds);
         return 1;
@@ -58,7 +58,7 @@ static int inspect_split(fivo_host *h, const fivo_plugin_info *info, const char 
     double s1 = 0.0, s2 = 0.0, n = 0.0;
     fivo_batch b;
     for (uint64_t k = 0;; k++) {
-        st = ds.vt->batch(ds.self, 64, false, 0, k, &b, &err);
+        st = fivo_dataset_read_batch(&ds, 64, false, 0, k, &b, &err);
         if (st == FIVO_END)
             break;
         if (st != FIVO_OK) {

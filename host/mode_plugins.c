@@ -1,13 +1,16 @@
-/* `fivo plugins`: every plugin found (kind, name, version, ABI, file) and
- * every candidate refused, with the reason. */
+/* `fivo plugins`: every plugin found (kind, name, version, ABI, file; with
+ * --verbose its options) and every candidate refused, with the reason. */
 #include <stdio.h>
 
 #include <glib.h>
 
+#include "flags.h"
 #include "modes.h"
 
 int fivo_host_run_plugins(fivo_host *h)
 {
+    bool verbose = false;
+    fivo_config_get_bool(h->cfg, "fivo", "verbose", false, &verbose, NULL);
     printf("fivo plugin ABI %u.%u\nsearched:\n", FIVO_ABI_MAJOR, FIVO_ABI_MINOR);
     const char *const *dirs = fivo_registry_search_dirs(h->reg);
     for (int i = 0; dirs[i] != NULL; i++)
@@ -28,6 +31,8 @@ int fivo_host_run_plugins(fivo_host *h)
                    p->version, abi, p->file);
             if (p->description[0] != '\0')
                 printf("  %-10s %s\n", "", p->description);
+            if (verbose)
+                fivo_host_print_plugin_options(stdout, p, "             ");
         }
 
     int r = fivo_registry_refused_count(h->reg);

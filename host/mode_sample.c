@@ -72,7 +72,7 @@ int fivo_host_run_sample(fivo_host *h)
 
     /* A shuffled batch from the seed, as the reference samples prefixes
      * from a shuffled, repeated split. */
-    if (s.dataset.vt->batch(s.dataset.self, (int)batch_size, true, (uint64_t)seed, 0, &full, &err) !=
+    if (fivo_dataset_read_batch(&s.dataset, (int)batch_size, true, (uint64_t)seed, 0, &full, &err) !=
         FIVO_OK) {
         rc = fail("dataset batch", &err);
         goto out;
@@ -107,7 +107,7 @@ int fivo_host_run_sample(fivo_host *h)
     fivo_ctx_set_seed(s.ctx, (uint64_t)seed, FIVO_RNG_DOMAIN_SAMPLE);
     fivo_smc_result res;
     memset(&res, 0, sizeof res);
-    if (s.bound.vt->compute(s.bound.self, s.ctx, &s.model, &s.resampler, &prefix, N, &res,
+    if (fivo_bound_compute(&s.bound, s.ctx, &s.model, &s.resampler, &prefix, N, &res,
                             &err) != FIVO_OK) {
         rc = fail("conditioning on the prefix", &err);
         goto free_out;
@@ -132,7 +132,7 @@ int fivo_host_run_sample(fivo_host *h)
     }
     for (int l = 0; l < L; l++) {
         fivo_tensor *x;
-        if (s.model.vt->sample_step(s.model.self, s.ctx, &state, P + l, &state, &x, &err) !=
+        if (fivo_model_sample_step(&s.model, s.ctx, &state, P + l, &state, &x, &err) !=
             FIVO_OK) {
             rc = fail("sampling", &err);
             goto free_out;

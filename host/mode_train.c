@@ -175,7 +175,7 @@ static fivo_status train_step(fivo_session *s, fivo_adam *adam, const train_opts
                               double *ll, train_window *win, fivo_error *err)
 {
     fivo_batch batch;
-    fivo_status st = s->dataset.vt->batch(s->dataset.self, s->batch_size, true, s->seed,
+    fivo_status st = fivo_dataset_read_batch(&s->dataset, s->batch_size, true, s->seed,
                                           (uint64_t)step, &batch, err);
     if (st != FIVO_OK)
         return st == FIVO_END ? fivo_error_set(err, FIVO_ERR_FORMAT,
@@ -199,7 +199,7 @@ static fivo_status train_step(fivo_session *s, fivo_adam *adam, const train_opts
             return st;
     }
     bool exact = fivo_session_has_exact(s);
-    if (exact && (st = s->model.vt->log_likelihood(s->model.self, &batch, ll, err)) != FIVO_OK)
+    if (exact && (st = fivo_model_log_likelihood(&s->model, &batch, ll, err)) != FIVO_OK)
         return st;
     double bound = 0.0, bound_seq = 0.0, lls = 0.0, gap = 0.0;
     int n = 0;

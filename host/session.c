@@ -1,7 +1,9 @@
 /* Opening and closing a session (see session.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "configure.h"
 #include "session.h"
 
 static int fail(fivo_session *s, const fivo_error *err, int code)
@@ -40,24 +42,7 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
     s->num_samples = (int)samples;
     s->split = split;
 
-    /* The GHMM trains on synthetic chain data unless a dataset is chosen;
-     * given only --dataset_path it reads a speech-format TFRecord with one
-     * sample per timestep (so its likelihood can be checked outside). */
-    s->model_name = config_string(h->cfg, "model", "plugin", "vrnn");
-    if (strcmp(s->model_name, "ghmm") == 0) {
-        const char *origin = fivo_config_origin(h->cfg, "dataset", "plugin");
-        bool default_ds = origin == NULL || strcmp(origin, "default") == 0;
-        bool has_path = fivo_config_has(h->cfg, "dataset", "path");
-        if (default_ds)
-            fivo_config_set_from(h->cfg, "dataset", "plugin", has_path ? "speech" : "chain",
-                                 "default for --model=ghmm");
-        if (strcmp(config_string(h->cfg, "dataset", "plugin", ""), "speech") == 0 &&
-            !fivo_config_has(h->cfg, "dataset", "samples_per_timestep") &&
-            !fivo_config_has(h->cfg, "dataset", "data_dimension"))
-            fivo_config_set_from(h->cfg, "dataset", "samples_per_timestep", "1",
-                                 "default for --model=ghmm");
-    }
-
+    s->model_name = config_string(h->cfg, "model", "plugin", NULL);
     const fivo_plugin_kind kinds[] = {FIVO_PLUGIN_DATASET, FIVO_PLUGIN_MODEL, FIVO_PLUGIN_BOUND,
                                       FIVO_PLUGIN_RESAMPLER};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
@@ -66,15 +51,15 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
             return 1;
         }
     s->dataset_name = config_string(h->cfg, "dataset", "plugin", NULL);
-    s->bound_name = config_string(h->cfg, "bound", "plugin", "fivo");
-    s->resampler_name = config_string(h->cfg, "resampler", "plugin", "multinomial");
+    s->bound_name = config_string(h->cfg, "bound", "plugin", NULL);
+    s->resampler_name = config_string(h->cfg, "resampler", "plugin", NULL);
     s->dataset_path = config_string(h->cfg, "dataset", "path", NULL);
 
     if (fivo_dataset_open(h->reg, s->dataset_name, h->cfg, s->dataset_path, split, &s->dataset,
                           &err) != FIVO_OK)
         return fail(s, &err, 1);
     s->opened_dataset = true;
-    if (s->dataset.vt->info(s->dataset.self, &s->info, &err) != FIVO_OK)
+    if (fivo_dataset_get_info(&s->dataset, &s->info, &err) != FIVO_OK)
         return fail(s, &err, 1);
 
     s->params = fivo_params_new(s->seed);
@@ -110,7 +95,7 @@ int fivo_session_open_split(fivo_session *s, const char *split, fivo_dataset *ou
         fprintf(stderr, "fivo: error: %s\n", err.message);
         return 1;
     }
-    if (out->vt->info(out->self, info, &err) != FIVO_OK) {
+    if (fivo_dataset_get_info(out, info, &err) != FIVO_OK) {
         fprintf(stderr, "fivo: error: %s\n", err.message);
         fivo_dataset_close(out);
         return 1;
@@ -148,11 +133,31 @@ void fivo_session_close(fivo_session *s)
 fivo_status fivo_session_bound(fivo_session *s, const fivo_batch *batch, fivo_smc_result *out,
                                fivo_error *err)
 {
-    return s->bound.vt->compute(s->bound.self, s->ctx, &s->model, &s->resampler, batch,
+    return fivo_bound_compute(&s->bound, s->ctx, &s->model, &s->resampler, batch,
                                 s->num_samples, out, err);
 }
 
 bool fivo_session_has_exact(const fivo_session *s)
 {
     return FIVO_MODEL_HAS(&s->model, log_likelihood);
+}
+
+fivo_status fivo_session_open_bound(fivo_session *s, const char *name, fivo_bound *out,
+                                    fivo_error *err)
+{
+    const fivo_plugin_info *info = fivo_registry_find(s->host->reg, FIVO_PLUGIN_BOUND, name);
+    if (info == NULL) {
+        char *avail = fivo_registry_names(s->host->reg, FIVO_PLUGIN_BOUND);
+        fivo_status st = fivo_error_set(err, FIVO_ERR_NOT_FOUND,
+                                        "[eval] bounds names no bound plugin '%s' (available: %s)",
+                                        name, avail);
+        free(avail);
+        return st;
+    }
+    fivo_config *cfg = fivo_host_bound_config(s->host->cfg, info);
+    if (cfg == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "bound '%s': bad settings", name);
+    fivo_status st = fivo_bound_open(s->host->reg, name, cfg, out, err);
+    fivo_config_free(cfg);
+    return st;
 }

@@ -48,24 +48,40 @@ void fivo_session_describe(const fivo_session *s, fivo_report *r);
 /* True when the model computes its exact log-likelihood (the GHMM). */
 bool fivo_session_has_exact(const fivo_session *s);
 
-/* One pass over `ds` (batches in order, no gradients): bound per timestep
- * (mean and std over sequences), exact log-likelihood per timestep and gap
- * when the model has it, average log-weight variance and resampling rate,
- * written into `r` with the bound, proposal, resampler and particle count. */
-fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report *r,
-                                  fivo_error *err);
+/* Opens bound plugin `name` as --mode=eval runs it (fivo_host_bound_config:
+ * [bound] for the trained bound, [bound.NAME] for another). */
+fivo_status fivo_session_open_bound(fivo_session *s, const char *name, fivo_bound *out,
+                                    fivo_error *err);
 
-/* Sums of per-sequence log p-hat over a whole split. */
-typedef struct fivo_eval_sums {
+/* What one evaluation pass of a bound over a split gathers. */
+typedef struct fivo_eval_stats {
     double ll;          /* sum over sequences of log p-hat */
     int64_t timesteps;  /* sum of lengths */
     int64_t sequences;
-} fivo_eval_sums;
+    bool exact;         /* the model has an exact likelihood */
+    double sum, sumsq;  /* of log p-hat / length over sequences with length > 0 */
+    double ll_sum, gap_sum; /* exact: of log p(x) / length and of the gap */
+    double var_weighted, rate_weighted; /* log-weight variance and resampling rate x steps */
+    int64_t nseq, steps;
+} fivo_eval_stats;
 
-/* One pass of the SMC engine with `opts` (not the bound plugin) over `ds`
- * in order, without gradients: the reference's eval of ELBO, IWAE and FIVO. */
-fivo_status fivo_session_eval_sums(fivo_session *s, fivo_dataset *ds,
-                                   const fivo_smc_options *opts, fivo_eval_sums *out,
-                                   fivo_error *err);
+/* One pass of `bound` over `ds` (batches in order, no gradients, the eval
+ * RNG domain keyed by batch number). */
+fivo_status fivo_session_eval_bound(fivo_session *s, fivo_dataset *ds, const fivo_bound *bound,
+                                    fivo_eval_stats *out, fivo_error *err);
+double fivo_eval_stats_resample_rate(const fivo_eval_stats *a);
+double fivo_eval_stats_log_weight_var(const fivo_eval_stats *a);
+
+/* The pass's diagnostics in `r`, as the reference's ghmm eval reports them:
+ * bound per timestep (mean and std over sequences), exact log-likelihood
+ * per timestep and gap when the model has it, average log-weight variance
+ * and resampling rate, with the plugins, proposal and particle count. */
+fivo_status fivo_session_report_stats(fivo_session *s, const fivo_eval_stats *a, fivo_report *r,
+                                      fivo_error *err);
+
+/* fivo_session_eval_bound with the session's (trained) bound, then
+ * fivo_session_report_stats. */
+fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report *r,
+                                  fivo_error *err);
 
 #endif

@@ -150,8 +150,9 @@ TEST_F(AbiCompat, ScanningAFolderKeepsCompatibleAndRefusesTheRest)
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "abi_old_minor"), nullptr);
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_new_minor"), nullptr);
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "abi_missing_slot"), nullptr);
-    EXPECT_EQ(fivo_registry_count(reg), 3);
-    EXPECT_EQ(fivo_registry_refused_count(reg), 2);
+    EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_wider"), nullptr);
+    EXPECT_EQ(fivo_registry_count(reg), 4);
+    EXPECT_EQ(fivo_registry_refused_count(reg), 4); // two majors, two malformed option tables
 }
 
 // The host lists what it refused, with both versions, and exits normally.
@@ -169,6 +170,40 @@ TEST(AbiCompatHost, PluginsModeReportsRefusalsWithoutFailing)
     EXPECT_NE(r.output.find(Module("abi_new_major")), std::string::npos) << r.output;
     EXPECT_NE(r.output.find(Version(FIVO_ABI_MAJOR + 1u, 3)), std::string::npos) << r.output;
     EXPECT_NE(r.output.find(Module("abi_old_major")), std::string::npos) << r.output;
+}
+
+} // namespace
+
+namespace {
+
+// ABI 2.0's option rows: read at the plugin's stride (a later minor may
+// widen them); a stride below the 2.0 row, or a default outside its own
+// choices, is refused at load naming the plugin.
+TEST_F(AbiCompat, OptionRowsAreReadAtThePluginsStrideAndCheckedAtLoad)
+{
+    Load("abi_rows_wider");
+    const fivo_plugin_info *p = fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_wider");
+    ASSERT_NE(p, nullptr);
+    ASSERT_EQ(p->num_options, 2u);
+    EXPECT_STREQ(p->options[0].key, "first_key");
+    EXPECT_STREQ(p->options[1].key, "second_key");
+    EXPECT_STREQ(p->options[1].choices, "a|b");
+    fivo_config_set_from(cfg, "resampler", "second_key", "z", "--test");
+    EXPECT_EQ(fivo_plugin_apply_options(p, cfg, "resampler", nullptr, &err), FIVO_ERR_INVALID);
+    EXPECT_NE(std::string(err.message).find("resampler plugin 'abi_rows_wider' expects one of a|b"),
+              std::string::npos)
+        << err.message;
+
+    Load("abi_rows_short");
+    Load("abi_rows_bad_default");
+    EXPECT_EQ(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_short"), nullptr);
+    EXPECT_EQ(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_bad_default"), nullptr);
+    std::string why;
+    for (int i = 0; i < fivo_registry_refused_count(reg); i++)
+        why += std::string(fivo_registry_refused_at(reg, i)->reason) + "\n";
+    EXPECT_NE(why.find("plugin 'abi_rows_short' declares option rows of"), std::string::npos) << why;
+    EXPECT_NE(why.find("option 1 'second_key': default 'c' is not one of a|b"), std::string::npos)
+        << why;
 }
 
 } // namespace

@@ -63,7 +63,7 @@ TEST_F(HostBadInput, WrongValueTypeForAPluginOptionInTheConfigFile)
 {
     std::string ini = write("run.ini", "[model]\nplugin = ghmm\nvariance = abc\n");
     Result r = fail({"--config", ini, "--max_steps=1"});
-    EXPECT_TRUE(has(r.err, ini + ":3: [model] variance = 'abc': expected a number")) << r.err;
+    EXPECT_TRUE(has(r.err, ini + ":3: [model] variance = 'abc': model plugin 'ghmm' expects a number")) << r.err;
 
     ini = write("bound.ini", "[bound]\nplugin = fivo\ness_threshold = half\n");
     r = fail({"--config", ini, "--model=ghmm", "--max_steps=1"});
@@ -75,7 +75,7 @@ TEST_F(HostBadInput, WrongValueTypeForAPluginOptionInTheConfigFile)
 
     ini = write("ds.ini", "[dataset]\nplugin = chain\nnum_sequences = 1.5\n");
     r = fail({"--config", ini, "--mode=eval", "--model=ghmm"});
-    EXPECT_TRUE(has(r.err, "[dataset] num_sequences = '1.5': expected an integer")) << r.err;
+    EXPECT_TRUE(has(r.err, "[dataset] num_sequences = '1.5': dataset plugin 'chain' expects an integer")) << r.err;
 
     // Right type, value out of range: named by the plugin that checks it.
     r = fail({"--model=ghmm", "--ess_threshold=2", "--max_steps=1"});

@@ -99,8 +99,9 @@ TEST_F(HostCli, UnknownConfigKeyOrSectionIsNamedWithSuggestion)
     // --set goes through the same check.
     r = run({"--set", "bound.resampling_criteria=ess"});
     EXPECT_EQ(r.status, 2);
-    EXPECT_TRUE(has(r.err, "--set: unknown key 'resampling_criteria' in [bound]; did you mean "
-                           "'resampling_criterion'?"))
+    EXPECT_TRUE(has(r.err, "--set: unknown key 'resampling_criteria' in [bound] for bound plugin "
+                           "'fivo'; did you mean 'resampling_criterion'? (its keys: "
+                           "resampling_criterion, ess_threshold)"))
         << r.err;
     // A bad value in the file names the file and line.
     ini = write("v.ini", "[fivo]\n\nnum_samples = many\n");
@@ -110,17 +111,20 @@ TEST_F(HostCli, UnknownConfigKeyOrSectionIsNamedWithSuggestion)
         << r.err;
 }
 
-TEST_F(HostCli, PluginSectionsAcceptOptionsDeclaredByPlugins)
+TEST_F(HostCli, PluginSectionsAcceptOnlyTheChosenPluginsOptions)
 {
-    // hidden_size is declared by the test model plugin: unknown without it...
+    // hidden_size is declared by the test model plugin, not by vrnn: refused
+    // for vrnn, naming the plugin and its keys, even when test_model is found...
     std::string ini = write("p.ini", "[model]\nhidden_size = 3\n[dataset]\nplugin = test_dataset\n"
                                      "test_dataset_option = true\n");
-    Result r = run({"--config", ini, "--mode=inspect"});
+    Result r = run({"--config", ini, "--mode=inspect"}, tp);
     EXPECT_EQ(r.status, 2);
-    EXPECT_TRUE(has(r.err, "unknown key 'hidden_size' in [model]")) << r.err;
-    // ...and accepted when the plugin is found; inspect then gets as far as
-    // the (placeholder) mode.
-    r = run({"--config", ini, "--mode=inspect"}, tp);
+    EXPECT_TRUE(has(r.err, ini + ":2: unknown key 'hidden_size' in [model] for model plugin "
+                             "'vrnn'; did you mean 'rnn_hidden_size'? (its keys: latent_size, "))
+        << r.err;
+    // ...and accepted when test_model is the chosen model; inspect then gets
+    // as far as the (placeholder) mode.
+    r = run({"--config", ini, "--mode=inspect", "--model=test_model"}, tp);
     EXPECT_NE(r.status, 2) << r.err;
     EXPECT_FALSE(has(r.err, "unknown key")) << r.err;
 }
@@ -197,7 +201,11 @@ TEST_F(HostCli, HelpDocumentsEveryReferenceFlagAndSection)
           "[sample]", "[model]", "[bound]", "[resampler]", "[dataset]", "metrics.jsonl"})
         EXPECT_TRUE(has(r.out, f)) << f;
     // Plugin-declared options appear with their plugin.
-    EXPECT_TRUE(has(r.out, "[model] hidden_size=INT  (model test_model); default: 8")) << r.out;
+    EXPECT_TRUE(has(r.out, "  [model] plugin = test_model\n      hidden_size=INT; default: 8\n"))
+        << r.out;
+    // Choices are the plugin's, listed with it.
+    EXPECT_TRUE(has(r.out, "  [model] plugin = vrnn\n")) << r.out;
+    EXPECT_TRUE(has(r.out, "proposal_type=filtering|smoothing|prior; default: filtering")) << r.out;
 }
 
 TEST_F(HostCli, BoolFlagSpellings)

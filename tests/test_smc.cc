@@ -414,7 +414,7 @@ TEST(Smc, AllMinusInfOrNaNWeightsNameTheStep)
         for (fivo_criterion crit : {FIVO_RESAMPLE_ESS, FIVO_RESAMPLE_NEVER}) {
             BadModel bm;
             bm.bad = bad;
-            fivo_model m{&kBadVt, sizeof kBadVt, &bm, "bad"};
+            fivo_model m{&kBadVt, sizeof kBadVt, &bm, "bad", nullptr};
             fivo_smc_options o{4, crit, 0.5, &rs};
             fivo_smc_result r{};
             fivo_ctx_reset(c.ctx);

@@ -68,9 +68,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
     .description = "FIVO: log of a particle filter's estimate of p(x) (Maddison et al. 2017)",
     .vtable = &VTABLE,
     .vtable_size = sizeof VTABLE,
-    .options = OPTIONS,
-    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
-    .option_size = sizeof OPTIONS[0],
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -180,12 +180,12 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
         fivo_ctx_set_row_keys(ctx, NULL, R);
     }
 
-    st = model->vt->set_observations(model->self, ctx, batch, N, err);
+    st = fivo_model_set_observations(model, ctx, batch, N, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s' set_observations: ", model->name);
     fivo_state state;
     memset(&state, 0, sizeof state);
-    st = model->vt->zero_state(model->self, ctx, R, &state, err);
+    st = fivo_model_zero_state(model, ctx, R, &state, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s' zero_state: ", model->name);
     if ((st = check_state(&state, R, "zero_state", 0, err)) != FIVO_OK)
@@ -202,7 +202,7 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
         fivo_state next;
         memset(&next, 0, sizeof next);
         fivo_tensor *alpha = NULL;
-        st = model->vt->propose_and_weight(model->self, ctx, &state, t, &next, &alpha, err);
+        st = fivo_model_propose_and_weight(model, ctx, &state, t, &next, &alpha, err);
         if (st != FIVO_OK)
             return fivo_error_prefix(err, "model '%s' at step %d: ", model->name, t);
         if ((st = fivo_ctx_status(ctx, err)) != FIVO_OK)
@@ -272,7 +272,7 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
                 for (int p = 0; p < N; p++)
                     w.filter_rows[p] = p * B + b;
                 fivo_tensor *lwb = fivo_gather_rows(ctx, log_w, w.filter_rows, N);
-                st = resampler->vt->resample_relaxed(resampler->self, ctx, lwb, &rng, key,
+                st = fivo_resampler_resample_relaxed(resampler, ctx, lwb, &rng, key,
                                                      &w.blend[b], err);
                 if (st == FIVO_OK && (w.blend[b] == NULL || w.blend[b]->rows != N ||
                                       w.blend[b]->cols != N))
@@ -280,7 +280,7 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
                                         "resampler '%s' returned a blend that is not %d x %d",
                                         resampler->name, N, N);
             } else {
-                st = resampler->vt->resample(resampler->self, w.lw, N, &rng, key, w.ancestors,
+                st = fivo_resampler_resample(resampler, w.lw, N, &rng, key, w.ancestors,
                                              err);
                 for (int p = 0; st == FIVO_OK && p < N; p++) {
                     if (w.ancestors[p] < 0 || w.ancestors[p] >= N)

@@ -3,6 +3,7 @@
  * lifetime so descriptor strings and vtables stay valid) or recorded as
  * refused with a reason naming the file; nothing here stops the host. */
 #define _XOPEN_SOURCE 700
+#include <fivo/plugin_kinds.h>
 #include <fivo/registry.h>
 
 #include "registry_check.h"
@@ -72,17 +73,6 @@ void fivo_registry_free(fivo_registry *reg)
     g_free(reg);
 }
 
-const char *fivo_plugin_kind_name(fivo_plugin_kind kind)
-{
-    switch (kind) {
-    case FIVO_PLUGIN_MODEL: return "model";
-    case FIVO_PLUGIN_BOUND: return "bound";
-    case FIVO_PLUGIN_RESAMPLER: return "resampler";
-    case FIVO_PLUGIN_DATASET: return "dataset";
-    }
-    return "unknown";
-}
-
 static void refuse(fivo_registry *reg, const char *file, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
@@ -99,30 +89,6 @@ static void refuse(fivo_registry *reg, const char *file, const char *fmt, ...)
     g_ptr_array_add(reg->refused, r);
 }
 
-/* The v1 minimum a vtable must declare: its create and destroy slots (for
- * datasets open and close). Anything shorter cannot even be freed safely. */
-static size_t minimum_vtable_size(uint32_t kind)
-{
-    switch (kind) {
-    case FIVO_PLUGIN_MODEL:
-        return offsetof(fivo_model_vtable, destroy) + sizeof(((fivo_model_vtable *)0)->destroy);
-    case FIVO_PLUGIN_BOUND:
-        return offsetof(fivo_bound_vtable, destroy) + sizeof(((fivo_bound_vtable *)0)->destroy);
-    case FIVO_PLUGIN_RESAMPLER:
-        return offsetof(fivo_resampler_vtable, destroy) +
-               sizeof(((fivo_resampler_vtable *)0)->destroy);
-    case FIVO_PLUGIN_DATASET:
-        return offsetof(fivo_dataset_vtable, close) +
-               sizeof(((fivo_dataset_vtable *)0)->close);
-    }
-    return 0;
-}
-
-static const char *minimum_slots(uint32_t kind)
-{
-    return kind == FIVO_PLUGIN_DATASET ? "open and close" : "create and destroy";
-}
-
 /* Row i of the descriptor's options, at the plugin's stride (a newer minor
  * may append fields to its rows). */
 static const fivo_option *option_row(const fivo_plugin_descriptor *d, size_t i)
@@ -137,10 +103,11 @@ static char *check_descriptor(const fivo_plugin_descriptor *d)
         return g_strdup_printf("plugin ABI %u.%u, host ABI %u.%u (major versions differ)",
                                (unsigned)d->abi_major, (unsigned)d->abi_minor,
                                FIVO_ABI_MAJOR, FIVO_ABI_MINOR);
-    if (minimum_vtable_size(d->kind) == 0)
+    const fivo_plugin_kind_info *ki = fivo_plugin_kind_lookup(d->kind);
+    if (ki == NULL)
         return g_strdup_printf("unknown plugin kind %u (expected 1 model, 2 bound, "
                                "3 resampler or 4 dataset)", (unsigned)d->kind);
-    const char *kind = fivo_plugin_kind_name((fivo_plugin_kind)d->kind);
+    const char *kind = ki->name;
     if (d->name == NULL || d->name[0] == '\0')
         return g_strdup_printf("%s plugin descriptor has no name", kind);
     for (const char *p = d->name; *p; p++)
@@ -149,12 +116,11 @@ static char *check_descriptor(const fivo_plugin_descriptor *d)
                                    "letters, digits, '_', '-' and '.'", kind, d->name);
     if (d->vtable == NULL)
         return g_strdup_printf("%s plugin '%s' has no vtable", kind, d->name);
-    size_t min = minimum_vtable_size(d->kind);
-    if (d->vtable_size < min)
+    if (d->vtable_size < ki->min_vtable_size)
         return g_strdup_printf("%s plugin '%s' declares a vtable of %zu bytes, shorter than "
                                "the ABI %u minimum of %zu bytes (%s)",
-                               kind, d->name, d->vtable_size, FIVO_ABI_MAJOR, min,
-                               minimum_slots(d->kind));
+                               kind, d->name, d->vtable_size, FIVO_ABI_MAJOR,
+                               ki->min_vtable_size, ki->min_slots);
     if (d->num_options > 0 && d->options == NULL)
         return g_strdup_printf("%s plugin '%s' declares %zu options but no option table", kind,
                                d->name, d->num_options);
@@ -447,20 +413,33 @@ static fivo_status find_for_open(const fivo_registry *reg, fivo_plugin_kind kind
     return st;
 }
 
-static fivo_status missing_slot(const fivo_plugin_info *info, const char *slot, fivo_error *err)
+/* The plugin `name` of `kind` with every slot the kind table requires to
+ * open it; FIVO_ERR_ABI names the plugin and the first missing slot. */
+static fivo_status find_openable(const fivo_registry *reg, fivo_plugin_kind kind,
+                                 const char *name, const fivo_plugin_info **out, fivo_error *err)
 {
-    return fivo_error_set(err, FIVO_ERR_ABI,
-                          "%s plugin '%s' (%s): required slot '%s' is absent (vtable of %zu "
-                          "bytes, ABI %u.%u)",
-                          fivo_plugin_kind_name(info->kind), info->name, info->file, slot,
-                          info->vtable_size, info->abi_major, info->abi_minor);
+    fivo_status st = find_for_open(reg, kind, name, out, err);
+    if (st != FIVO_OK)
+        return st;
+    const fivo_plugin_info *info = *out;
+    const fivo_plugin_kind_info *ki = fivo_plugin_kind_lookup(kind);
+    for (size_t i = 0; i < ki->num_required; i++) {
+        const fivo_slot *slot = &ki->required[i];
+        if (fivo_slot_present(info->vtable, info->vtable_size, slot))
+            continue;
+        char *what = slot->alt_name != NULL
+                         ? g_strdup_printf("%s (or %s)", slot->name, slot->alt_name)
+                         : g_strdup(slot->name);
+        st = fivo_error_set(err, FIVO_ERR_ABI,
+                            "%s plugin '%s' (%s): required slot '%s' is absent (vtable of %zu "
+                            "bytes, ABI %u.%u)",
+                            ki->name, info->name, info->file, what, info->vtable_size,
+                            info->abi_major, info->abi_minor);
+        g_free(what);
+        return st;
+    }
+    return FIVO_OK;
 }
-
-#define REQUIRE_SLOT(vt, size, type, slot)                                     \
-    do {                                                                        \
-        if (!FIVO_VTABLE_HAS(vt, size, type, slot))                             \
-            return missing_slot(info, #slot, err);                              \
-    } while (0)
 
 fivo_status fivo_model_open(const fivo_registry *reg, const char *name, const fivo_config *cfg,
                             const fivo_data_spec *spec, fivo_params *params, fivo_model *out,
@@ -470,21 +449,16 @@ fivo_status fivo_model_open(const fivo_registry *reg, const char *name, const fi
         return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_model_open: no output");
     memset(out, 0, sizeof *out);
     const fivo_plugin_info *info;
-    fivo_status st = find_for_open(reg, FIVO_PLUGIN_MODEL, name, &info, err);
+    fivo_status st = find_openable(reg, FIVO_PLUGIN_MODEL, name, &info, err);
     if (st != FIVO_OK)
         return st;
     const fivo_model_vtable *vt = info->vtable;
-    size_t n = info->vtable_size;
-    REQUIRE_SLOT(vt, n, fivo_model_vtable, create);
-    REQUIRE_SLOT(vt, n, fivo_model_vtable, destroy);
-    REQUIRE_SLOT(vt, n, fivo_model_vtable, set_observations);
-    REQUIRE_SLOT(vt, n, fivo_model_vtable, zero_state);
-    REQUIRE_SLOT(vt, n, fivo_model_vtable, propose_and_weight);
     void *self = NULL;
     st = vt->create(cfg, spec, params, &self, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s': ", info->name);
-    *out = (fivo_model){.vt = vt, .vt_size = n, .self = self, .name = info->name};
+    *out = (fivo_model){.vt = vt, .vt_size = info->vtable_size, .self = self, .name = info->name,
+                        .extension_data = info->extension_data};
     return FIVO_OK;
 }
 
@@ -504,19 +478,16 @@ fivo_status fivo_bound_open(const fivo_registry *reg, const char *name, const fi
         return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_bound_open: no output");
     memset(out, 0, sizeof *out);
     const fivo_plugin_info *info;
-    fivo_status st = find_for_open(reg, FIVO_PLUGIN_BOUND, name, &info, err);
+    fivo_status st = find_openable(reg, FIVO_PLUGIN_BOUND, name, &info, err);
     if (st != FIVO_OK)
         return st;
     const fivo_bound_vtable *vt = info->vtable;
-    size_t n = info->vtable_size;
-    REQUIRE_SLOT(vt, n, fivo_bound_vtable, create);
-    REQUIRE_SLOT(vt, n, fivo_bound_vtable, destroy);
-    REQUIRE_SLOT(vt, n, fivo_bound_vtable, compute);
     void *self = NULL;
     st = vt->create(cfg, &self, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "bound '%s': ", info->name);
-    *out = (fivo_bound){.vt = vt, .vt_size = n, .self = self, .name = info->name};
+    *out = (fivo_bound){.vt = vt, .vt_size = info->vtable_size, .self = self, .name = info->name,
+                        .extension_data = info->extension_data};
     return FIVO_OK;
 }
 
@@ -536,21 +507,16 @@ fivo_status fivo_resampler_open(const fivo_registry *reg, const char *name,
         return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_resampler_open: no output");
     memset(out, 0, sizeof *out);
     const fivo_plugin_info *info;
-    fivo_status st = find_for_open(reg, FIVO_PLUGIN_RESAMPLER, name, &info, err);
+    fivo_status st = find_openable(reg, FIVO_PLUGIN_RESAMPLER, name, &info, err);
     if (st != FIVO_OK)
         return st;
     const fivo_resampler_vtable *vt = info->vtable;
-    size_t n = info->vtable_size;
-    REQUIRE_SLOT(vt, n, fivo_resampler_vtable, create);
-    REQUIRE_SLOT(vt, n, fivo_resampler_vtable, destroy);
-    if (!FIVO_VTABLE_HAS(vt, n, fivo_resampler_vtable, resample) &&
-        !FIVO_VTABLE_HAS(vt, n, fivo_resampler_vtable, resample_relaxed))
-        return missing_slot(info, "resample (or resample_relaxed)", err);
     void *self = NULL;
     st = vt->create(cfg, &self, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "resampler '%s': ", info->name);
-    *out = (fivo_resampler){.vt = vt, .vt_size = n, .self = self, .name = info->name};
+    *out = (fivo_resampler){.vt = vt, .vt_size = info->vtable_size, .self = self,
+                            .name = info->name, .extension_data = info->extension_data};
     return FIVO_OK;
 }
 
@@ -571,20 +537,16 @@ fivo_status fivo_dataset_open(const fivo_registry *reg, const char *name, const 
         return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_dataset_open: no output");
     memset(out, 0, sizeof *out);
     const fivo_plugin_info *info;
-    fivo_status st = find_for_open(reg, FIVO_PLUGIN_DATASET, name, &info, err);
+    fivo_status st = find_openable(reg, FIVO_PLUGIN_DATASET, name, &info, err);
     if (st != FIVO_OK)
         return st;
     const fivo_dataset_vtable *vt = info->vtable;
-    size_t n = info->vtable_size;
-    REQUIRE_SLOT(vt, n, fivo_dataset_vtable, open);
-    REQUIRE_SLOT(vt, n, fivo_dataset_vtable, close);
-    REQUIRE_SLOT(vt, n, fivo_dataset_vtable, info);
-    REQUIRE_SLOT(vt, n, fivo_dataset_vtable, batch);
     void *self = NULL;
     st = vt->open(cfg, path, split, &self, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "dataset '%s': ", info->name);
-    *out = (fivo_dataset){.vt = vt, .vt_size = n, .self = self, .name = info->name};
+    *out = (fivo_dataset){.vt = vt, .vt_size = info->vtable_size, .self = self,
+                          .name = info->name, .extension_data = info->extension_data};
     return FIVO_OK;
 }
 

@@ -205,9 +205,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
     .description = "synthetic chain-graph data for the Gaussian HMM (seeded)",
     .vtable = &VTABLE,
     .vtable_size = sizeof VTABLE,
-    .options = OPTIONS,
-    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
-    .option_size = sizeof OPTIONS[0],
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

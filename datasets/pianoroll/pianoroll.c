@@ -404,9 +404,7 @@ static const fivo_plugin_descriptor pr_descriptor = {
                    "Piano-midi.de), read safely without Python",
     .vtable = &pr_vtable,
     .vtable_size = sizeof pr_vtable,
-    .options = pr_options,
-    .num_options = sizeof pr_options / sizeof pr_options[0],
-    .option_size = sizeof pr_options[0],
+    FIVO_PLUGIN_OPTIONS(pr_options),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(pr_descriptor)

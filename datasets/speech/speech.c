@@ -210,9 +210,7 @@ static const fivo_plugin_descriptor sp_descriptor = {
                    "converts it)",
     .vtable = &sp_vtable,
     .vtable_size = sizeof sp_vtable,
-    .options = sp_options,
-    .num_options = sizeof sp_options / sizeof sp_options[0],
-    .option_size = sizeof sp_options[0],
+    FIVO_PLUGIN_OPTIONS(sp_options),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(sp_descriptor)

@@ -529,9 +529,7 @@ static const fivo_plugin_descriptor tm_descriptor = {
     .description = "converts raw TIMIT (NIST SPHERE) into speech TFRecords: train/valid/test",
     .vtable = &tm_vtable,
     .vtable_size = sizeof tm_vtable,
-    .options = tm_options,
-    .num_options = sizeof tm_options / sizeof tm_options[0],
-    .option_size = sizeof tm_options[0],
+    FIVO_PLUGIN_OPTIONS(tm_options),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(tm_descriptor)

@@ -422,9 +422,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
     .description = "Gaussian HMM with 1-D states and exact likelihood (prior, true and learned proposals)",
     .vtable = &VTABLE,
     .vtable_size = sizeof VTABLE,
-    .options = OPTIONS,
-    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
-    .option_size = sizeof OPTIONS[0],
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
     .dataset_preferences = PREFERENCES,
     .num_dataset_preferences = sizeof PREFERENCES / sizeof PREFERENCES[0],
 };

@@ -97,9 +97,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
     .description = "relaxed (Gumbel-softmax) resampling: differentiable blends of particles",
     .vtable = &VTABLE,
     .vtable_size = sizeof VTABLE,
-    .options = OPTIONS,
-    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
-    .option_size = sizeof OPTIONS[0],
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -270,9 +270,7 @@ static const fivo_plugin_descriptor srnn_descriptor = {
     .description = "Stochastic RNN (deterministic LSTM, Markov latents, res_q proposals)",
     .vtable = &srnn_vtable,
     .vtable_size = sizeof srnn_vtable,
-    .options = srnn_options,
-    .num_options = sizeof srnn_options / sizeof srnn_options[0],
-    .option_size = sizeof srnn_options[0],
+    FIVO_PLUGIN_OPTIONS(srnn_options),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(srnn_descriptor)

@@ -241,9 +241,7 @@ static const fivo_plugin_descriptor vrnn_descriptor = {
     .description = "Variational RNN (LSTM backbone, res_q proposals, Bernoulli/Normal emission)",
     .vtable = &vrnn_vtable,
     .vtable_size = sizeof vrnn_vtable,
-    .options = vrnn_options,
-    .num_options = sizeof vrnn_options / sizeof vrnn_options[0],
-    .option_size = sizeof vrnn_options[0],
+    FIVO_PLUGIN_OPTIONS(vrnn_options),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(vrnn_descriptor)

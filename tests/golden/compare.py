@@ -6,12 +6,26 @@ key of the golden line must be present with the same value, and keys the
 newer build adds are listed but allowed. Prints the first difference and
 exits 1 on a mismatch."""
 import json
+import re
 import sys
 
 
+REPORT = re.compile(r"^(\w+) step (\d+): (.*)$")
+
+
 def parse(line):
+    """A metrics line as a dict; a printed report line ("eval step 30: k v,
+    k v, ...") as a dict of its fields too, so keys a newer build adds are
+    allowed in both."""
     if line.startswith("{"):
         return json.loads(line)
+    m = REPORT.match(line)
+    if m:
+        fields = {"": f"{m.group(1)} step {m.group(2)}"}
+        for part in m.group(3).split(", "):
+            k, _, v = part.partition(" ")
+            fields[k] = v
+        return fields
     return line
 
 

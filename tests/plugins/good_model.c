@@ -68,9 +68,7 @@ static const fivo_plugin_descriptor descriptor = {
     .description = "test model plugin",
     .vtable = &vtable,
     .vtable_size = sizeof vtable,
-    .options = options,
-    .num_options = sizeof options / sizeof options[0],
-    .option_size = sizeof options[0],
+    FIVO_PLUGIN_OPTIONS(options),
 };
 
 FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t major, uint32_t minor)

@@ -308,9 +308,7 @@ static const fivo_plugin_descriptor lgssm_descriptor = {
     .description = "linear-Gaussian state-space model with a learned linear proposal (SDK example)",
     .vtable = &lgssm_vtable,
     .vtable_size = sizeof lgssm_vtable,
-    .options = lgssm_options,
-    .num_options = sizeof lgssm_options / sizeof lgssm_options[0],
-    .option_size = sizeof lgssm_options[0],
+    FIVO_PLUGIN_OPTIONS(lgssm_options),
 };
 
 FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,

@@ -121,10 +121,13 @@ typedef struct fivo_plugin_descriptor {
     const void *(*extension_data)(const char *uri);
 } fivo_plugin_descriptor;
 
-/* The options, count and row size fields of a descriptor from one array:
- *   {..., &VTABLE, sizeof VTABLE, FIVO_PLUGIN_OPTIONS(OPTIONS)} */
-#define FIVO_PLUGIN_OPTIONS(array) \
-    (array), sizeof(array) / sizeof((array)[0]), sizeof((array)[0])
+/* The options, num_options and option_size fields of a descriptor from one
+ * array, in a designated initializer:
+ *   {.kind = ..., .vtable = &VTABLE, .vtable_size = sizeof VTABLE,
+ *    FIVO_PLUGIN_OPTIONS(OPTIONS)} */
+#define FIVO_PLUGIN_OPTIONS(array)                                                          \
+    .options = (array), .num_options = sizeof(array) / sizeof((array)[0]),                  \
+    .option_size = sizeof((array)[0])
 
 /* The exported query function. The host passes its own ABI so a plugin may
  * adapt; the plugin MUST return a pointer to static storage (never freed)

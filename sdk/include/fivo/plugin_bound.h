@@ -35,6 +35,9 @@ typedef struct fivo_bound {
     size_t vt_size;
     void *self;
     const char *name;
+    /* (2.0) the plugin's descriptor extension_data, or NULL: what the core
+     * does not know, e.g. a model's features for a bound that needs them. */
+    const void *(*extension_data)(const char *uri);
 } fivo_bound;
 
 /* create and destroy slots for a bound with no settings and no state (elbo,
@@ -51,6 +54,11 @@ static inline fivo_status fivo_bound_stateless_create(const fivo_config *cfg, vo
 static inline void fivo_bound_stateless_destroy(void *self) { (void)self; }
 
 #define FIVO_BOUND_HAS(b, slot) FIVO_VTABLE_HAS((b)->vt, (b)->vt_size, fivo_bound_vtable, slot)
+
+/* The bound's compute slot (see fivo_model_set_observations for the rule). */
+fivo_status fivo_bound_compute(const fivo_bound *b, fivo_ctx *ctx, const fivo_model *model,
+                               const fivo_resampler *resampler, const fivo_batch *batch,
+                               int num_particles, fivo_smc_result *out, fivo_error *err);
 
 #ifdef __cplusplus
 }

@@ -58,9 +58,18 @@ typedef struct fivo_dataset {
     size_t vt_size;
     void *self;
     const char *name;
+    /* (2.0) the plugin's descriptor extension_data, or NULL: what the core
+     * does not know, e.g. a model's features for a bound that needs them. */
+    const void *(*extension_data)(const char *uri);
 } fivo_dataset;
 
 #define FIVO_DATASET_HAS(d, slot) FIVO_VTABLE_HAS((d)->vt, (d)->vt_size, fivo_dataset_vtable, slot)
+
+/* The dataset's slots (see fivo_model_set_observations for the rule). */
+fivo_status fivo_dataset_get_info(const fivo_dataset *d, fivo_dataset_info *out, fivo_error *err);
+fivo_status fivo_dataset_read_batch(const fivo_dataset *d, int batch_size, bool shuffle,
+                                    uint64_t seed, uint64_t index, fivo_batch *out,
+                                    fivo_error *err);
 
 #ifdef __cplusplus
 }

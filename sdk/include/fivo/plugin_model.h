@@ -68,9 +68,28 @@ typedef struct fivo_model {
     size_t vt_size; /* the plugin's declared vtable size */
     void *self;
     const char *name;
+    /* (2.0) the plugin's descriptor extension_data, or NULL: what the core
+     * does not know, e.g. a model's features for a bound that needs them. */
+    const void *(*extension_data)(const char *uri);
 } fivo_model;
 
 #define FIVO_MODEL_HAS(m, slot) FIVO_VTABLE_HAS((m)->vt, (m)->vt_size, fivo_model_vtable, slot)
+
+/* Calls through a model's slots (the SMC engine, bounds and the host use
+ * these, never ->vt-> directly): a required slot is checked when the model
+ * is opened; an absent optional one is FIVO_ERR_UNSUPPORTED naming the
+ * model and slot. */
+fivo_status fivo_model_set_observations(const fivo_model *m, fivo_ctx *ctx, const fivo_batch *batch,
+                                        int num_particles, fivo_error *err);
+fivo_status fivo_model_zero_state(const fivo_model *m, fivo_ctx *ctx, int rows, fivo_state *out,
+                                  fivo_error *err);
+fivo_status fivo_model_propose_and_weight(const fivo_model *m, fivo_ctx *ctx,
+                                          const fivo_state *state, int t, fivo_state *out,
+                                          fivo_tensor **log_weight, fivo_error *err);
+fivo_status fivo_model_sample_step(const fivo_model *m, fivo_ctx *ctx, const fivo_state *state,
+                                   int t, fivo_state *out, fivo_tensor **x, fivo_error *err);
+fivo_status fivo_model_log_likelihood(const fivo_model *m, const fivo_batch *batch, double *out,
+                                      fivo_error *err);
 
 #ifdef __cplusplus
 }

@@ -39,10 +39,21 @@ typedef struct fivo_resampler {
     size_t vt_size;
     void *self;
     const char *name;
+    /* (2.0) the plugin's descriptor extension_data, or NULL: what the core
+     * does not know, e.g. a model's features for a bound that needs them. */
+    const void *(*extension_data)(const char *uri);
 } fivo_resampler;
 
 #define FIVO_RESAMPLER_HAS(r, slot) \
     FIVO_VTABLE_HAS((r)->vt, (r)->vt_size, fivo_resampler_vtable, slot)
+
+/* The resampler's slots (see fivo_model_set_observations for the rule). */
+fivo_status fivo_resampler_resample(const fivo_resampler *r, const double *log_w, int n,
+                                    const fivo_rng *rng, uint32_t row, int32_t *ancestors,
+                                    fivo_error *err);
+fivo_status fivo_resampler_resample_relaxed(const fivo_resampler *r, fivo_ctx *ctx,
+                                            const fivo_tensor *log_w, const fivo_rng *rng,
+                                            uint32_t row, fivo_tensor **blend, fivo_error *err);
 
 #ifdef __cplusplus
 }

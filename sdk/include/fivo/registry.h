@@ -116,6 +116,12 @@ fivo_status fivo_dataset_open(const fivo_registry *reg, const char *name, const 
                               const char *path, const char *split, fivo_dataset *out,
                               fivo_error *err);
 void fivo_dataset_close(fivo_dataset *d);
+/* Runs a dataset plugin's optional convert slot (raw data -> its files);
+ * FIVO_ERR_UNSUPPORTED naming the plugin when it has none. */
+fivo_status fivo_dataset_convert(const fivo_plugin_info *info, const fivo_config *cfg,
+                                 fivo_report *report, fivo_error *err);
+/* True when the dataset plugin has a convert slot. */
+bool fivo_dataset_can_convert(const fivo_plugin_info *info);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,99 @@
+/* Thin wrappers over plugin slots: the one place that checks an optional
+ * slot and words the error, so callers never reach into ->vt->. */
+#include <fivo/plugin_bound.h>
+#include <fivo/plugin_dataset.h>
+#include <fivo/plugin_model.h>
+#include <fivo/plugin_resampler.h>
+#include <fivo/registry.h>
+
+static fivo_status absent(const char *kind, const char *name, const char *slot, fivo_error *err)
+{
+    return fivo_error_set(err, FIVO_ERR_UNSUPPORTED, "%s '%s' has no %s slot", kind,
+                          name != NULL ? name : "?", slot);
+}
+
+#define CALL(obj, HAS, kind, slot, ...)                                                      \
+    (HAS(obj, slot) ? (obj)->vt->slot((obj)->self, __VA_ARGS__)                              \
+                    : absent(kind, (obj)->name, #slot, err))
+
+fivo_status fivo_model_set_observations(const fivo_model *m, fivo_ctx *ctx, const fivo_batch *batch,
+                                        int num_particles, fivo_error *err)
+{
+    return CALL(m, FIVO_MODEL_HAS, "model", set_observations, ctx, batch, num_particles, err);
+}
+
+fivo_status fivo_model_zero_state(const fivo_model *m, fivo_ctx *ctx, int rows, fivo_state *out,
+                                  fivo_error *err)
+{
+    return CALL(m, FIVO_MODEL_HAS, "model", zero_state, ctx, rows, out, err);
+}
+
+fivo_status fivo_model_propose_and_weight(const fivo_model *m, fivo_ctx *ctx,
+                                          const fivo_state *state, int t, fivo_state *out,
+                                          fivo_tensor **log_weight, fivo_error *err)
+{
+    return CALL(m, FIVO_MODEL_HAS, "model", propose_and_weight, ctx, state, t, out, log_weight,
+                err);
+}
+
+fivo_status fivo_model_sample_step(const fivo_model *m, fivo_ctx *ctx, const fivo_state *state,
+                                   int t, fivo_state *out, fivo_tensor **x, fivo_error *err)
+{
+    return CALL(m, FIVO_MODEL_HAS, "model", sample_step, ctx, state, t, out, x, err);
+}
+
+fivo_status fivo_model_log_likelihood(const fivo_model *m, const fivo_batch *batch, double *out,
+                                      fivo_error *err)
+{
+    return CALL(m, FIVO_MODEL_HAS, "model", log_likelihood, batch, out, err);
+}
+
+fivo_status fivo_bound_compute(const fivo_bound *b, fivo_ctx *ctx, const fivo_model *model,
+                               const fivo_resampler *resampler, const fivo_batch *batch,
+                               int num_particles, fivo_smc_result *out, fivo_error *err)
+{
+    return CALL(b, FIVO_BOUND_HAS, "bound", compute, ctx, model, resampler, batch, num_particles,
+                out, err);
+}
+
+fivo_status fivo_resampler_resample(const fivo_resampler *r, const double *log_w, int n,
+                                    const fivo_rng *rng, uint32_t row, int32_t *ancestors,
+                                    fivo_error *err)
+{
+    return CALL(r, FIVO_RESAMPLER_HAS, "resampler", resample, log_w, n, rng, row, ancestors, err);
+}
+
+fivo_status fivo_resampler_resample_relaxed(const fivo_resampler *r, fivo_ctx *ctx,
+                                            const fivo_tensor *log_w, const fivo_rng *rng,
+                                            uint32_t row, fivo_tensor **blend, fivo_error *err)
+{
+    return CALL(r, FIVO_RESAMPLER_HAS, "resampler", resample_relaxed, ctx, log_w, rng, row, blend,
+                err);
+}
+
+fivo_status fivo_dataset_get_info(const fivo_dataset *d, fivo_dataset_info *out, fivo_error *err)
+{
+    return CALL(d, FIVO_DATASET_HAS, "dataset", info, out, err);
+}
+
+fivo_status fivo_dataset_read_batch(const fivo_dataset *d, int batch_size, bool shuffle,
+                                    uint64_t seed, uint64_t index, fivo_batch *out,
+                                    fivo_error *err)
+{
+    return CALL(d, FIVO_DATASET_HAS, "dataset", batch, batch_size, shuffle, seed, index, out, err);
+}
+
+bool fivo_dataset_can_convert(const fivo_plugin_info *info)
+{
+    return info != NULL && info->kind == FIVO_PLUGIN_DATASET &&
+           FIVO_VTABLE_HAS((const fivo_dataset_vtable *)info->vtable, info->vtable_size,
+                           fivo_dataset_vtable, convert);
+}
+
+fivo_status fivo_dataset_convert(const fivo_plugin_info *info, const fivo_config *cfg,
+                                 fivo_report *report, fivo_error *err)
+{
+    if (!fivo_dataset_can_convert(info))
+        return absent("dataset", info != NULL ? info->name : NULL, "convert", err);
+    return ((const fivo_dataset_vtable *)info->vtable)->convert(cfg, report, err);
+}
