@@ -45,10 +45,13 @@ TEST(SizeLimits, AbsurdSizesAreRefusedWithTheMemoryTheyNeed)
 TEST(SizeLimits, OrdinarySizesPass)
 {
     fivo_test::TempDir d;
-    // latent_size is not a GHMM size: a large value must not refuse it.
-    rel::Run r = rel::run({"--mode=train", "--model=ghmm", "--logdir=" + d.path,
-                           "--max_steps=3", "--latent_size=1000000", "--batch_size=64",
-                           "--num_samples=64"});
+    rel::Run g = rel::run({"--mode=train", "--model=ghmm", "--logdir=" + d.path,
+                           "--max_steps=3", "--batch_size=64", "--num_samples=64"});
+    EXPECT_EQ(g.status, 0) << g.out;
+    fivo_test::TempDir v;
+    rel::Run r = rel::run({"--mode=train", "--model=vrnn", "--logdir=" + v.path,
+                           "--dataset_path=" FIVO_TEST_SHARED_DATA "/tiny_pianoroll.pkl",
+                           "--max_steps=1", "--latent_size=64", "--num_samples=16"});
     EXPECT_EQ(r.status, 0) << r.out;
 }
 
