@@ -2,8 +2,8 @@
 # Builds the libFuzzer targets in fuzz/ (clang, ASan + UBSan, the fuzzing
 # build mode that skips checksum comparisons) in build-fuzz/ and runs each
 # for SECONDS (default 60), one after the other (this machine is shared).
-# Prints per target: executions, executions/s, edges reached (libFuzzer's
-# "cov"), features and crashes. Corpora grow in build-fuzz/corpus/<target>
+# Prints per target: wall and CPU seconds, executions, executions/s (wall),
+# edges reached (libFuzzer's "cov"), features and crashes. Corpora grow in build-fuzz/corpus/<target>
 # (outside the tree), seeded by fuzz/seeds.c and ../shared/data when present.
 # Exit status 1 when any target crashed, leaked or timed out; the inputs are
 # in build-fuzz/artifacts/.
@@ -48,17 +48,21 @@ for t in "${targets[@]}"; do
   mkdir -p $B/artifacts/old
   find $B/artifacts -maxdepth 1 -name "$t-*" -exec mv {} $B/artifacts/old/ \;
   set +e
-  $B/fuzz/fuzz_$t -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix=$B/artifacts/$t- "$corpus" "$seeds/$t" >"$log" 2>&1
+  # CPU seconds too: on a shared machine the wall-clock rate says little.
+  TIMEFORMAT='%U %S'
+  { time $B/fuzz/fuzz_$t -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix=$B/artifacts/$t- "$corpus" "$seeds/$t" >"$log" 2>&1 ; } \
+    2>"$log.cpu"
   rc=$?
   set -e
+  cpu=$(awk '{printf "%.0f", $1 + $2}' "$log.cpu" 2>/dev/null || echo "?")
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
   crashes=$(find $B/artifacts -maxdepth 1 -name "$t-*" | wc -l)
   [ $rc -ne 0 ] && [ "$crashes" -eq 0 ] && crashes=1
   rate=$(( ${execs:-0} / (secs > 0 ? secs : 1) ))
-  line=$(printf '%-11s %6ss %12s %9s/s %7s %8s %8s' "$t" "$secs" "${execs:-?}" "$rate" "${cov:-?}" "${ft:-?}" "$crashes")
+  line=$(printf '%-11s %6ss %6ss %12s %9s/s %7s %8s %8s' "$t" "$secs" "${cpu:-?}" "${execs:-?}" "$rate" "${cov:-?}" "${ft:-?}" "$crashes")
   summary+=("$line")
   echo "$line"
   if [ "$crashes" -ne 0 ]; then
@@ -68,6 +72,6 @@ for t in "${targets[@]}"; do
   fi
 done
 echo
-printf '%-11s %7s %12s %11s %7s %8s %8s\n' target time executions rate edges features crashes
+printf '%-11s %7s %7s %12s %11s %7s %8s %8s\n' target time cpu executions rate edges features crashes
 printf '%s\n' "${summary[@]}"
 exit $status

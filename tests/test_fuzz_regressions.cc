@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -11,8 +13,10 @@
 
 #include <fivo/checkpoint.h>
 #include <fivo/crc32.h>
+#include <fivo/plugin_model.h>
 
 #include "dataset_test_util.h"
+#include "registry_check.h"
 
 namespace {
 
@@ -78,6 +82,32 @@ TEST(FuzzRegressions, PickleMarkOnAnEmptyStack)
         << err.message;
     if (self != nullptr)
         vt->close(self);
+}
+
+// fuzz_descriptor: option rows declared at a stride that is not a multiple
+// of their alignment (here sizeof + 1) were read misaligned (UBSan).
+TEST(FuzzRegressions, OptionRowsAtAMisalignedStrideAreRefused)
+{
+    static const fivo_model_vtable vt = {};
+    std::vector<unsigned char> rows(2 * (sizeof(fivo_option) + 1));
+    fivo_option o = {"k", FIVO_OPTION_INT, "1", "h", nullptr};
+    for (int i = 0; i < 2; i++)
+        memcpy(rows.data() + i * (sizeof(fivo_option) + 1), &o, sizeof o);
+    fivo_plugin_descriptor d{};
+    d.abi_major = FIVO_ABI_MAJOR;
+    d.abi_minor = FIVO_ABI_MINOR;
+    d.kind = FIVO_PLUGIN_MODEL;
+    d.name = "m";
+    d.vtable = &vt;
+    d.vtable_size = sizeof vt;
+    d.options = reinterpret_cast<const fivo_option *>(rows.data());
+    d.num_options = 2;
+    d.option_size = sizeof(fivo_option) + 1;
+    char *why = fivo__registry_check_descriptor(&d);
+    ASSERT_NE(why, nullptr);
+    EXPECT_NE(std::string(why).find("not a multiple of their alignment"), std::string::npos)
+        << why;
+    free(why);
 }
 
 } // namespace

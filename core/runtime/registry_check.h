@@ -5,7 +5,15 @@
 
 #include <fivo/abi.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* NULL when the registry would accept `d`, else the reason (g_free it). */
 char *fivo__registry_check_descriptor(const fivo_plugin_descriptor *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
