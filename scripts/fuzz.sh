@@ -3,8 +3,9 @@
 # build mode that skips checksum comparisons) in build-fuzz/ and runs each
 # for SECONDS (default 60), one after the other (this machine is shared).
 # Prints per target: wall and CPU seconds, executions, executions/s (wall),
-# edges reached (libFuzzer's "cov"), features and crashes. Corpora grow in build-fuzz/corpus/<target>
-# (outside the tree), seeded by fuzz/seeds.c and ../shared/data when present.
+# edges reached (libFuzzer's "cov"), features and crashes. Corpora grow in
+# build-fuzz/corpus/<target> (outside the tree), seeded by fuzz/seeds.c and
+# ../shared/data when present.
 # Exit status 1 when any target crashed, leaked or timed out; the inputs are
 # in build-fuzz/artifacts/.
 #   usage: scripts/fuzz.sh [SECONDS] [TARGET...]
