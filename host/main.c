@@ -2,7 +2,9 @@
  * merges them over an optional key file, finds the plugins, checks every
  * key and value, and runs the mode. Exit codes: 0 success, 1 the mode
  * failed (missing plugin, bad data, I/O), 2 bad command line or config. */
+#define _POSIX_C_SOURCE 200809L /* SIGXFSZ */
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "configure.h"
 #include "flags.h"
 #include "modes.h"
+#include "size_limits.h"
 
 
 static const char *const modes[] = {"train", "eval", "sample", "convert", "inspect", "plugins",
@@ -189,6 +192,8 @@ static int run(int argc, char **argv)
     fivo_config_get_string(cfg, "fivo", "logdir", "/tmp/fivo", &h.logdir, NULL);
     metrics_path = g_build_filename(h.logdir, "metrics.jsonl", NULL);
     h.metrics_path = metrics_path;
+    if ((rc = fivo_host_check_sizes(&h)) != 0) /* absurd sizes: refused before any allocation */
+        goto out;
     const char *mode = "train";
     fivo_config_get_string(cfg, "fivo", "mode", "train", &mode, NULL);
     if (strcmp(mode, "train") == 0)
@@ -215,6 +220,9 @@ out:
 
 int main(int argc, char **argv)
 {
+    /* Past a file-size limit (ulimit -f) write() then fails with EFBIG,
+     * reported and cleaned up like ENOSPC, instead of a silent kill. */
+    signal(SIGXFSZ, SIG_IGN);
     /* MPI starts only under an MPI launcher (fivo/comm.h); else one process. */
     fivo_error err = {0};
     if (fivo_comm_init(&argc, &argv, &err) != FIVO_OK) {

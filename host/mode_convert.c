@@ -6,6 +6,7 @@
 
 #include <glib.h>
 
+#include "logdir_lock.h"
 #include "modes.h"
 
 int fivo_host_run_convert(fivo_host *h)
@@ -26,6 +27,8 @@ int fivo_host_run_convert(fivo_host *h)
         g_string_free(able, TRUE);
         return 1;
     }
+    if (fivo_host_lock_output(h->cfg, "dataset", "out_dir", NULL) != 0) /* one writer */
+        return 1;
     fivo_report *r = fivo_report_new("convert");
     fivo_report_set_string(r, "dataset_type", info->name);
     fivo_error err = {0};

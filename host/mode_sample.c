@@ -8,6 +8,7 @@
  * prefix and sample in <out_dir>/samples/ (see sample_media.c). */
 #include <fivo/comm.h>
 
+#include "logdir_lock.h"
 #include "sample_media.h"
 #include "session.h"
 
@@ -48,6 +49,8 @@ int fivo_host_run_sample(fivo_host *h)
                 prefix_length, sample_length);
         return 2;
     }
+    if (fivo_host_lock_output(cfg, "sample", "out_dir", h->logdir) != 0) /* one writer */
+        return 1;
     fivo_session s;
     int rc = fivo_session_open(&s, h, split);
     if (rc != 0)
@@ -173,7 +176,9 @@ int fivo_host_run_sample(fivo_host *h)
             {.name = "samples", .ndim = 4, .shape = {L, B, N, D}, .data = samples},
         };
         if (fivo_npz_write(out_path, arrays, 2, &err) != FIVO_OK) {
-            rc = fail("writing samples", &err);
+            fprintf(stderr, "fivo: error: sample: writing samples from the checkpoint of step "
+                            "%llu: %s\n", (unsigned long long)meta.step, err.message);
+            rc = 1;
             free(out_path);
             goto free_out;
         }
@@ -191,11 +196,12 @@ int fivo_host_run_sample(fivo_host *h)
             fivo_report_set_int(r, "batch_size", B);
             fivo_report_set_int(r, "num_samples", N);
             fivo_report_set_int(r, "dim", D);
-            fivo_host_emit(h, r);
+            rc = fivo_host_emit(h, r); /* a metrics write failure fails the mode */
             fivo_report_free(r);
+        } else {
+            rc = 0;
         }
         free(out_path);
-        rc = 0;
     }
 free_out:
 out:

@@ -38,6 +38,8 @@
 #include <fivo/checkpoint.h>
 #include <fivo/comm.h>
 
+#include "logdir_lock.h"
+#include "numeric_guard.h"
 #include "session.h"
 #include "train_step.h"
 
@@ -126,6 +128,8 @@ static int emit_summary(fivo_session *s, long step, train_window *win, bool exac
     fivo_report_set_number(r, "steps_per_sec", secs > 0 ? win->steps / secs : 0.0);
     fivo_report_set_number(r, "timesteps_per_sec", secs > 0 ? win->timesteps / secs : 0.0);
     int rc = fivo_host_emit(s->host, r);
+    if (rc != 0)
+        fprintf(stderr, "fivo: error: train step %ld: the report was not written\n", step);
     fivo_report_free(r);
     *win = (train_window){0};
     win->t0_us = g_get_monotonic_time();
@@ -258,6 +262,8 @@ int fivo_host_run_train(fivo_host *h)
         fprintf(stderr, "fivo: error: %s: cannot create logdir\n", h->logdir);
         rc = 1;
     }
+    if (fivo_host_lock_folder(h->logdir, "logdir") != 0) /* one writer per logdir */
+        return 1;
     fivo_session s;
     if (rc == 0)
         rc = fivo_session_open(&s, h, split);

@@ -9,6 +9,7 @@
 
 #include <fivo/comm.h>
 
+#include "numeric_guard.h"
 #include "train_step.h"
 
 enum { FAULT_NONE, FAULT_EXIT, FAULT_NAN, FAULT_ERROR };
@@ -145,14 +146,13 @@ static fivo_status run_shard(fivo_trainer *t, fivo_session *s, long step, const 
     fivo_smc_result res;
     fivo_status st = fivo_session_bound(s, b, &res, err);
     if (st != FIVO_OK)
-        return st;
+        return fivo_host_explain_numeric(s->params, st, err); /* names a NaN parameter */
     if (t->fault_kind == FAULT_NAN && t->rank == t->fault_rank && step == t->fault_step)
         res.log_phat->data[0] = NAN;
     /* Before any update: a non-finite bound stops the run untouched. */
     for (int i = 0; i < b->batch_size; i++)
         if (!isfinite(res.log_phat->data[i]))
-            return fivo_error_set(err, FIVO_ERR_NUMERIC, "the bound of sequence %d is %g",
-                                  first + i, (double)res.log_phat->data[i]);
+            return fivo_host_nonfinite_bound(s->params, first + i, res.log_phat->data[i], err);
     if (t->ntensors > 0) {
         fivo_tensor *loss = shard_loss(s->ctx, &res, b, t->batch_size, t->normalize);
         if ((st = fivo_ctx_backward(s->ctx, loss, err)) != FIVO_OK)

@@ -125,6 +125,73 @@ TEST(Config, MalformedKeyFileNamesFileAndLine)
     EXPECT_NE(std::string(err.message).find("hdr.ini:2:"), std::string::npos) << err.message;
 }
 
+// Counts GLib warnings (e.g. "GError set over the top of a previous GError").
+static int g_glib_warnings = 0;
+static void count_warning(const gchar *, GLogLevelFlags, const gchar *, gpointer)
+{
+    g_glib_warnings++;
+}
+
+// Regression: g_key_file_get_string returns a string and sets a GError for an
+// invalid escape; the value used to be accepted and the GError leaked (a
+// second such value made GLib warn "GError set over the top").
+TEST(Config, InvalidEscapeIsRefusedNamingFileAndLine)
+{
+    guint h = g_log_set_handler("GLib", (GLogLevelFlags)(G_LOG_LEVEL_WARNING |
+                                                         G_LOG_LEVEL_CRITICAL),
+                                count_warning, nullptr);
+    g_glib_warnings = 0;
+    Cfg cfg;
+    fivo_error err{};
+    const char *text = "[fivo]\n"
+                       "batch_size = 4\n"
+                       "logdir = runs/esc\\qdir\n"
+                       "master = a\\qb\n";
+    EXPECT_EQ(fivo_config_load_data(cfg.c, text, "esc.ini", false, &err), FIVO_ERR_FORMAT);
+    std::string msg = err.message;
+    EXPECT_NE(msg.find("esc.ini:3:"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("logdir"), std::string::npos) << msg;
+    // Nothing applied, and GLib saw no GError overwritten.
+    EXPECT_FALSE(fivo_config_has(cfg.c, "fivo", "batch_size"));
+    EXPECT_FALSE(fivo_config_has(cfg.c, "fivo", "logdir"));
+    EXPECT_EQ(g_glib_warnings, 0);
+    g_log_remove_handler("GLib", h);
+}
+
+// Found by fuzz_config: GLib itself sets its GError twice for a value with
+// an invalid escape followed by a trailing backslash ("GError set over the
+// top"), so invalid escapes are refused before GLib decodes the value.
+TEST(Config, InvalidEscapeAndTrailingBackslashAreRefusedBeforeGLib)
+{
+    guint h = g_log_set_handler("GLib", (GLogLevelFlags)(G_LOG_LEVEL_WARNING |
+                                                         G_LOG_LEVEL_CRITICAL),
+                                count_warning, nullptr);
+    for (const char *v : {"a\\qb\\", "c\\", "\\x\\y"}) {
+        g_glib_warnings = 0;
+        Cfg cfg;
+        fivo_error err{};
+        std::string text = std::string("[fivo]\n# c\nlogdir = ") + v + "\n";
+        EXPECT_EQ(fivo_config_load_data(cfg.c, text.c_str(), "esc2.ini", false, &err),
+                  FIVO_ERR_FORMAT)
+            << v;
+        EXPECT_NE(std::string(err.message).find("esc2.ini:3:"), std::string::npos)
+            << err.message;
+        EXPECT_NE(std::string(err.message).find("escape"), std::string::npos) << err.message;
+        EXPECT_EQ(g_glib_warnings, 0) << v;
+    }
+    // Valid escapes still decode.
+    Cfg ok;
+    fivo_error err{};
+    ASSERT_EQ(fivo_config_load_data(ok.c, "[m]\nk = a\\sb\\tc\\\\d\\ne\\rf\n", "ok.ini", false,
+                                    &err),
+              FIVO_OK)
+        << err.message;
+    const char *s = nullptr;
+    fivo_config_get_string(ok.c, "m", "k", nullptr, &s, &err);
+    EXPECT_STREQ(s, "a b\tc\\d\ne\rf");
+    g_log_remove_handler("GLib", h);
+}
+
 TEST(Config, LoadFileNamesMissingAndMalformedFiles)
 {
     Cfg cfg;

@@ -3,6 +3,7 @@
 // the real corpus): counts, the valid hold-out, exact statistics, frames,
 // and bad input that must fail naming the file and leave nothing behind.
 #include <sndfile.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cmath>
@@ -416,4 +417,40 @@ TEST(Timit, StatsJsonCarriesTheStandardisationToWavSamples)
     fivo_test::PyResult py = fivo_test::run_python("read_wav.py", {logdir, m, s, "16000"});
     FIVO_EXPECT_PY_OK(py);
     EXPECT_NE(py.out.find("ok 4 WAV files, 1000 samples each"), std::string::npos) << py.out;
+}
+
+// Convert under a file-size limit (ulimit -f) smaller than its train file:
+// exit 1 naming the file (the host ignores SIGXFSZ, so the write fails with
+// EFBIG instead of the process being killed), no temp file left, and the
+// previous conversion's files byte-identical.
+TEST(Timit, ConvertUnderAFileSizeLimitFailsCleanly)
+{
+    Tree t;
+    std::string out, logdir = t.dir / "log";
+    std::string args = "--mode=convert --dataset_type=timit --raw_timit_dir='" + t.raw +
+                       "' --out_dir='" + t.out + "' --logdir='" + logdir + "'";
+    ASSERT_EQ(fivo_test::run_host(args, &out), 0) << out;
+    std::map<std::string, std::string> before;
+    for (const char *s : {"train", "valid", "test"})
+        before[s] = fivo_test::read_bytes(t.out + "/" + s);
+    ASSERT_GT(before["train"].size(), 8192u);
+    // ulimit -f counts 512-byte blocks in POSIX sh: 8 blocks = 4096 bytes.
+    std::string log = t.dir / "limited.out";
+    int rc = system(("ulimit -f 8 && exec " FIVO_TEST_HOST " " + args + " >'" + log + "' 2>&1")
+                        .c_str());
+    out = fivo_test::read_bytes(log);
+    ASSERT_TRUE(WIFEXITED(rc)) << "killed by a signal (SIGXFSZ?)\n" << out;
+    EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+    EXPECT_NE(out.find(t.out + "/train"), std::string::npos) << out;
+    EXPECT_NE(out.find("File too large"), std::string::npos) << out;
+    for (const char *s : {"train", "valid", "test"})
+        EXPECT_TRUE(fivo_test::read_bytes(t.out + "/" + s) == before[s]) << s;
+    std::string ls;
+    if (DIR *d = opendir(t.out.c_str())) {
+        while (struct dirent *e = readdir(d))
+            if (strstr(e->d_name, ".tmp") != nullptr)
+                ls += std::string(e->d_name) + " ";
+        closedir(d);
+    }
+    EXPECT_EQ(ls, "") << "temp files left";
 }

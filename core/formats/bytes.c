@@ -96,12 +96,17 @@ fivo_status fivo__write_atomic(const char *path, const void *data, size_t n, fiv
     fivo_status s = FIVO_OK;
     int e;
     fchmod(fd, 0644); /* mkstemp makes 0600; these are ordinary output files */
+    /* Messages name the destination (what the user asked for); the temp
+     * file is removed below, the previous destination is never touched. */
     if ((e = write_all(fd, data, n)) != 0)
-        s = fivo_error_set(err, FIVO_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
+        s = fivo_error_set(err, FIVO_ERR_IO, "%s: write failed: %s (temp file removed)", path,
+                           strerror(e));
     else if (fsync(fd) != 0)
-        s = fivo_error_set(err, FIVO_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+        s = fivo_error_set(err, FIVO_ERR_IO, "%s: fsync failed: %s (temp file removed)", path,
+                           strerror(errno));
     if (close(fd) != 0 && s == FIVO_OK)
-        s = fivo_error_set(err, FIVO_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+        s = fivo_error_set(err, FIVO_ERR_IO, "%s: close failed: %s (temp file removed)", path,
+                           strerror(errno));
     if (s == FIVO_OK && rename(tmp, path) != 0)
         s = fivo_error_set(err, FIVO_ERR_IO, "%s: rename from %s failed: %s", path, tmp,
                            strerror(errno));

@@ -1,6 +1,7 @@
 /* Checkpoint files (see fivo/checkpoint.h for the layout). */
 #define _POSIX_C_SOURCE 200809L
 #include "bytes.h"
+#include "crc_check.h"
 
 #include <fivo/checkpoint.h>
 #include <fivo/crc32.h>
@@ -191,12 +192,13 @@ static fivo_status parse(const char *path, parsed *out, fivo_error *err)
                               "bytes)",
                               path, n);
     }
-    if (fivo_crc32_update(0, p, n - 4) != get_u32(p + n - 4)) {
+    if (FIVO_CRC_MISMATCH(fivo_crc32_update(0, p, n - 4), get_u32(p + n - 4))) {
         parsed_free(out);
         return fivo_error_set(err, FIVO_ERR_FORMAT,
                               "%s: corrupted checkpoint (file checksum mismatch)", path);
     }
-    if (fivo_crc32_update(0, p, HEADER_BYTES - 4) != get_u32(p + HEADER_BYTES - 4)) {
+    if (FIVO_CRC_MISMATCH(fivo_crc32_update(0, p, HEADER_BYTES - 4),
+                          get_u32(p + HEADER_BYTES - 4))) {
         parsed_free(out);
         return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: corrupted checkpoint header", path);
     }
@@ -209,9 +211,10 @@ static fivo_status parse(const char *path, parsed *out, fivo_error *err)
     out->meta.flags = get_u32(p + 48);
     size_t end = n - 12;
     if (out->nrec > end / 20) {
+        uint32_t nrec = out->nrec; /* p is freed with out (found by fuzz_checkpoint) */
         parsed_free(out);
         return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: record count %u does not fit the file",
-                              path, get_u32(p + 12));
+                              path, nrec);
     }
     out->recs = calloc(out->nrec ? out->nrec : 1, sizeof(record));
     if (!out->recs) {
@@ -241,7 +244,7 @@ static fivo_status parse(const char *path, parsed *out, fivo_error *err)
         r->cols = (int)cols;
         r->data = p + off;
         off += (size_t)bytes;
-        if (fivo_crc32_update(0, p + start, off - start) != get_u32(p + off)) {
+        if (FIVO_CRC_MISMATCH(fivo_crc32_update(0, p + start, off - start), get_u32(p + off))) {
             fivo_status st = fivo_error_set(err, FIVO_ERR_FORMAT,
                                             "%s: corrupted checkpoint (record %u '%s' checksum "
                                             "mismatch)",
@@ -348,6 +351,31 @@ fivo_status fivo_checkpoint_load(const char *path, fivo_params *params, fivo_ada
             s = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: Adam moments of '%s' are missing", path,
                                name);
             goto done;
+        }
+    }
+    /* Training never saves a NaN or inf; one in a file is damage (or a bug
+     * upstream) and would poison every result: refuse it, naming the tensor. */
+    for (int i = 0; i < np; i++) {
+        const char *name;
+        fivo_tensor *t = fivo_params_at(params, i, &name);
+        size_t n = fivo_tensor_size(t);
+        for (int k = 0; k < 3; k++) {
+            int r = where[3 * i + k];
+            if (r < 0 || (k > 0 && !adam))
+                continue;
+            for (size_t j = 0; j < n; j++) {
+                uint32_t v = get_u32(ps.recs[r].data + 4 * j);
+                float x;
+                memcpy(&x, &v, 4);
+                if (!isfinite(x)) {
+                    s = fivo_error_set(err, FIVO_ERR_FORMAT,
+                                       "%s: %s '%s' holds a non-finite value (%g at index %zu); "
+                                       "refusing the checkpoint",
+                                       path, k == 0 ? "parameter" : "Adam moment of", name,
+                                       (double)x, j);
+                    goto done;
+                }
+            }
         }
     }
     for (int i = 0; i < np; i++) {

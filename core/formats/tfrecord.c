@@ -3,6 +3,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <fivo/tfrecord.h>
 
+#include "crc_check.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -96,7 +98,7 @@ fivo_status fivo_tfrecord_reader_next(fivo_tfrecord_reader *r, const uint8_t **d
                               "%s: record %llu at offset %zu: truncated header (%zu of 12 bytes)",
                               r->path, (unsigned long long)r->count, r->pos, left);
     uint64_t n = load_le64(h);
-    if (load_le32(h + 8) != fivo_crc32c_mask(fivo_crc32c(h, 8)))
+    if (FIVO_CRC_MISMATCH(fivo_crc32c_mask(fivo_crc32c(h, 8)), load_le32(h + 8)))
         return fivo_error_set(err, FIVO_ERR_FORMAT,
                               "%s: record %llu at offset %zu: length CRC mismatch (corrupt file)",
                               r->path, (unsigned long long)r->count, r->pos);
@@ -107,7 +109,7 @@ fivo_status fivo_tfrecord_reader_next(fivo_tfrecord_reader *r, const uint8_t **d
                               r->path, (unsigned long long)r->count, r->pos,
                               (unsigned long long)n, left - 12);
     const uint8_t *d = h + 12;
-    if (load_le32(d + n) != fivo_crc32c_mask(fivo_crc32c(d, (size_t)n)))
+    if (FIVO_CRC_MISMATCH(fivo_crc32c_mask(fivo_crc32c(d, (size_t)n)), load_le32(d + n)))
         return fivo_error_set(err, FIVO_ERR_FORMAT,
                               "%s: record %llu at offset %zu: data CRC mismatch (corrupt file)",
                               r->path, (unsigned long long)r->count, r->pos);

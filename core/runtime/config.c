@@ -146,13 +146,33 @@ typedef struct line_scan {
     GHashTable *key_lines; /* "section\x1fkey" -> line number (last wins) */
     int bad_line;          /* 0 when every line looks fine */
     const char *bad_why;
+    char bad_key[160];     /* "[section] key: " when the problem is in a value */
 } line_scan;
+
+/* Why a value's escapes are bad, or NULL. GLib decodes only \s \n \t \r
+ * and \\ in a string; anything else it reports through a GError that it
+ * may set twice for one value (a warning, "set over the top"), so such
+ * values are refused here, naming the line, before GLib decodes them. */
+static const char *bad_escape(const char *value)
+{
+    for (const char *p = value; *p; p++) {
+        if (*p != '\\')
+            continue;
+        p++;
+        if (*p == '\0')
+            return "escape character (\\) at the end of the value";
+        if (strchr("sntr\\", *p) == NULL)
+            return "invalid escape sequence in the value (known: \\s \\n \\t \\r \\\\)";
+    }
+    return NULL;
+}
 
 static void scan_lines(const char *text, line_scan *ls)
 {
     ls->key_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     ls->bad_line = 0;
     ls->bad_why = NULL;
+    ls->bad_key[0] = '\0';
     char **lines = g_strsplit(text, "\n", -1);
     char *group = NULL;
     for (int i = 0; lines[i] != NULL; i++) {
@@ -199,6 +219,12 @@ static void scan_lines(const char *text, line_scan *ls)
         }
         char *key = g_strndup(line, (gsize)(eq - line));
         g_strstrip(key);
+        const char *why = bad_escape(eq + 1);
+        if (why != NULL && !ls->bad_line) {
+            ls->bad_line = lineno;
+            ls->bad_why = why;
+            snprintf(ls->bad_key, sizeof ls->bad_key, "[%s] %s: ", group, key);
+        }
         g_hash_table_insert(ls->key_lines, g_strdup_printf("%s\x1f%s", group, key),
                             GINT_TO_POINTER(lineno));
         g_free(key);
@@ -222,15 +248,16 @@ fivo_status fivo_config_load_data(fivo_config *cfg, const char *text, const char
     fivo_status st = FIVO_OK;
     if (!g_key_file_load_from_data(kf, text, strlen(text), G_KEY_FILE_NONE, &gerr)) {
         if (ls.bad_line)
-            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s:%d: %s (%s)", origin, ls.bad_line,
-                                ls.bad_why, gerr->message);
+            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s:%d: %s%s (%s)", origin, ls.bad_line,
+                                ls.bad_key, ls.bad_why, gerr->message);
         else
             st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: %s", origin, gerr->message);
         g_clear_error(&gerr);
         goto out;
     }
     if (ls.bad_line) { /* GLib accepted what we think is wrong: say so anyway */
-        st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s:%d: %s", origin, ls.bad_line, ls.bad_why);
+        st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s:%d: %s%s", origin, ls.bad_line, ls.bad_key,
+                            ls.bad_why);
         goto out;
     }
 
@@ -248,10 +275,13 @@ fivo_status fivo_config_load_data(fivo_config *cfg, const char *text, const char
             char *where = lineno > 0 ? g_strdup_printf("%s:%d", origin, lineno)
                                      : g_strdup(origin);
             char *value = g_key_file_get_string(kf, groups[g], keys[k], &gerr);
-            if (value == NULL) {
+            /* GLib returns a string AND sets gerr for an invalid escape
+             * (e.g. "\q"): either one alone means the value is bad. */
+            if (value == NULL || gerr != NULL) {
                 st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: [%s] %s: %s", where, groups[g],
                                     keys[k], gerr ? gerr->message : "unreadable value");
                 g_clear_error(&gerr);
+                g_free(value);
                 g_free(where);
                 break;
             }

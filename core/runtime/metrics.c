@@ -3,9 +3,11 @@
  * the same double, so metrics.jsonl is exact; non-finite numbers are null. */
 #define _POSIX_C_SOURCE 200809L
 #include <fivo/metrics.h>
+#include <fivo/log.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -265,6 +267,10 @@ fivo_status fivo_report_append(fivo_report *r, const char *path, fivo_error *err
         return fivo_error_set(err, FIVO_ERR_IO, "%s: cannot open metrics log: %s", path,
                               g_strerror(e));
     }
+    /* Where our line starts: a failed append is cut back to it, so the log
+     * never keeps a torn line (the earlier lines stay as they were). */
+    struct stat sb;
+    off_t start = fstat(fd, &sb) == 0 ? sb.st_size : -1;
     size_t done = 0;
     fivo_status st = FIVO_OK;
     while (done < len) {
@@ -280,6 +286,8 @@ fivo_status fivo_report_append(fivo_report *r, const char *path, fivo_error *err
     }
     if (st == FIVO_OK && fsync(fd) != 0 && errno != EINVAL)
         st = fivo_error_set(err, FIVO_ERR_IO, "%s: fsync failed: %s", path, g_strerror(errno));
+    if (st != FIVO_OK && done > 0 && start >= 0 && ftruncate(fd, start) != 0)
+        fivo_log_warn("%s: cannot cut back a torn line: %s", path, g_strerror(errno));
     if (close(fd) != 0 && st == FIVO_OK)
         st = fivo_error_set(err, FIVO_ERR_IO, "%s: close failed: %s", path, g_strerror(errno));
     g_free(line);

@@ -6,6 +6,8 @@
 #include <fivo/plugin_kinds.h>
 #include <fivo/registry.h>
 
+#include "registry_check.h"
+
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
@@ -127,6 +129,12 @@ static char *check_descriptor(const fivo_plugin_descriptor *d)
                                "the ABI %u row of %zu bytes (set option_size, e.g. with "
                                "FIVO_PLUGIN_OPTIONS)", kind, d->name, d->option_size,
                                FIVO_ABI_MAJOR, sizeof(fivo_option));
+    /* A C array's row size is a multiple of its alignment; any other stride
+     * would read misaligned rows (found by fuzz/fuzz_descriptor.c). */
+    if (d->num_options > 0 && d->option_size % _Alignof(fivo_option) != 0)
+        return g_strdup_printf("%s plugin '%s' declares option rows of %zu bytes, not a "
+                               "multiple of their alignment (%zu)", kind, d->name,
+                               d->option_size, (size_t)_Alignof(fivo_option));
     for (size_t i = 0; i < d->num_options; i++) {
         const fivo_option *o = option_row(d, i);
         char *why = fivo_option_problem(o);
@@ -558,4 +566,10 @@ void fivo_dataset_close(fivo_dataset *d)
     if (d->self != NULL && FIVO_DATASET_HAS(d, close))
         d->vt->close(d->self);
     memset(d, 0, sizeof *d);
+}
+
+/* Entry for fuzz/fuzz_descriptor.c (see registry_check.h). */
+char *fivo__registry_check_descriptor(const fivo_plugin_descriptor *d)
+{
+    return check_descriptor(d);
 }

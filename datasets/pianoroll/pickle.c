@@ -230,7 +230,7 @@ static fivo_status pop_mark(vm *m, pkl_value ***items, size_t *n)
     if (m->nmarks == 0)
         return fail(m, FIVO_ERR_FORMAT, "no MARK on the stack");
     size_t k = m->marks[--m->nmarks];
-    *items = m->stack + k;
+    *items = m->stack != NULL ? m->stack + k : NULL; /* no offset on NULL (UB; fuzz_pickle) */
     *n = m->sp - k;
     m->sp = k;
     return FIVO_OK;
