@@ -23,6 +23,9 @@ const fivo_host_flag fivo_host_flags[] = {
     {"batch_size", "fivo", "batch_size", I, "4", NULL, "Sequences per batch."},
     {"num_samples", "fivo", "num_samples", I, "4",
      NULL, "Particles (samples) per sequence for multi-sample bounds."},
+    {"threads", "fivo", "threads", I, NULL, NULL,
+     "Threads for training, eval and sampling (default: every core the process may use; "
+     "results are bit-identical for any count)."},
     {"parallel_iterations", "fivo", "parallel_iterations", I, NULL, NULL,
      "Accepted for compatibility with the reference; ignored."},
     {"stagger_workers", "fivo", "stagger_workers", B, NULL, NULL,
