@@ -6,7 +6,7 @@
 
 /* Output columns per sgemm call: fixed, so bits do not depend on threads. */
 #define FIVO_GEMM_BLOCK 64
-/* m * n * k below which the blocks run on the calling thread. */
+/* m * n * k below which a product is one sgemm call on the calling thread. */
 #define FIVO_GEMM_PARALLEL_MIN (256.0 * 1024.0)
 
 /* Row-major C (m x n, ldc) = op(A) op(B) + beta C, alpha 1. */

@@ -56,6 +56,7 @@ void fivo_ctx_free(fivo_ctx *ctx)
     fivo__arena_free(ctx);
     fivo_threads_free(ctx->threads);
     free(ctx->wg);
+    free(ctx->tr);
     free(ctx->pack);
     free(ctx->nodes);
     free(ctx->row_keys);
@@ -67,6 +68,7 @@ void fivo_ctx_reset(fivo_ctx *ctx)
     fivo__arena_reset(ctx);
     ctx->nnodes = 0;
     ctx->nwg = 0;
+    ctx->ntr = 0;
     ctx->status = FIVO_OK;
     ctx->message[0] = '\0';
 }

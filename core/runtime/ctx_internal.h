@@ -40,6 +40,13 @@ typedef struct fivo_wgrad_group {
 
 struct fivo_threads;
 
+/* A transposed copy of a product's B for this step (core/numerics/gemm.c). */
+typedef struct fivo_transposed {
+    const float *src;
+    int rows, cols, ld;
+    float *t; /* arena */
+} fivo_transposed;
+
 typedef struct fivo_arena_block {
     char *base;
     size_t size;
@@ -71,6 +78,8 @@ struct fivo_ctx {
     float *pack;
     size_t pack_cap;
 
+    fivo_transposed *tr;          /* kept across resets; entries dropped at reset */
+    int ntr, cap_tr, tr_last;
     struct fivo_threads *threads; /* NULL: one thread */
     double gemm_flops;            /* 2 m n k of every product run (benchmarks) */
 
