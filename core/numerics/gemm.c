@@ -15,32 +15,41 @@
 #ifdef FIVO_HAVE_LIBXSMM
 #include <libxsmm.h>
 
-/* Row-major products on libxsmm's JIT kernel for the exact shape: 2-3x
+/* Row-major NN products on libxsmm's JIT kernel for the exact shape: 2-3x
  * OpenBLAS at a step's 16-row shapes (fivo_bench_gemm). Column-major view:
- * C^T = op(B)^T op(A)^T, so row-major op(A) = A^T is libxsmm's transposed
- * second operand (supported); a transposed B is not (the caller transposes
- * it first). False when libxsmm has no kernel: then OpenBLAS. */
+ * C^T = B^T A^T. Rows go in fixed chunks of FIVO_XSMM_ROWS, so products whose
+ * row count changes with every batch (T x B) need at most that many kernels
+ * per (n, k), not one per batch. False when libxsmm has no kernel. */
 #define FIVO_XSMM 1
-static bool xsmm(bool ta, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float beta, float *c, int ldc)
+#define FIVO_XSMM_ROWS 64
+static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+                 float *c, int ldc)
 {
     if (beta != 0.0f && beta != 1.0f)
         return false;
-    libxsmm_blasint M = n, N = m, K = k, la = ldb, lb = lda, lc = ldc;
     float alpha = 1.0f;
-    int flags = LIBXSMM_GEMM_FLAGS('N', ta ? 'T' : 'N'), pf = LIBXSMM_PREFETCH_NONE;
-    libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
-    if (f == NULL)
-        return false;
-    f(b, a, c);
+    int flags = LIBXSMM_GEMM_FLAGS('N', 'N'), pf = LIBXSMM_PREFETCH_NONE;
+    libxsmm_blasint M = n, K = k, la = ldb, lb = lda, lc = ldc;
+    for (int r0 = 0; r0 < m; r0 += FIVO_XSMM_ROWS) {
+        libxsmm_blasint N = m - r0 < FIVO_XSMM_ROWS ? m - r0 : FIVO_XSMM_ROWS;
+        libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
+        if (f == NULL) {
+            if (r0 == 0)
+                return false;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m - r0, n, k, 1.0f,
+                        a + (size_t)r0 * lda, lda, b, ldb, beta, c + (size_t)r0 * ldc, ldc);
+            return true;
+        }
+        f(b, a + (size_t)r0 * lda, c + (size_t)r0 * ldc);
+    }
     return true;
 }
 #else
 #define FIVO_XSMM 0
-static bool xsmm(bool ta, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float beta, float *c, int ldc)
+static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+                 float *c, int ldc)
 {
-    (void)ta, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)c,
+    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)c,
         (void)ldc;
     return false;
 }
@@ -89,11 +98,13 @@ static const float *transposed(fivo_ctx *ctx, const float *src, int rows, int co
     return dst;
 }
 
-/* One product on this thread: libxsmm where it applies, else OpenBLAS. */
+/* One product on this thread: NN on libxsmm where it applies, else
+ * OpenBLAS (A^T B too: its K, the rows of a batch, changes every batch, and
+ * at such K OpenBLAS runs near its peak anyway). */
 static void gemm1(bool ta, bool tb, int m, int n, int k, const float *a, int lda, const float *b,
                   int ldb, float beta, float *c, int ldc)
 {
-    if (!tb && k > 0 && xsmm(ta, m, n, k, a, lda, b, ldb, beta, c, ldc))
+    if (!ta && !tb && k > 0 && xsmm(m, n, k, a, lda, b, ldb, beta, c, ldc))
         return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
                 1.0f, a, lda, b, ldb, beta, c, ldc);

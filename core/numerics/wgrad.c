@@ -12,7 +12,7 @@
 
 /* Rows per packed product: large enough for sgemm's speed, small enough
  * that the packed copy stays in cache-sized scratch. */
-#define FIVO_WGRAD_CHUNK 2048
+#define FIVO_WGRAD_CHUNK 1024
 
 struct fivo_wgrad_part {
     const float *x; /* NULL for a bias part */
@@ -143,9 +143,12 @@ static void flush_weight(fivo_ctx *ctx, const fivo_wgrad_group *gr)
         float *xs = ctx->pack, *gs = ctx->pack + (size_t)k * gr->in;
         int r0 = 0;
         for (p = first; p != NULL && r0 < k; p = p->next) {
-            for (int r = 0; r < p->rows; r++)
-                memcpy(xs + (size_t)(r0 + r) * gr->in, p->x + (size_t)r * p->ldx,
-                       (size_t)gr->in * sizeof(float));
+            if (p->ldx == gr->in) /* contiguous rows: one copy */
+                memcpy(xs + (size_t)r0 * gr->in, p->x, (size_t)p->rows * gr->in * sizeof(float));
+            else
+                for (int r = 0; r < p->rows; r++)
+                    memcpy(xs + (size_t)(r0 + r) * gr->in, p->x + (size_t)r * p->ldx,
+                           (size_t)gr->in * sizeof(float));
             memcpy(gs + (size_t)r0 * gr->out, p->g, (size_t)p->rows * gr->out * sizeof(float));
             r0 += p->rows;
         }
