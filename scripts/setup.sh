@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libglib2.0-dev libltdl-dev libopenblas-dev
-          libsndfile1-dev libgtest-dev googletest python3-numpy)
+          libsndfile1-dev libgtest-dev googletest python3-numpy libxsmm-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
