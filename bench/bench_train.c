@@ -3,11 +3,22 @@
  * (sum of sequence lengths per second) and peak RSS. The same model, bound
  * and sizes as ../shared/peers/torch_vrnn_fivo.py, for bench/compare_peer.sh.
  *
+ * How close to the machine's limit: "gflops" is the FLOP count of every
+ * product the run made (2 m n k summed over forward and backward sgemm calls,
+ * fivo_ctx_gemm_flops; elementwise work is not counted) per second of the
+ * timed steps; "sgemm_gflops" is single-thread sgemm measured in the same
+ * process at the step's main shape (rows = batch x particles, the LSTM's
+ * [z, h] x 4H product); "peak_fraction" = gflops / (threads x sgemm_gflops).
+ * "faults_per_step" counts minor page faults over the timed steps.
+ *
  *   fivo_bench_train --data F [--model vrnn] [--bound fivo] [--latent 32]
  *       [--batch 4] [--particles 4] [--steps 60] [--warmup 10] [--eval]
- *       [--seed 1] [--lr 1e-4] */
+ *       [--seed 1] [--lr 1e-4] [--threads N (0: all cores; default 1)] */
 #define _POSIX_C_SOURCE 200809L
 #include <fivo/fivo.h>
+#include <fivo/threads.h>
+
+#include <cblas.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +34,42 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Single-thread sgemm GFLOP/s at m x n x k (C = A B + C, as the step runs). */
+/* CPU seconds of the process (user + system): on a shared machine this
+ * moves far less with the load than the wall clock. */
+static double cpu_now(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)r.ru_utime.tv_sec + 1e-6 * (double)r.ru_utime.tv_usec + (double)r.ru_stime.tv_sec +
+           1e-6 * (double)r.ru_stime.tv_usec;
+}
+
+static double sgemm_gflops(int m, int n, int k)
+{
+    float *a = calloc((size_t)m * k, sizeof *a), *b = calloc((size_t)k * n, sizeof *b),
+          *c = calloc((size_t)m * n, sizeof *c);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return NAN;
+    }
+    for (size_t i = 0; i < (size_t)k * n; i++)
+        b[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)m * k; i++)
+        a[i] = (float)(i % 5) * 0.1f;
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        int calls = 1 + (int)(2e7 / (2.0 * m * n * k));
+        double t0 = now();
+        for (int i = 0; i < calls; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 1.0f, c, n);
+        double g = 2.0 * m * n * k * calls / (now() - t0) / 1e9;
+        best = g > best ? g : best; /* best of 5: the machine is shared */
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
 static int die(const char *what, const fivo_error *e)
 {
     fprintf(stderr, "fivo_bench_train: %s: %s\n", what, e ? e->message : "");
@@ -33,7 +80,7 @@ int main(int argc, char **argv)
 {
     const char *data = NULL, *model_name = "vrnn", *bound_name = "fivo";
     const char *latent = "32", *proposal = "filtering";
-    int batch = 4, particles = 4, steps = 60, warmup = 10, eval = 0;
+    int batch = 4, particles = 4, steps = 60, warmup = 10, eval = 0, threads = 1;
     long seed = 1;
     double lr = 1e-4;
     for (int i = 1; i < argc; i++) {
@@ -69,6 +116,8 @@ int main(int argc, char **argv)
             seed = atol(v);
         else if (!strcmp(a, "--lr"))
             lr = atof(v);
+        else if (!strcmp(a, "--threads"))
+            threads = atoi(v);
         else {
             fprintf(stderr, "fivo_bench_train: unknown flag %s\n", a);
             return 2;
@@ -106,12 +155,21 @@ int main(int argc, char **argv)
     ao.learning_rate = lr;
     fivo_adam *adam = fivo_adam_new(params, &ao);
     fivo_ctx *ctx = fivo_ctx_new((size_t)16 << 20, 0);
+    if (fivo_ctx_set_threads(ctx, threads, &err))
+        return die("threads", &err);
+    threads = fivo_ctx_threads(ctx);
     int n = strcmp(bound_name, "elbo") == 0 ? 1 : particles;
-    double t0 = 0, last = NAN;
+    double t0 = 0, last = NAN, flops0 = 0, c0 = 0;
+    long faults0 = 0;
     long long timesteps = 0;
     float inv[1024];
     for (int step = 0; step < warmup + steps; step++) {
         if (step == warmup) {
+            struct rusage r0;
+            getrusage(RUSAGE_SELF, &r0);
+            faults0 = r0.ru_minflt;
+            flops0 = fivo_ctx_gemm_flops(ctx);
+            c0 = cpu_now();
             t0 = now();
             timesteps = 0;
         }
@@ -140,16 +198,25 @@ int main(int argc, char **argv)
                 return die("adam", &err);
         }
     }
-    double dt = now() - t0;
+    double dt = now() - t0, cpu = cpu_now() - c0;
+    double gflops = (fivo_ctx_gemm_flops(ctx) - flops0) / dt / 1e9;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    const char *threads = getenv("OPENBLAS_NUM_THREADS");
+    long faults = ru.ru_minflt - faults0;
+    int L = atoi(latent);
+    double peak = sgemm_gflops(batch * n, 4 * L, 2 * L);
+    const char *ob = getenv("OPENBLAS_NUM_THREADS");
     printf("{\"impl\": \"fivo\", \"mode\": \"%s\", \"model\": \"%s\", \"bound\": \"%s\", "
-           "\"latent\": %s, \"batch\": %d, \"particles\": %d, \"threads\": %s, \"steps\": %d, "
+           "\"latent\": %s, \"batch\": %d, \"particles\": %d, \"threads\": %d, "
+           "\"openblas_threads\": \"%s\", \"steps\": %d, "
            "\"seconds\": %.3f, \"steps_per_sec\": %.2f, \"timesteps_per_sec\": %.1f, "
+           "\"timesteps_per_cpu_sec\": %.1f, "
+           "\"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"peak_fraction\": %.3f, "
+           "\"faults_per_step\": %.1f, "
            "\"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f, \"last_bound_per_t\": %.4f}\n",
-           eval ? "eval" : "train", model_name, bound_name, latent, batch, n,
-           threads ? threads : "null", steps, dt, steps / dt, timesteps / dt,
+           eval ? "eval" : "train", model_name, bound_name, latent, batch, n, threads,
+           ob ? ob : "unset", steps, dt, steps / dt, timesteps / dt, timesteps / cpu, gflops, peak,
+           gflops / (threads * peak), steps > 0 ? (double)faults / steps : 0.0,
            ru.ru_maxrss / 1024.0, fivo_ctx_peak_bytes(ctx) / 1048576.0, last);
     fivo_ctx_free(ctx);
     fivo_adam_free(adam);

@@ -28,6 +28,9 @@ const fivo_host_flag fivo_host_flags[] = {
     {"shards", "fivo", "shards", I, "1", NULL,
      "Fixed pieces of each training batch, summed exactly; results depend on it, not on "
      "the MPI rank count, which must divide it."},
+    {"threads", "fivo", "threads", I, NULL, NULL,
+     "Threads for training, eval and sampling (default: every core the process may use; "
+     "results are bit-identical for any count)."},
     {"parallel_iterations", "fivo", "parallel_iterations", I, NULL, NULL,
      "Accepted for compatibility with the reference; ignored."},
     {"stagger_workers", "fivo", "stagger_workers", B, NULL, NULL,

@@ -88,6 +88,18 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
         fivo_error_set(&err, FIVO_ERR_NOMEM, "cannot create the tensor context");
         return fail(s, &err, 1);
     }
+    /* [fivo] threads (0 or unset: every core we may use); bits do not
+     * depend on it */
+    long threads = 0;
+    if (fivo_config_int_or(h->cfg, "fivo", "threads", 0, &threads, &err) != FIVO_OK)
+        return fail(s, &err, 2);
+    if (threads < 0 || threads > 4096) {
+        fivo_error_set(&err, FIVO_ERR_INVALID, "[fivo] threads = %ld: expected 1..4096 (0: all cores)",
+                       threads);
+        return fail(s, &err, 2);
+    }
+    if (fivo_ctx_set_threads(s->ctx, (int)threads, &err) != FIVO_OK)
+        return fail(s, &err, 1);
     return 0;
 }
 

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config libglib2.0-dev libltdl-dev libopenblas-dev
           libsndfile1-dev libgtest-dev googletest python3-numpy libcairo2-dev
           python3-protobuf protobuf-compiler python3-mido sox
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin libxsmm-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

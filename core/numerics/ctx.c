@@ -1,13 +1,19 @@
 /* The context: arena-backed tensors, sticky errors, the tape and backward. */
 #include "ctx_internal.h"
+#include "gemm.h"
 
 #include <cblas.h>
+#include <fivo/threads.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 FIVO_INTERNAL void fivo__arena_reset(fivo_ctx *ctx);
 FIVO_INTERNAL void fivo__arena_free(fivo_ctx *ctx);
+
+/* OpenBLAS's own pool (pthread builds): joined once we pin it to one
+ * thread, so no idle worker stays behind. Weak: other BLAS builds lack it. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
 
 fivo_ctx *fivo_ctx_new(size_t arena_bytes, size_t max_bytes)
 {
@@ -19,6 +25,7 @@ fivo_ctx *fivo_ctx_new(size_t arena_bytes, size_t max_bytes)
     ctx->block_size = (arena_bytes + FIVO_ALIGN - 1) & ~(size_t)(FIVO_ALIGN - 1);
     ctx->max_bytes = max_bytes;
     ctx->grad_enabled = true;
+    ctx->defer_wgrad = true;
     ctx->status = FIVO_OK;
     ctx->dummy.rows = 1;
     ctx->dummy.cols = 1;
@@ -37,6 +44,8 @@ fivo_ctx *fivo_ctx_new(size_t arena_bytes, size_t max_bytes)
      * step's sizes (16 rows) threads were measured slower anyway.
      * tests/test_determinism.cc checks 1 and 2 threads give the same bits. */
     openblas_set_num_threads(1);
+    if (blas_thread_shutdown_ != NULL)
+        blas_thread_shutdown_();
     return ctx;
 }
 
@@ -45,6 +54,10 @@ void fivo_ctx_free(fivo_ctx *ctx)
     if (ctx == NULL)
         return;
     fivo__arena_free(ctx);
+    fivo_threads_free(ctx->threads);
+    free(ctx->wg);
+    free(ctx->tr);
+    free(ctx->pack);
     free(ctx->nodes);
     free(ctx->row_keys);
     free(ctx);
@@ -54,9 +67,31 @@ void fivo_ctx_reset(fivo_ctx *ctx)
 {
     fivo__arena_reset(ctx);
     ctx->nnodes = 0;
+    ctx->nwg = 0;
+    ctx->ntr = 0;
     ctx->status = FIVO_OK;
     ctx->message[0] = '\0';
 }
+
+fivo_status fivo_ctx_set_threads(fivo_ctx *ctx, int n, fivo_error *err)
+{
+    if (n <= 0)
+        n = fivo_threads_available();
+    if (fivo_threads_count(ctx->threads) == n)
+        return FIVO_OK;
+    fivo_threads_free(ctx->threads);
+    ctx->threads = NULL;
+    if (n == 1)
+        return FIVO_OK;
+    ctx->threads = fivo_threads_new(n, err);
+    return ctx->threads != NULL ? FIVO_OK : (err != NULL ? err->code : FIVO_ERR_NOMEM);
+}
+
+int fivo_ctx_threads(const fivo_ctx *ctx) { return fivo_threads_count(ctx->threads); }
+
+double fivo_ctx_gemm_flops(const fivo_ctx *ctx) { return ctx->gemm_flops; }
+
+void fivo_ctx_set_deferred_grads(fivo_ctx *ctx, bool on) { ctx->defer_wgrad = on; }
 
 size_t fivo_ctx_peak_bytes(const fivo_ctx *ctx)
 {
@@ -205,5 +240,6 @@ fivo_status fivo_ctx_backward(fivo_ctx *ctx, fivo_tensor *loss, fivo_error *err)
             continue; /* no gradient reached this node */
         n->backward(ctx, n);
     }
+    fivo__wgrad_flush(ctx);
     return fivo_ctx_status(ctx, err);
 }

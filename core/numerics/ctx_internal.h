@@ -28,6 +28,25 @@ typedef struct fivo_node {
     int32_t i[2];
 } fivo_node;
 
+typedef struct fivo_wgrad_part fivo_wgrad_part;
+/* The deferred gradient parts of one parameter (core/numerics/wgrad.c). */
+typedef struct fivo_wgrad_group {
+    float *dst;
+    int ld, in, out;
+    bool bias;
+    int rows;
+    fivo_wgrad_part *head, *tail; /* arena, in tape order */
+} fivo_wgrad_group;
+
+struct fivo_threads;
+
+/* A transposed copy of a product's B for this step (core/numerics/gemm.c). */
+typedef struct fivo_transposed {
+    const float *src;
+    int rows, cols, ld;
+    float *t; /* arena */
+} fivo_transposed;
+
 typedef struct fivo_arena_block {
     char *base;
     size_t size;
@@ -50,6 +69,19 @@ struct fivo_ctx {
     fivo_node *nodes;
     int nnodes, cap_nodes;
     bool grad_enabled;
+
+    /* Deferred weight gradients: groups kept across resets, parts in the
+     * arena; packing scratch kept too (no faults in steady state). */
+    fivo_wgrad_group *wg;
+    int nwg, cap_wg, wg_last;
+    bool defer_wgrad;           /* default on; off: per-step products */
+    float *pack;
+    size_t pack_cap;
+
+    fivo_transposed *tr;          /* kept across resets; entries dropped at reset */
+    int ntr, cap_tr, tr_last;
+    struct fivo_threads *threads; /* NULL: one thread */
+    double gemm_flops;            /* 2 m n k of every product run (benchmarks) */
 
     fivo_status status;
     char message[FIVO_ERROR_MESSAGE_MAX];

@@ -2,10 +2,10 @@
  * [x, h] @ kernel + bias, one gate kernel, one tape node with two outputs. */
 #include "fastmath.h"
 #include "ops_internal.h"
+#include "gemm.h"
 
 #include <fivo/layers.h>
 
-#include <cblas.h>
 #include <stdio.h>
 
 fivo_status fivo_lstm_init(fivo_lstm *l, fivo_params *p, const char *prefix, int input_size,
@@ -104,12 +104,18 @@ static void lstm_backward(fivo_ctx *ctx, fivo_node *n)
     for (int r = 0; r < rows; r++)
         gates_backward(H, s->act + (size_t)r * G, s->tc + (size_t)r * H, c->data + (size_t)r * H,
                        ghb + (size_t)r * H, gcb + (size_t)r * H, dz + (size_t)r * G, dc + (size_t)r * H);
-    if (fivo__req(s->bias))
+    /* A parameter's kernel and bias gradients: noted here, formed once per
+     * batch over every step's rows (gemm.h). */
+    if (fivo__req(s->bias) && fivo__deferrable(ctx, s->bias))
+        fivo__defer_bias(ctx, s->bias->grad, G, dz, rows);
+    else if (fivo__req(s->bias))
         fivo__add_col_sums(ctx, dz, rows, G, fivo__grad(ctx, s->bias));
-    if (fivo__req(s->kernel)) {
+    if (fivo__req(s->kernel) && fivo__deferrable(ctx, s->kernel)) {
+        fivo__defer_wgrad(ctx, s->kernel->grad + (size_t)s->pre_cols * G, G, W, G, s->xh, W, dz, rows);
+    } else if (fivo__req(s->kernel)) {
         float *dk = fivo__grad(ctx, s->kernel);
         if (dk != NULL)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, W, G, rows, 1.0f, s->xh, W, dz, G, 1.0f,
+            fivo__sgemm(ctx, true, false, W, G, rows, s->xh, W, dz, G, 1.0f,
                         dk + (size_t)s->pre_cols * G, G);
     }
     bool fresh;
@@ -118,14 +124,13 @@ static void lstm_backward(fivo_ctx *ctx, fivo_node *n)
     if (x != NULL && fivo__req(x)) {
         float *dx = fivo__grad_fresh(ctx, x, &fresh);
         if (dx != NULL)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, In, G, 1.0f, dz, G, K, G,
-                        fresh ? 0.0f : 1.0f, dx, In);
+            fivo__sgemm(ctx, false, true, rows, In, G, dz, G, K, G, fresh ? 0.0f : 1.0f, dx, In);
     }
     if (fivo__req(h)) {
         float *dh = fivo__grad_fresh(ctx, h, &fresh);
         if (dh != NULL)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, H, G, 1.0f, dz, G,
-                        K + (size_t)In * G, G, fresh ? 0.0f : 1.0f, dh, H);
+            fivo__sgemm(ctx, false, true, rows, H, G, dz, G, K + (size_t)In * G, G, fresh ? 0.0f : 1.0f,
+                        dh, H);
     }
     fivo_tensor *pre = s->pre;
     if (pre != NULL && fivo__req(pre)) {
@@ -183,8 +188,8 @@ static void lstm_step(fivo_ctx *ctx, const fivo_lstm *l, const fivo_tensor *pre,
             memcpy(ar, l->bias->data, (size_t)G * sizeof(float));
         }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, G, W, 1.0f, xh, W,
-                l->kernel->data + (size_t)pre_cols * G, G, 1.0f, act, G);
+    fivo__sgemm(ctx, false, false, rows, G, W, xh, W, l->kernel->data + (size_t)pre_cols * G, G, 1.0f,
+                act, G);
     for (int r = 0; r < rows; r++)
         gates_forward(H, l->forget_bias, act + (size_t)r * G, c->data + (size_t)r * H, ho->data + (size_t)r * H,
                       co->data + (size_t)r * H, tcb + (size_t)r * H);

@@ -1,11 +1,9 @@
-/* Matrix products on cblas_sgemm: fivo_matmul and the fused linear layer
+/* Matrix products (through gemm.c): fivo_matmul and the fused linear layer
  * (x @ w + b, optional ReLU) that Linear and MLP record as one node. */
 #include "ctx_internal.h"
 #include "ops_internal.h"
+#include "gemm.h"
 
-#include <cblas.h>
-
-static inline enum CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
 static void matmul_backward(fivo_ctx *ctx, fivo_node *n)
 {
@@ -23,11 +21,9 @@ static void matmul_backward(fivo_ctx *ctx, fivo_node *n)
         if (da == NULL)
             return;
         if (!ta) /* dA = dC opB^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, tr(!tb), m, k, nn, 1.0f, dc, nn, b->data, b->cols,
-                        beta, da, a->cols);
+            fivo__sgemm(ctx, false, !tb, m, k, nn, dc, nn, b->data, b->cols, beta, da, a->cols);
         else /* dA = opB dC^T */
-            cblas_sgemm(CblasRowMajor, tr(tb), CblasTrans, k, m, nn, 1.0f, b->data, b->cols, dc, nn,
-                        beta, da, a->cols);
+            fivo__sgemm(ctx, tb, true, k, m, nn, b->data, b->cols, dc, nn, beta, da, a->cols);
     }
     if (fivo__req(b)) {
         float *db = fivo__grad_fresh(ctx, b, &fresh);
@@ -35,11 +31,9 @@ static void matmul_backward(fivo_ctx *ctx, fivo_node *n)
         if (db == NULL)
             return;
         if (!tb) /* dB = opA^T dC */
-            cblas_sgemm(CblasRowMajor, tr(!ta), CblasNoTrans, k, nn, m, 1.0f, a->data, a->cols, dc, nn,
-                        beta, db, b->cols);
+            fivo__sgemm(ctx, !ta, false, k, nn, m, a->data, a->cols, dc, nn, beta, db, b->cols);
         else /* dB = dC^T opA */
-            cblas_sgemm(CblasRowMajor, CblasTrans, tr(ta), nn, k, m, 1.0f, dc, nn, a->data, a->cols,
-                        beta, db, b->cols);
+            fivo__sgemm(ctx, true, ta, nn, k, m, dc, nn, a->data, a->cols, beta, db, b->cols);
     }
 }
 
@@ -56,8 +50,8 @@ fivo_tensor *fivo_matmul(fivo_ctx *ctx, const fivo_tensor *a, bool trans_a, cons
     fivo_tensor *c = fivo__tensor(ctx, m, nn);
     if (c == &ctx->dummy)
         return c;
-    cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), m, nn, k, 1.0f, a->data, a->cols, b->data,
-                b->cols, 0.0f, c->data, nn);
+    fivo__sgemm(ctx, trans_a, trans_b, m, nn, k, a->data, a->cols, b->data, b->cols, 0.0f, c->data,
+                nn);
     if (fivo__wants(ctx, a) || fivo__wants(ctx, b)) {
         fivo_node *n = fivo__record(ctx, matmul_backward, c);
         if (n != NULL) {
@@ -120,7 +114,12 @@ static void linear_backward(fivo_ctx *ctx, fivo_node *n)
     int rows = y->rows, out = y->cols, in = x->cols;
     float *g = y->grad;
     bool relu = n->i[0] != 0;
-    if (b != NULL && fivo__req(b)) {
+    if (b != NULL && fivo__req(b) && fivo__deferrable(ctx, b)) {
+        /* a parameter's bias: sums once per batch over every step's rows */
+        if (relu)
+            relu_mask_kernel(fivo_tensor_size(y), y->data, g);
+        fivo__defer_bias(ctx, b->grad, out, g, rows);
+    } else if (b != NULL && fivo__req(b)) {
         /* ReLU mask and bias sums in one pass */
         double *acc = fivo__alloc(ctx, (size_t)out * sizeof(double));
         float *db = fivo__grad(ctx, b);
@@ -144,18 +143,21 @@ static void linear_backward(fivo_ctx *ctx, fivo_node *n)
             for (size_t i = 0; i < sz; i++)
                 dp[i] += g[i];
     }
-    if (fivo__req(w)) {
+    if (fivo__req(w) && fivo__deferrable(ctx, w)) {
+        /* a parameter: one product over all steps at the end of backward */
+        fivo__defer_wgrad(ctx, w->grad, out, in, out, x->data, in, g, rows);
+    } else if (fivo__req(w)) {
         float *dw = fivo__grad_fresh(ctx, w, &fresh);
         if (dw != NULL)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, rows, 1.0f, x->data, in, g,
-                        out, fresh ? 0.0f : 1.0f, dw, out);
+            fivo__sgemm(ctx, true, false, in, out, rows, x->data, in, g, out, fresh ? 0.0f : 1.0f, dw,
+                        out);
     }
     if (fivo__req(x)) {
         /* x's gradient usually arrives here first: sgemm overwrites it */
         float *dx = fivo__grad_fresh(ctx, x, &fresh);
         if (dx != NULL)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f, g, out, w->data,
-                        out, fresh ? 0.0f : 1.0f, dx, in);
+            fivo__sgemm(ctx, false, true, rows, in, out, g, out, w->data, out, fresh ? 0.0f : 1.0f, dx,
+                        in);
     }
 }
 
@@ -208,8 +210,8 @@ fivo_tensor *fivo__linear_pre(fivo_ctx *ctx, const fivo_tensor *x, const fivo_te
         broadcast_kernel(rows, out, b->data, y->data);
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, x->cols, 1.0f, x->data, x->cols,
-                w->data, out, beta, y->data, out);
+    fivo__sgemm(ctx, false, false, rows, out, x->cols, x->data, x->cols, w->data, out, beta, y->data,
+                out);
     if (relu)
         relu_kernel(fivo_tensor_size(y), y->data);
     if (fivo__wants(ctx, x) || fivo__wants(ctx, w) || fivo__wants(ctx, b) || fivo__wants(ctx, pre)) {

@@ -53,6 +53,20 @@ void fivo_ctx_reset(fivo_ctx *ctx);
 /* Peak arena bytes in use since creation (for benchmarks). */
 size_t fivo_ctx_peak_bytes(const fivo_ctx *ctx);
 
+/* Threads for the context's large products (n <= 0: every core the
+ * process may use; 1, the default: none). The products are cut into fixed
+ * column blocks, so results are bit-identical for any n. */
+fivo_status fivo_ctx_set_threads(fivo_ctx *ctx, int n, fivo_error *err);
+int fivo_ctx_threads(const fivo_ctx *ctx);
+/* Parameter gradients of per-step products are by default formed once per
+ * backward, as one product over every step's rows (K = steps x rows); off,
+ * each step adds its own product as it is reached (the reference path the
+ * tests compare against; equal to float rounding). */
+void fivo_ctx_set_deferred_grads(fivo_ctx *ctx, bool on);
+/* 2 m n k summed over every product the context ran since creation
+ * (forward and backward): the FLOP count benchmarks report. */
+double fivo_ctx_gemm_flops(const fivo_ctx *ctx);
+
 /* Grad recording is on by default; eval turns it off (no tape nodes). */
 void fivo_ctx_set_grad_enabled(fivo_ctx *ctx, bool enabled);
 bool fivo_ctx_grad_enabled(const fivo_ctx *ctx);

@@ -1,0 +1,159 @@
+/* Every product of the tape goes through here: C = op(A) op(B) + beta C.
+ * Large products are cut into fixed blocks of output columns, each one sgemm
+ * call over the full K in the same order, run on the context's pool; small
+ * ones are one call on the caller (waking a worker costs more than a 16-row
+ * product). Both choices depend on the shape only, never on the thread
+ * count, so the bits are the same on 1 or 64 threads. */
+#include "ctx_internal.h"
+#include "fastmath.h"
+#include "gemm.h"
+
+#include <cblas.h>
+#include <fivo/threads.h>
+#include <stdlib.h>
+
+#ifdef FIVO_HAVE_LIBXSMM
+#include <libxsmm.h>
+
+/* Row-major NN products on libxsmm's JIT kernel for the exact shape: 2-3x
+ * OpenBLAS at a step's 16-row shapes (fivo_bench_gemm). Column-major view:
+ * C^T = B^T A^T. Rows go in fixed chunks of FIVO_XSMM_ROWS, so products whose
+ * row count changes with every batch (T x B) need at most that many kernels
+ * per (n, k), not one per batch. False when libxsmm has no kernel. */
+#define FIVO_XSMM 1
+#define FIVO_XSMM_ROWS 64
+static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+                 float *c, int ldc)
+{
+    if (beta != 0.0f && beta != 1.0f)
+        return false;
+    float alpha = 1.0f;
+    int flags = LIBXSMM_GEMM_FLAGS('N', 'N'), pf = LIBXSMM_PREFETCH_NONE;
+    libxsmm_blasint M = n, K = k, la = ldb, lb = lda, lc = ldc;
+    for (int r0 = 0; r0 < m; r0 += FIVO_XSMM_ROWS) {
+        libxsmm_blasint N = m - r0 < FIVO_XSMM_ROWS ? m - r0 : FIVO_XSMM_ROWS;
+        libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
+        if (f == NULL) {
+            if (r0 == 0)
+                return false;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m - r0, n, k, 1.0f,
+                        a + (size_t)r0 * lda, lda, b, ldb, beta, c + (size_t)r0 * ldc, ldc);
+            return true;
+        }
+        f(b, a + (size_t)r0 * lda, c + (size_t)r0 * ldc);
+    }
+    return true;
+}
+#else
+#define FIVO_XSMM 0
+static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+                 float *c, int ldc)
+{
+    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)c,
+        (void)ldc;
+    return false;
+}
+#endif
+
+/* B^T (rows x cols of B, row stride ld) as a contiguous cols x rows copy,
+ * made once per step for each B (a parameter or an arena value: neither
+ * changes within a step) and kept until the reset. */
+FIVO_KERNEL static void transpose_kernel(int rows, int cols, const float *restrict src, int ld,
+                                         float *restrict dst)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++)
+            dst[(size_t)j * rows + r] = src[(size_t)r * ld + j];
+}
+
+static const float *transposed(fivo_ctx *ctx, const float *src, int rows, int cols, int ld)
+{
+    for (int i = 0; i < ctx->ntr; i++) {
+        int q = (ctx->tr_last + i) % ctx->ntr;
+        fivo_transposed *t = &ctx->tr[q];
+        if (t->src == src && t->rows == rows && t->cols == cols && t->ld == ld) {
+            ctx->tr_last = q;
+            return t->t;
+        }
+    }
+    if (ctx->ntr == ctx->cap_tr) {
+        int cap = ctx->cap_tr ? 2 * ctx->cap_tr : 32;
+        fivo_transposed *g = realloc(ctx->tr, (size_t)cap * sizeof *g);
+        if (g == NULL)
+            return NULL;
+        ctx->tr = g;
+        ctx->cap_tr = cap;
+    }
+    float *dst = fivo__alloc_floats(ctx, (size_t)rows * (size_t)cols);
+    if (dst == NULL)
+        return NULL;
+    transpose_kernel(rows, cols, src, ld, dst);
+    fivo_transposed *t = &ctx->tr[ctx->ntr];
+    ctx->tr_last = ctx->ntr++;
+    t->src = src;
+    t->rows = rows;
+    t->cols = cols;
+    t->ld = ld;
+    t->t = dst;
+    return dst;
+}
+
+/* One product on this thread: NN on libxsmm where it applies, else
+ * OpenBLAS (A^T B too: its K, the rows of a batch, changes every batch, and
+ * at such K OpenBLAS runs near its peak anyway). */
+static void gemm1(bool ta, bool tb, int m, int n, int k, const float *a, int lda, const float *b,
+                  int ldb, float beta, float *c, int ldc)
+{
+    if (!ta && !tb && k > 0 && xsmm(m, n, k, a, lda, b, ldb, beta, c, ldc))
+        return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+                1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
+typedef struct gemm_job {
+    bool ta, tb;
+    int m, n, k;
+    const float *a;
+    int lda;
+    const float *b;
+    int ldb;
+    float beta;
+    float *c;
+    int ldc;
+} gemm_job;
+
+static void gemm_piece(void *arg, int piece)
+{
+    const gemm_job *j = arg;
+    int j0 = piece * FIVO_GEMM_BLOCK;
+    int w = j->n - j0 < FIVO_GEMM_BLOCK ? j->n - j0 : FIVO_GEMM_BLOCK;
+    const float *b = j->tb ? j->b + (size_t)j0 * (size_t)j->ldb : j->b + j0;
+    gemm1(j->ta, j->tb, j->m, w, j->k, j->a, j->lda, b, j->ldb, j->beta, j->c + j0, j->ldc);
+}
+
+void fivo__sgemm(fivo_ctx *ctx, bool ta, bool tb, int m, int n, int k, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    double work = (double)m * (double)n * (double)k;
+    ctx->gemm_flops += 2.0 * work;
+    if (FIVO_XSMM && tb && !ta && k > 0) {
+        /* op(B) = B^T, which libxsmm lacks: multiply by a transposed copy
+         * (B is n x k here; the copy costs 1/m of the product) */
+        const float *bt = transposed(ctx, b, n, k, ldb);
+        if (bt != NULL) {
+            b = bt;
+            ldb = n;
+            tb = false;
+        }
+    }
+    if (work < FIVO_GEMM_PARALLEL_MIN) {
+        /* small: one call on this thread (a shape-only decision, so the
+         * bits still do not depend on the thread count) */
+        gemm1(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    gemm_job j = {ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc};
+    fivo_threads_run(ctx->threads, (n + FIVO_GEMM_BLOCK - 1) / FIVO_GEMM_BLOCK, gemm_piece, &j);
+}

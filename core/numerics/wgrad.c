@@ -1,0 +1,170 @@
+/* Deferred weight and bias gradients (see gemm.h). Per-step products with
+ * K = 16 rows run far below sgemm's speed; the weight gradients do not feed
+ * the recurrence, so backward only notes (x, g) per step and the end of
+ * backward packs the notes of each parameter, in tape order, into chunks of
+ * FIVO_WGRAD_CHUNK rows and forms each chunk as one product. Chunks are cut
+ * by row counts only: the bits do not depend on the thread count. */
+#include "ctx_internal.h"
+#include "fastmath.h"
+#include "gemm.h"
+
+#include <stdlib.h>
+
+/* Rows per packed product: large enough for sgemm's speed, small enough
+ * that the packed copy stays in cache-sized scratch. */
+#define FIVO_WGRAD_CHUNK 1024
+
+struct fivo_wgrad_part {
+    const float *x; /* NULL for a bias part */
+    const float *g;
+    int rows, ldx;
+    struct fivo_wgrad_part *next;
+};
+
+static fivo_wgrad_group *find_group(fivo_ctx *ctx, float *dst, int ld, int in, int out, bool bias)
+{
+    /* A handful of parameters, visited in the same order every step: the
+     * last hit or a short scan. */
+    for (int i = 0; i < ctx->nwg; i++) {
+        int k = (ctx->wg_last + i) % ctx->nwg;
+        fivo_wgrad_group *gr = &ctx->wg[k];
+        if (gr->dst == dst && gr->ld == ld && gr->in == in && gr->out == out && gr->bias == bias) {
+            ctx->wg_last = k;
+            return gr;
+        }
+    }
+    if (ctx->nwg == ctx->cap_wg) {
+        int cap = ctx->cap_wg ? 2 * ctx->cap_wg : 32;
+        fivo_wgrad_group *g = realloc(ctx->wg, (size_t)cap * sizeof *g);
+        if (g == NULL) {
+            fivo_ctx_fail(ctx, FIVO_ERR_NOMEM, "backward: cannot note %d weight gradients", cap);
+            return NULL;
+        }
+        ctx->wg = g;
+        ctx->cap_wg = cap;
+    }
+    fivo_wgrad_group *gr = &ctx->wg[ctx->nwg];
+    ctx->wg_last = ctx->nwg++;
+    gr->dst = dst;
+    gr->ld = ld;
+    gr->in = in;
+    gr->out = out;
+    gr->bias = bias;
+    gr->rows = 0;
+    gr->head = gr->tail = NULL;
+    return gr;
+}
+
+static void add_part(fivo_ctx *ctx, fivo_wgrad_group *gr, const float *x, int ldx, const float *g,
+                     int rows)
+{
+    fivo_wgrad_part *p = fivo__alloc(ctx, sizeof *p);
+    if (p == NULL)
+        return;
+    p->x = x;
+    p->g = g;
+    p->rows = rows;
+    p->ldx = ldx;
+    p->next = NULL;
+    if (gr->tail != NULL)
+        gr->tail->next = p;
+    else
+        gr->head = p;
+    gr->tail = p;
+    gr->rows += rows;
+}
+
+void fivo__defer_wgrad(fivo_ctx *ctx, float *dst, int ld, int in, int out, const float *x, int ldx,
+                       const float *g, int rows)
+{
+    fivo_wgrad_group *gr = find_group(ctx, dst, ld, in, out, false);
+    if (gr != NULL && rows > 0)
+        add_part(ctx, gr, x, ldx, g, rows);
+}
+
+void fivo__defer_bias(fivo_ctx *ctx, float *dst, int out, const float *g, int rows)
+{
+    fivo_wgrad_group *gr = find_group(ctx, dst, out, 1, out, true);
+    if (gr != NULL && rows > 0)
+        add_part(ctx, gr, NULL, 0, g, rows);
+}
+
+FIVO_KERNEL static void sum_rows_kernel(int rows, int cols, const float *restrict g,
+                                        double *restrict acc)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++)
+            acc[j] += (double)g[(size_t)r * cols + j];
+}
+
+static void flush_bias(fivo_ctx *ctx, const fivo_wgrad_group *gr)
+{
+    double *acc = fivo__alloc(ctx, (size_t)gr->out * sizeof(double));
+    if (acc == NULL)
+        return;
+    for (int j = 0; j < gr->out; j++)
+        acc[j] = 0.0;
+    for (const fivo_wgrad_part *p = gr->head; p != NULL; p = p->next)
+        sum_rows_kernel(p->rows, gr->out, p->g, acc);
+    for (int j = 0; j < gr->out; j++)
+        gr->dst[j] += (float)acc[j];
+}
+
+static bool reserve_pack(fivo_ctx *ctx, size_t floats)
+{
+    if (floats <= ctx->pack_cap)
+        return true;
+    free(ctx->pack);
+    ctx->pack = aligned_alloc(FIVO_ALIGN, (floats * sizeof(float) + FIVO_ALIGN - 1) &
+                                              ~(size_t)(FIVO_ALIGN - 1));
+    ctx->pack_cap = ctx->pack != NULL ? floats : 0;
+    if (ctx->pack == NULL)
+        fivo_ctx_fail(ctx, FIVO_ERR_NOMEM, "backward: cannot pack %zu floats", floats);
+    return ctx->pack != NULL;
+}
+
+static void flush_weight(fivo_ctx *ctx, const fivo_wgrad_group *gr)
+{
+    const fivo_wgrad_part *p = gr->head;
+    if (p != NULL && p->next == NULL && p->ldx == gr->in) {
+        /* one part: no copy */
+        fivo__sgemm(ctx, true, false, gr->in, gr->out, p->rows, p->x, gr->in, p->g, gr->out, 1.0f,
+                    gr->dst, gr->ld);
+        return;
+    }
+    while (p != NULL) {
+        const fivo_wgrad_part *first = p;
+        int k = 0;
+        for (const fivo_wgrad_part *q = p; q != NULL && (k == 0 || k + q->rows <= FIVO_WGRAD_CHUNK);
+             q = q->next)
+            k += q->rows;
+        if (!reserve_pack(ctx, (size_t)k * (size_t)(gr->in + gr->out)))
+            return;
+        float *xs = ctx->pack, *gs = ctx->pack + (size_t)k * gr->in;
+        int r0 = 0;
+        for (p = first; p != NULL && r0 < k; p = p->next) {
+            if (p->ldx == gr->in) /* contiguous rows: one copy */
+                memcpy(xs + (size_t)r0 * gr->in, p->x, (size_t)p->rows * gr->in * sizeof(float));
+            else
+                for (int r = 0; r < p->rows; r++)
+                    memcpy(xs + (size_t)(r0 + r) * gr->in, p->x + (size_t)r * p->ldx,
+                           (size_t)gr->in * sizeof(float));
+            memcpy(gs + (size_t)r0 * gr->out, p->g, (size_t)p->rows * gr->out * sizeof(float));
+            r0 += p->rows;
+        }
+        fivo__sgemm(ctx, true, false, gr->in, gr->out, k, xs, gr->in, gs, gr->out, 1.0f, gr->dst,
+                    gr->ld);
+    }
+}
+
+void fivo__wgrad_flush(fivo_ctx *ctx)
+{
+    for (int i = 0; i < ctx->nwg && ctx->status == FIVO_OK; i++) {
+        if (ctx->wg[i].bias)
+            flush_bias(ctx, &ctx->wg[i]);
+        else
+            flush_weight(ctx, &ctx->wg[i]);
+    }
+    ctx->nwg = 0;
+    ctx->wg_last = 0;
+}

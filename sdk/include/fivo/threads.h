@@ -1,0 +1,38 @@
+/* A small fixed thread pool for fixed pieces of work.
+ *
+ * fivo_threads_run(pool, n, fn, arg) calls fn(arg, i) once for every piece
+ * i in [0, n), on the pool's workers and the calling thread, and returns when
+ * all are done. Which thread runs a piece is not fixed, so a piece must write
+ * only its own outputs: results then do not depend on the thread count.
+ * Idle workers block on a condition variable (they never spin). A pool of one
+ * thread has no workers and runs every piece on the caller. */
+#ifndef FIVO_THREADS_H
+#define FIVO_THREADS_H
+
+#include <fivo/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fivo_threads fivo_threads;
+typedef void (*fivo_task_fn)(void *arg, int piece);
+
+/* Cores this process may run on (sched_getaffinity), at least 1. */
+int fivo_threads_available(void);
+
+/* A pool of `n` threads in all (the caller counts as one; n <= 0: all
+ * available cores). NULL with err set when a thread cannot be started. */
+fivo_threads *fivo_threads_new(int n, fivo_error *err);
+void fivo_threads_free(fivo_threads *pool);
+int fivo_threads_count(const fivo_threads *pool);
+
+/* Runs pieces 0..n-1 (see above). A NULL pool runs them in order on the
+ * caller. Not reentrant: fn must not call fivo_threads_run on the same pool. */
+void fivo_threads_run(fivo_threads *pool, int n, fivo_task_fn fn, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
