@@ -49,12 +49,14 @@ int fivo_host_run_sample(fivo_host *h)
                 prefix_length, sample_length);
         return 2;
     }
-    if (fivo_host_lock_output(cfg, "sample", "out_dir", h->logdir) != 0) /* one writer */
-        return 1;
     fivo_session s;
     int rc = fivo_session_open(&s, h, split);
     if (rc != 0)
         return rc;
+    if (fivo_host_lock_output(cfg, "sample", "out_dir", h->logdir) != 0) { /* one writer */
+        fivo_session_close(&s);
+        return 1;
+    }
     rc = 1;
     fivo_batch full;
     fivo_checkpoint_meta meta;

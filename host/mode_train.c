@@ -262,8 +262,6 @@ int fivo_host_run_train(fivo_host *h)
         fprintf(stderr, "fivo: error: %s: cannot create logdir\n", h->logdir);
         rc = 1;
     }
-    if (fivo_host_lock_folder(h->logdir, "logdir") != 0) /* one writer per logdir */
-        return 1;
     fivo_session s;
     if (rc == 0)
         rc = fivo_session_open(&s, h, split);
@@ -272,6 +270,12 @@ int fivo_host_run_train(fivo_host *h)
     if ((rc = agree_open(rc, "opening the session", h, split)) != 0) {
         fivo_session_close(&s);
         return rc;
+    }
+    /* One writer per logdir; taken once the run is known to start (a
+     * command that names a missing plugin never contends for it). */
+    if (fivo_host_lock_folder(h->logdir, "logdir") != 0) {
+        fivo_session_close(&s);
+        return 1;
     }
 
     fivo_adam_options ao;
