@@ -16,6 +16,9 @@
 #include <random>
 #include <vector>
 
+#include <time.h>
+#include <unistd.h>
+
 using V = std::vector<fivo_tensor *>;
 
 namespace {
@@ -93,6 +96,46 @@ TEST(Threads, PoolRunsEveryPieceOnce)
         fivo_threads_free(p);
     }
     EXPECT_GE(fivo_threads_available(), 1);
+}
+
+// Many short generations back to back, some pieces slow enough that the
+// workers go to sleep between runs: the spin-then-block hand-over loses no
+// piece and no wake-up (a lost one would hang here, under ctest's timeout).
+TEST(Threads, BackToBackRunsAndSleepsLoseNothing)
+{
+    for (int n : {2, 3, 4}) {
+        fivo_threads *p = fivo_threads_new(n, nullptr);
+        ASSERT_NE(p, nullptr);
+        std::vector<int> hits(7, 0);
+        for (int rep = 0; rep < 3000; rep++) {
+            if (rep % 1000 == 999)
+                usleep(2000); /* past the spin budget: everyone blocks */
+            fivo_threads_run(
+                p, 7, [](void *arg, int i) { ((int *)arg)[i]++; }, hits.data());
+        }
+        for (int h : hits)
+            ASSERT_EQ(h, 3000);
+        fivo_threads_free(p);
+    }
+}
+
+// An idle pool uses no CPU: its workers spin at most briefly after a run,
+// then block (the process's CPU time over a quiet 300 ms stays near zero).
+TEST(Threads, IdlePoolUsesNoCpu)
+{
+    fivo_threads *p = fivo_threads_new(3, nullptr);
+    ASSERT_NE(p, nullptr);
+    std::vector<int> hits(64, 0);
+    fivo_threads_run(
+        p, 64, [](void *arg, int i) { ((int *)arg)[i]++; }, hits.data());
+    usleep(50000);
+    struct timespec a, b;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    usleep(300000);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    double cpu = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+    EXPECT_LT(cpu, 0.02) << "an idle pool of 3 threads used " << cpu << " s of CPU in 0.3 s";
+    fivo_threads_free(p);
 }
 
 // Parameter gradients over several steps (deferred) by finite differences,

@@ -4,7 +4,8 @@
  * i in [0, n), on the pool's workers and the calling thread, and returns when
  * all are done. Which thread runs a piece is not fixed, so a piece must write
  * only its own outputs: results then do not depend on the thread count.
- * Idle workers block on a condition variable (they never spin). A pool of one
+ * A worker spins at most 100 us for the next piece of work, then blocks on a
+ * condition variable: an idle pool uses no CPU. A pool of one
  * thread has no workers and runs every piece on the caller. */
 #ifndef FIVO_THREADS_H
 #define FIVO_THREADS_H
