@@ -16,7 +16,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 work="$(mktemp -d /tmp/fivo_bench_mpi_XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 half=$((steps / 2))
-args=(--dataset_path="$jsb" --batch_size=8 --latent_size=64 --num_samples=4 --max_steps="$steps"
+args=(--dataset_path="$jsb" --batch_size=8 --latent_size=64 --num_samples=4 --max_steps="$steps" --threads=1
       --summarize_every="$half" --checkpoint_every_secs=100000)
 rate() { python3 -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(r[-1]['steps_per_sec'])" "$1/metrics.jsonl"; }
 
