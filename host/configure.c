@@ -184,6 +184,29 @@ static void apply_model_preferences(fivo_config *cfg, const fivo_registry *reg)
     g_free(origin);
 }
 
+/* [bound.NAME] of the trained bound fills the [bound] keys that flags and
+ * [bound] itself leave unset: one config can carry every bound's settings
+ * and --bound picks one (a recipe's FIVO settings do not break --bound=elbo). */
+static void fold_trained_bound_section(fivo_config *cfg)
+{
+    const char *trained = NULL;
+    if (fivo_config_get_string(cfg, "bound", "plugin", NULL, &trained, NULL) != FIVO_OK ||
+        trained == NULL)
+        return;
+    char *section = g_strdup_printf("bound.%s", trained);
+    const char *const *live = fivo_config_keys(cfg, section);
+    char **keys = live != NULL ? g_strdupv((char **)live) : NULL; /* setting keys changes cfg's arrays */
+    for (int k = 0; keys != NULL && keys[k] != NULL; k++) {
+        if (fivo_config_has(cfg, "bound", keys[k]))
+            continue;
+        const char *v = NULL;
+        fivo_config_get_string(cfg, section, keys[k], NULL, &v, NULL);
+        fivo_config_set_from(cfg, "bound", keys[k], v, fivo_config_origin(cfg, section, keys[k]));
+    }
+    g_strfreev(keys);
+    g_free(section);
+}
+
 /* Each plugin section against its chosen plugin. A plugin that is not
  * found is left to the mode that needs it (it names what is missing). */
 static int apply_plugin_options(fivo_config *cfg, const fivo_registry *reg)
@@ -226,6 +249,7 @@ int fivo_host_configure(fivo_config *cfg, const fivo_registry *reg, const char *
         rc = apply_host_rows(cfg);
     if (rc == 0) {
         apply_model_preferences(cfg, reg);
+        fold_trained_bound_section(cfg);
         rc = apply_plugin_options(cfg, reg);
     }
     return rc;

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <fivo/fivo.h>
 
@@ -179,6 +180,30 @@ TEST(OpenHost, KeysOfAnotherPluginAreRefusedNamingThePluginAndItsKeys)
     r = run({"--model=ghmm", "--latent_size=8", "--logdir=" + d.path});
     EXPECT_EQ(r.status, 2);
     EXPECT_TRUE(has(r.err, "unknown key 'latent_size' in [model] for model plugin 'ghmm'")) << r.err;
+}
+
+// [bound.NAME] of the trained bound fills [bound]: one file carries every
+// bound's settings and --bound picks one; a flag still wins over the file.
+TEST(OpenHost, TrainedBoundsOwnSectionFillsBoundAndFlagsWin)
+{
+    TempDir d;
+    std::string ini =
+        write(d, "b.ini", "[bound]\nplugin = fivo\n\n[bound.fivo]\nresampling_criterion = never\n");
+    auto rate = [&](const std::vector<std::string> &extra, const std::string &sub) {
+        std::vector<std::string> args = {"--config", ini, "--model=ghmm", "--max_steps=4", "--summarize_every=2",
+                                         "--logdir=" + d.path + "/" + sub};
+        args.insert(args.end(), extra.begin(), extra.end());
+        Result r = run(args);
+        EXPECT_EQ(r.status, 0) << r.err;
+        return last_number(slurp(d.path + "/" + sub + "/metrics.jsonl"), "train", "resample_rate");
+    };
+    EXPECT_EQ(rate({}, "file"), 0.0);                                     /* [bound.fivo]: never */
+    EXPECT_EQ(rate({"--resampling_criterion=always"}, "flag"), 1.0);      /* the flag wins */
+    EXPECT_EQ(rate({"--bound=elbo"}, "elbo"), 0.0);                       /* not applied to elbo */
+    std::string bad = write(d, "bad.ini", "[bound.fivo]\nresampling_criterion = bogus\n");
+    Result r = run({"--config", bad, "--bound=elbo", "--logdir=" + d.path + "/bad"});
+    EXPECT_EQ(r.status, 2); /* every section is checked, used or not */
+    EXPECT_TRUE(has(r.err, bad + ":2: [bound.fivo] resampling_criterion = 'bogus'")) << r.err;
 }
 
 // Every bundled plugin: its rows are well formed, and the host applies
