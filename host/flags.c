@@ -27,7 +27,8 @@ const fivo_host_flag fivo_host_flags[] = {
      NULL, "Particles (samples) per sequence for multi-sample bounds."},
     {"shards", "fivo", "shards", I, "1", NULL,
      "Fixed pieces of each training batch, summed exactly; results depend on it, not on "
-     "the MPI rank count, which must divide it."},
+     "the MPI rank count, which must divide it, nor on --threads (a rank's shards run on its "
+     "threads)."},
     {"threads", "fivo", "threads", I, NULL, NULL,
      "Threads for training, eval and sampling (default: every core the process may use; "
      "results are bit-identical for any count)."},

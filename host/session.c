@@ -21,6 +21,83 @@ static const char *config_string(const fivo_config *cfg, const char *section, co
     return v;
 }
 
+/* The model (with a fresh parameter store), bound (bound to it), resampler
+ * and tensor context of a session or of one of its replicas. On failure
+ * leaves what it opened in r, flagged, for the caller to close. */
+static fivo_status open_plugins(const fivo_session *s, fivo_replica *r, fivo_error *err)
+{
+    const fivo_host *h = s->host;
+    r->params = fivo_params_new(s->seed);
+    if (r->params == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "out of memory for the parameter store");
+    fivo_status st = fivo_model_open(h->reg, s->model_name, h->cfg, &s->spec, r->params,
+                                     &r->model, err);
+    if (st != FIVO_OK)
+        return st;
+    r->opened_model = true;
+    if ((st = fivo_bound_open(h->reg, s->bound_name, h->cfg, &r->bound, err)) != FIVO_OK)
+        return st;
+    r->opened_bound = true;
+    /* A bound with parameters of its own (fivo-aux) registers them now, in
+     * the model's store, before any checkpoint is restored. */
+    if ((st = fivo_bound_bind(&r->bound, &r->model, &s->spec, r->params, err)) != FIVO_OK)
+        return st;
+    if ((st = fivo_resampler_open(h->reg, s->resampler_name, h->cfg, &r->resampler, err)) != FIVO_OK)
+        return st;
+    r->opened_resampler = true;
+    r->ctx = fivo_ctx_new((size_t)8 << 20, 0);
+    if (r->ctx == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "cannot create the tensor context");
+    return FIVO_OK;
+}
+
+fivo_status fivo_replica_open(const fivo_session *s, fivo_replica *r, fivo_error *err)
+{
+    memset(r, 0, sizeof *r);
+    fivo_status st = open_plugins(s, r, err);
+    if (st == FIVO_OK && fivo_params_count(r->params) != fivo_params_count(s->params))
+        st = fivo_error_set(err, FIVO_ERR_INVALID,
+                            "model '%s' with bound '%s' registered %d parameter tensors in a "
+                            "second instance, %d in the first: it cannot run shards on threads",
+                            s->model_name, s->bound_name, fivo_params_count(r->params),
+                            fivo_params_count(s->params));
+    for (int i = 0; st == FIVO_OK && i < fivo_params_count(s->params); i++) {
+        const char *a, *b;
+        fivo_tensor *x = fivo_params_at(s->params, i, &a), *y = fivo_params_at(r->params, i, &b);
+        if (strcmp(a, b) != 0 || x->rows != y->rows || x->cols != y->cols)
+            st = fivo_error_set(err, FIVO_ERR_INVALID,
+                                "model '%s': parameter %d is %s (%dx%d) in a second instance, "
+                                "%s (%dx%d) in the first: it cannot run shards on threads",
+                                s->model_name, i, b, y->rows, y->cols, a, x->rows, x->cols);
+    }
+    if (st != FIVO_OK)
+        fivo_replica_close(r);
+    return st;
+}
+
+void fivo_replica_sync(fivo_replica *r, const fivo_session *s)
+{
+    for (int i = 0; i < fivo_params_count(s->params); i++) {
+        const fivo_tensor *x = fivo_params_at(s->params, i, NULL);
+        memcpy(fivo_params_at(r->params, i, NULL)->data, x->data, sizeof(float) * fivo_tensor_size(x));
+    }
+}
+
+void fivo_replica_close(fivo_replica *r)
+{
+    if (r->ctx != NULL)
+        fivo_ctx_free(r->ctx);
+    if (r->opened_resampler)
+        fivo_resampler_close(&r->resampler);
+    if (r->opened_bound)
+        fivo_bound_close(&r->bound);
+    if (r->opened_model)
+        fivo_model_close(&r->model);
+    if (r->params != NULL)
+        fivo_params_free(r->params);
+    memset(r, 0, sizeof *r);
+}
+
 int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
 {
     memset(s, 0, sizeof *s);
@@ -62,32 +139,22 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
     if (fivo_dataset_get_info(&s->dataset, &s->info, &err) != FIVO_OK)
         return fail(s, &err, 1);
 
-    s->params = fivo_params_new(s->seed);
-    fivo_data_spec spec = {s->info.dim, s->info.kind, s->info.mean,
-                           strcmp(s->info.kind != NULL ? s->info.kind : "", "real") == 0
-                               ? s->info.max_len
-                               : 0};
-    if (s->params == NULL ||
-        fivo_model_open(h->reg, s->model_name, h->cfg, &spec, s->params, &s->model, &err) !=
-            FIVO_OK)
+    s->spec = (fivo_data_spec){s->info.dim, s->info.kind, s->info.mean,
+                               strcmp(s->info.kind != NULL ? s->info.kind : "", "real") == 0
+                                   ? s->info.max_len
+                                   : 0};
+    fivo_replica r = {0};
+    fivo_status st = open_plugins(s, &r, &err);
+    s->params = r.params;
+    s->model = r.model;
+    s->bound = r.bound;
+    s->resampler = r.resampler;
+    s->ctx = r.ctx;
+    s->opened_model = r.opened_model;
+    s->opened_bound = r.opened_bound;
+    s->opened_resampler = r.opened_resampler;
+    if (st != FIVO_OK)
         return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
-    s->opened_model = true;
-    if (fivo_bound_open(h->reg, s->bound_name, h->cfg, &s->bound, &err) != FIVO_OK)
-        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
-    s->opened_bound = true;
-    /* A bound with parameters of its own (fivo-aux) registers them now, in
-     * the model's store, before any checkpoint is restored. */
-    s->spec = spec;
-    if (fivo_bound_bind(&s->bound, &s->model, &s->spec, s->params, &err) != FIVO_OK)
-        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
-    if (fivo_resampler_open(h->reg, s->resampler_name, h->cfg, &s->resampler, &err) != FIVO_OK)
-        return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
-    s->opened_resampler = true;
-    s->ctx = fivo_ctx_new((size_t)8 << 20, 0);
-    if (s->ctx == NULL) {
-        fivo_error_set(&err, FIVO_ERR_NOMEM, "cannot create the tensor context");
-        return fail(s, &err, 1);
-    }
     /* [fivo] threads (0 or unset: every core we may use); bits do not
      * depend on it */
     long threads = 0;

@@ -28,6 +28,25 @@ typedef struct fivo_session {
     bool opened_dataset, opened_model, opened_bound, opened_resampler;
 } fivo_session;
 
+/* A replica of the session's model, bound and resampler with its own
+ * parameter store and tensor context, for computing shards on other
+ * threads: its parameters are registered in the same order as the
+ * session's (checked), and the caller copies the session's values into them
+ * before each use. Its context runs on one thread. */
+typedef struct fivo_replica {
+    fivo_params *params;
+    fivo_model model;
+    fivo_bound bound;
+    fivo_resampler resampler;
+    fivo_ctx *ctx;
+    bool opened_model, opened_bound, opened_resampler;
+} fivo_replica;
+
+fivo_status fivo_replica_open(const fivo_session *s, fivo_replica *r, fivo_error *err);
+void fivo_replica_close(fivo_replica *r);
+/* The session's parameter values into r's (same registration order). */
+void fivo_replica_sync(fivo_replica *r, const fivo_session *s);
+
 /* Opens everything for `split`. On failure prints the reason (naming the
  * plugin, key or file), closes what was opened and returns the exit code
  * (1: the mode failed, 2: bad config); returns 0 on success. */

@@ -30,6 +30,34 @@ static void read_fault(fivo_trainer *t)
                                                  : FAULT_NONE;
 }
 
+/* W threads for this rank's shards: replicas for threads 1..W-1 (thread
+ * 0 computes on the session itself), whose contexts, like the session's
+ * from now on, run on one thread. */
+static int open_workers(fivo_trainer *t, fivo_session *s, int w)
+{
+    fivo_error err = {0};
+    t->replicas = calloc((size_t)w - 1, sizeof *t->replicas);
+    t->bufs = calloc((size_t)w - 1, sizeof *t->bufs);
+    if (t->replicas == NULL || t->bufs == NULL) {
+        fprintf(stderr, "fivo: error: out of memory for %d shard threads\n", w);
+        fivo_trainer_close(t);
+        return 1;
+    }
+    for (; t->workers < w; t->workers++)
+        if (fivo_replica_open(s, &t->replicas[t->workers - 1], &err) != FIVO_OK) {
+            fprintf(stderr, "fivo: error: shard thread %d: %s\n", t->workers, err.message);
+            fivo_trainer_close(t);
+            return 1;
+        }
+    if ((t->pool = fivo_threads_new(w, &err)) == NULL ||
+        fivo_ctx_set_threads(s->ctx, 1, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: %s\n", err.message);
+        fivo_trainer_close(t);
+        return 1;
+    }
+    return 0;
+}
+
 int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize)
 {
     memset(t, 0, sizeof *t);
@@ -69,6 +97,12 @@ int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize)
         t->acc = malloc(sizeof(int64_t) * (t->nvalues ? t->nvalues : 1));
         ok = t->grads && t->acc;
     }
+    if (ok && t->shards > 1) {
+        t->shard_exps = calloc((size_t)t->num_local * (size_t)(t->ntensors + 1), sizeof *t->shard_exps);
+        t->shard_status = calloc((size_t)t->num_local, sizeof *t->shard_status);
+        t->shard_err = calloc((size_t)t->num_local, sizeof *t->shard_err);
+        ok = t->shard_exps && t->shard_status && t->shard_err;
+    }
     if (!ok) {
         fprintf(stderr, "fivo: error: out of memory for %d shards of %zu parameters\n",
                 t->shards, t->nvalues);
@@ -76,11 +110,25 @@ int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize)
         return 1;
     }
     read_fault(t);
+    t->workers = 1;
+    int threads = fivo_ctx_threads(s->ctx);
+    if (t->shards > 1 && t->num_local > 1 && threads > 1)
+        return open_workers(t, s, threads < t->num_local ? threads : t->num_local);
     return 0;
 }
 
 void fivo_trainer_close(fivo_trainer *t)
 {
+    fivo_threads_free(t->pool);
+    for (int w = 0; w + 1 < t->workers && t->replicas != NULL; w++) {
+        fivo_replica_close(&t->replicas[w]);
+        fivo_shard_buffer_free(&t->bufs[w]);
+    }
+    free(t->replicas);
+    free(t->bufs);
+    free(t->shard_exps);
+    free(t->shard_status);
+    free(t->shard_err);
     fivo_shard_buffer_free(&t->buf);
     free(t->grads);
     free(t->acc);
@@ -136,30 +184,48 @@ static void note_lengths(fivo_trainer *t, const fivo_batch *full)
     }
 }
 
+/* What computes a shard: the session's own objects, or a replica's. */
+typedef struct shard_exec {
+    fivo_params *params;
+    fivo_model *model;
+    fivo_bound *bound;
+    fivo_resampler *resampler;
+    fivo_ctx *ctx;
+    fivo_shard_buffer *buf;
+} shard_exec;
+
+static shard_exec exec_of(fivo_trainer *t, fivo_session *s, int w)
+{
+    if (w == 0)
+        return (shard_exec){s->params, &s->model, &s->bound, &s->resampler, s->ctx, &t->buf};
+    fivo_replica *r = &t->replicas[w - 1];
+    return (shard_exec){r->params, &r->model, &r->bound, &r->resampler, r->ctx, &t->bufs[w - 1]};
+}
+
 /* Bound, finite check, backward and exact likelihood of one shard; its
  * per-sequence results go to t's global arrays at `first`. */
-static fivo_status run_shard(fivo_trainer *t, fivo_session *s, long step, const fivo_batch *b,
-                             int first, double *resample_rate, fivo_error *err)
+static fivo_status run_shard(fivo_trainer *t, const fivo_session *s, const shard_exec *e, long step,
+                             const fivo_batch *b, int first, double *resample_rate, fivo_error *err)
 {
-    fivo_ctx_reset(s->ctx);
-    fivo_ctx_set_seed(s->ctx, s->seed, FIVO_RNG_DOMAIN_TRAIN + (uint64_t)step);
+    fivo_ctx_reset(e->ctx);
+    fivo_ctx_set_seed(e->ctx, s->seed, FIVO_RNG_DOMAIN_TRAIN + (uint64_t)step);
     fivo_smc_result res;
-    fivo_status st = fivo_session_bound(s, b, &res, err);
+    fivo_status st = fivo_bound_compute(e->bound, e->ctx, e->model, e->resampler, b, s->num_samples,
+                                        &res, err);
     if (st != FIVO_OK)
-        return fivo_host_explain_numeric(s->params, st, err); /* names a NaN parameter */
+        return fivo_host_explain_numeric(e->params, st, err); /* names a NaN parameter */
     if (t->fault_kind == FAULT_NAN && t->rank == t->fault_rank && step == t->fault_step)
         res.log_phat->data[0] = NAN;
     /* Before any update: a non-finite bound stops the run untouched. */
     for (int i = 0; i < b->batch_size; i++)
         if (!isfinite(res.log_phat->data[i]))
-            return fivo_host_nonfinite_bound(s->params, first + i, res.log_phat->data[i], err);
+            return fivo_host_nonfinite_bound(e->params, first + i, res.log_phat->data[i], err);
     if (t->ntensors > 0) {
-        fivo_tensor *loss = shard_loss(s->ctx, &res, b, t->batch_size, t->normalize);
-        if ((st = fivo_ctx_backward(s->ctx, loss, err)) != FIVO_OK)
+        fivo_tensor *loss = shard_loss(e->ctx, &res, b, t->batch_size, t->normalize);
+        if ((st = fivo_ctx_backward(e->ctx, loss, err)) != FIVO_OK)
             return st;
     }
-    if (t->exact &&
-        (st = fivo_model_log_likelihood(&s->model, b, t->ll + first, err)) != FIVO_OK)
+    if (t->exact && (st = fivo_model_log_likelihood(e->model, b, t->ll + first, err)) != FIVO_OK)
         return st;
     for (int i = 0; i < b->batch_size; i++) {
         int32_t n = 0;
@@ -180,10 +246,67 @@ static fivo_status plain_step(fivo_trainer *t, fivo_session *s, long step, fivo_
     if (st != FIVO_OK)
         return st;
     note_lengths(t, &batch);
-    return run_shard(t, s, step, &batch, 0, &t->resample_rate, err);
+    shard_exec e = exec_of(t, s, 0);
+    return run_shard(t, s, &e, step, &batch, 0, &t->resample_rate, err);
 }
 
-/* Own shards: compute each, set its gradient aside, note the exponents. */
+/* Own shard j (0-based among this rank's) on e: compute it, set its
+ * gradient aside in slot j, note its exponents, zero e's gradients. */
+static fivo_status own_shard(fivo_trainer *t, fivo_session *s, const shard_exec *e, long step,
+                             const fivo_batch *full, int j, fivo_error *err)
+{
+    int first, count;
+    fivo_shard_range(t->batch_size, t->shards, t->first_shard + j, &first, &count);
+    fivo_batch b;
+    fivo_status st = fivo_shard_slice(full, first, count, e->buf, &b, err);
+    if (st != FIVO_OK)
+        return st;
+    double rate;
+    if ((st = run_shard(t, s, e, step, &b, first, &rate, err)) != FIVO_OK)
+        return fivo_error_prefix(err, "shard %d: ", t->first_shard + j);
+    float *g = t->grads + (size_t)j * t->nvalues;
+    int32_t *exps = t->shard_exps + (size_t)j * (size_t)t->ntensors;
+    for (int i = 0; i < t->ntensors; i++) {
+        const char *name;
+        fivo_tensor *p = fivo_params_at(e->params, i, &name);
+        size_t n = fivo_tensor_size(p);
+        for (size_t k = 0; k < n; k++)
+            if (!isfinite(p->grad[k]))
+                return fivo_error_set(err, FIVO_ERR_NUMERIC,
+                                      "shard %d: gradient of %s is not finite (NaN or inf)",
+                                      t->first_shard + j, name);
+        exps[i] = fivo_fixed_max_exponent(p->grad, n);
+        memcpy(g, p->grad, sizeof(float) * n);
+        memset(p->grad, 0, sizeof(float) * n);
+        g += n;
+    }
+    return FIVO_OK;
+}
+
+typedef struct shards_job {
+    fivo_trainer *t;
+    fivo_session *s;
+    long step;
+    const fivo_batch *full;
+} shards_job;
+
+/* Thread w's shards: w, w + W, w + 2W, ... (a fixed assignment, so each
+ * replica is used by one thread; the results do not depend on it). */
+static void shards_piece(void *arg, int w)
+{
+    const shards_job *job = arg;
+    fivo_trainer *t = job->t;
+    shard_exec e = exec_of(t, job->s, w);
+    for (int j = w; j < t->num_local; j += t->workers) {
+        t->shard_err[j].code = FIVO_OK;
+        t->shard_err[j].message[0] = '\0';
+        t->shard_status[j] = own_shard(t, job->s, &e, job->step, job->full, j, &t->shard_err[j]);
+    }
+}
+
+/* Own shards: compute each (on the shard threads when there are several),
+ * then take each tensor's largest exponent; the first failed shard in
+ * shard order is the one reported, whatever the thread count. */
 static fivo_status local_shards(fivo_trainer *t, fivo_session *s, long step, fivo_error *err)
 {
     fivo_batch full;
@@ -191,33 +314,21 @@ static fivo_status local_shards(fivo_trainer *t, fivo_session *s, long step, fiv
     if (st != FIVO_OK)
         return st;
     note_lengths(t, &full);
-    for (int i = 0; i < t->ntensors; i++)
+    for (int w = 1; w < t->workers; w++)
+        fivo_replica_sync(&t->replicas[w - 1], s);
+    shards_job job = {t, s, step, &full};
+    fivo_threads_run(t->pool, t->workers, shards_piece, &job);
+    for (int j = 0; j < t->num_local; j++)
+        if (t->shard_status[j] != FIVO_OK) {
+            *err = t->shard_err[j];
+            return t->shard_status[j];
+        }
+    for (int i = 0; i < t->ntensors; i++) {
         t->exps[1 + i] = FIVO_FIXED_EXP_ZERO;
-    for (int j = 0; j < t->num_local; j++) {
-        int first, count;
-        fivo_shard_range(t->batch_size, t->shards, t->first_shard + j, &first, &count);
-        fivo_batch b;
-        if ((st = fivo_shard_slice(&full, first, count, &t->buf, &b, err)) != FIVO_OK)
-            return st;
-        double rate;
-        if ((st = run_shard(t, s, step, &b, first, &rate, err)) != FIVO_OK)
-            return fivo_error_prefix(err, "shard %d: ", t->first_shard + j);
-        float *g = t->grads + (size_t)j * t->nvalues;
-        for (int i = 0; i < t->ntensors; i++) {
-            const char *name;
-            fivo_tensor *p = fivo_params_at(s->params, i, &name);
-            size_t n = fivo_tensor_size(p);
-            for (size_t k = 0; k < n; k++)
-                if (!isfinite(p->grad[k]))
-                    return fivo_error_set(err, FIVO_ERR_NUMERIC,
-                                          "shard %d: gradient of %s is not finite (NaN or inf)",
-                                          t->first_shard + j, name);
-            int32_t e = fivo_fixed_max_exponent(p->grad, n);
+        for (int j = 0; j < t->num_local; j++) {
+            int32_t e = t->shard_exps[(size_t)j * (size_t)t->ntensors + (size_t)i];
             if (e > t->exps[1 + i])
                 t->exps[1 + i] = e;
-            memcpy(g, p->grad, sizeof(float) * n);
-            memset(p->grad, 0, sizeof(float) * n);
-            g += n;
         }
     }
     return FIVO_OK;

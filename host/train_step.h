@@ -15,11 +15,19 @@
  *   4. the per-sequence results are gathered in batch order for the reports.
  * The caller then applies the same Adam step on every rank. The result
  * depends on (seed, step, B, S) only: K ranks give the bits of one process.
- * S = 1 on one process is the plain step (no slicing, no fixed point). */
+ * S = 1 on one process is the plain step (no slicing, no fixed point).
+ *
+ * Threads: with [fivo] threads = N > 1 and more than one own shard, a rank
+ * computes its shards on min(N, own shards) threads, each with its own
+ * replica of the model, bound, resampler and context (fivo_replica), shard
+ * j on thread j mod W; the fixed-point sum makes the order irrelevant, so
+ * the bits are those of one thread (and of any rank count). With one own
+ * shard the threads go to the products instead (fivo_ctx_set_threads). */
 #ifndef FIVO_HOST_TRAIN_STEP_H
 #define FIVO_HOST_TRAIN_STEP_H
 
 #include <fivo/shards.h>
+#include <fivo/threads.h>
 
 #include "session.h"
 
@@ -33,6 +41,13 @@ typedef struct fivo_trainer {
     size_t nvalues;             /* parameter floats */
     float *grads;               /* [num_local][nvalues]: each own shard's gradient */
     int64_t *acc;               /* [nvalues] fixed-point sum */
+    int workers;                /* threads computing shards (1: the caller only) */
+    fivo_replica *replicas;     /* [workers - 1], for threads 1.. */
+    fivo_shard_buffer *bufs;    /* [workers - 1]: their batch slices */
+    fivo_threads *pool;         /* workers threads, or NULL */
+    int32_t *shard_exps;        /* [num_local][ntensors]: each shard's gradient exponents */
+    fivo_status *shard_status;  /* [num_local] */
+    fivo_error *shard_err;      /* [num_local] */
     int32_t *exps;              /* [1 + ntensors]: stop flag, then exponents */
     double *mine;               /* own sequences' results, 3 per sequence */
     /* The global batch's per-sequence results after a step, in batch order. */

@@ -3,7 +3,8 @@
 // (--threads 1, 2, 3) and whatever OPENBLAS_NUM_THREADS says (1, 2), and a
 // different seed gives different ones (so the comparison can fail). Covers
 // the VRNN and SRNN with FIVO on ../shared/data/tiny_pianoroll.pkl, at a
-// latent size large enough for the products to run on the thread pool.
+// latent size large enough for the products to run on the thread pool; and
+// with [fivo] shards, whose shards then run on the threads.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -33,13 +34,14 @@ std::string slurp(const std::string &path)
 // Trains kSteps steps in a fresh logdir, evaluates and samples from the
 // result; returns the final checkpoint's bytes, the eval line without its
 // clock fields and samples.npz's bytes.
-std::string run(const std::string &model, int threads, int blas_threads, int seed)
+std::string run(const std::string &model, int threads, int blas_threads, int seed,
+                const std::string &extra = "")
 {
     char tmpl[] = "/tmp/fivo_det_XXXXXX";
     const char *dir = mkdtemp(tmpl);
     EXPECT_NE(dir, nullptr);
     std::string logdir = dir ? dir : "/tmp";
-    std::string common = " --model=" + model + " --bound=fivo --dataset_path=" + kData +
+    std::string common = " --model=" + model + " --bound=fivo " + extra + " --dataset_path=" + kData +
                          " --logdir=" + logdir + " --latent_size=96 --batch_size=4 --num_samples=4" +
                          " --random_seed=" + std::to_string(seed) +
                          " --threads=" + std::to_string(threads);
@@ -88,6 +90,19 @@ TEST_P(Determinism, SameSeedSameBitsOnAnyThreadCount)
         EXPECT_TRUE(one == run(GetParam(), th, 1, 7)) << "results differ between 1 and " << th << " threads";
     EXPECT_TRUE(one == run(GetParam(), 2, 2, 7)) << "results differ with OPENBLAS_NUM_THREADS=2";
     EXPECT_TRUE(one == run(GetParam(), 1, 2, 7)) << "results differ with OPENBLAS_NUM_THREADS=2, 1 thread";
+}
+
+// Shards on threads (each thread its own model replica): the bits of one
+// thread, for the trained bound's own parameters too (fivo-aux's tilt).
+TEST_P(Determinism, ShardsOnThreadsGiveTheBitsOfOneThread)
+{
+    for (const std::string extra : {"--shards=4", "--shards=2 --bound=fivo-aux"}) {
+        std::string one = run(GetParam(), 1, 1, 7, extra);
+        ASSERT_FALSE(one.empty());
+        for (int th : {2, 3})
+            EXPECT_TRUE(one == run(GetParam(), th, 1, 7, extra))
+                << extra << ": results differ between 1 and " << th << " threads";
+    }
 }
 
 TEST_P(Determinism, DifferentSeedDifferentResults)
