@@ -30,8 +30,8 @@ const fivo_host_flag fivo_host_flags[] = {
      "the MPI rank count, which must divide it, nor on --threads (a rank's shards run on its "
      "threads)."},
     {"threads", "fivo", "threads", I, NULL, NULL,
-     "Threads for training, eval and sampling (default: every core the process may use; "
-     "results are bit-identical for any count)."},
+     "Threads for training, eval and sampling (default: every core the process may use, "
+     "divided among the MPI ranks on the machine; results are bit-identical for any count)."},
     {"parallel_iterations", "fivo", "parallel_iterations", I, NULL, NULL,
      "Accepted for compatibility with the reference; ignored."},
     {"stagger_workers", "fivo", "stagger_workers", B, NULL, NULL,

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fivo/comm.h>
+#include <fivo/threads.h>
+
 #include "configure.h"
 #include "session.h"
 
@@ -165,6 +168,10 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
                        threads);
         return fail(s, &err, 2);
     }
+    if (threads == 0) /* every core, shared by the ranks on this machine */
+        threads = fivo_threads_available() / fivo_comm_local_size() > 0
+                      ? fivo_threads_available() / fivo_comm_local_size()
+                      : 1;
     if (fivo_ctx_set_threads(s->ctx, (int)threads, &err) != FIVO_OK)
         return fail(s, &err, 1);
     return 0;

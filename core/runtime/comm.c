@@ -14,7 +14,7 @@
 #include <mpi.h>
 #endif
 
-static int comm_rank = 0, comm_size = 1;
+static int comm_rank = 0, comm_size = 1, comm_local_size = 1;
 static bool comm_started;
 static uint64_t comm_bytes;
 static double comm_seconds; /* inside collectives, waiting included */
@@ -32,6 +32,7 @@ bool fivo_comm_built(void)
 bool fivo_comm_active(void) { return comm_started; }
 int fivo_comm_rank(void) { return comm_rank; }
 int fivo_comm_size(void) { return comm_size; }
+int fivo_comm_local_size(void) { return comm_local_size; }
 uint64_t fivo_comm_bytes_sent(void) { return comm_bytes; }
 double fivo_comm_seconds(void) { return comm_seconds; }
 
@@ -88,6 +89,13 @@ fivo_status fivo_comm_init(int *argc, char ***argv, fivo_error *err)
     comm_started = true;
     MPI_Comm_rank(MPI_COMM_WORLD, &comm_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &comm_size);
+    /* ranks sharing this machine (they share its cores) */
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, comm_rank, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &comm_local_size);
+        MPI_Comm_free(&node);
+    }
     MPI_Errhandler eh;
     MPI_Comm_create_errhandler(on_mpi_error, &eh);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, eh);

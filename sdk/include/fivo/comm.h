@@ -33,6 +33,7 @@ bool fivo_comm_built(void);   /* this libfivo was built with MPI */
 bool fivo_comm_active(void);  /* MPI was started (also true for 1 rank under mpirun) */
 int fivo_comm_rank(void);
 int fivo_comm_size(void);
+int fivo_comm_local_size(void); /* ranks on this machine, this one included (1 without MPI) */
 const char *fivo_comm_host(void); /* this process's host name */
 
 /* Batch `index` of an in-order pass belongs to this rank (round robin). */
