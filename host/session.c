@@ -204,16 +204,9 @@ void fivo_session_describe(const fivo_session *s, fivo_report *r)
 
 void fivo_session_close(fivo_session *s)
 {
-    if (s->ctx != NULL)
-        fivo_ctx_free(s->ctx);
-    if (s->opened_resampler)
-        fivo_resampler_close(&s->resampler);
-    if (s->opened_bound)
-        fivo_bound_close(&s->bound);
-    if (s->opened_model)
-        fivo_model_close(&s->model);
-    if (s->params != NULL)
-        fivo_params_free(s->params);
+    fivo_replica own = {s->params,     s->model,       s->bound,       s->resampler,
+                        s->ctx,        s->opened_model, s->opened_bound, s->opened_resampler};
+    fivo_replica_close(&own); /* the session's own plugins close as a replica's do */
     if (s->opened_dataset)
         fivo_dataset_close(&s->dataset);
     fivo_host *h = s->host;
