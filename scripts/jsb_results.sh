@@ -1,34 +1,32 @@
 #!/usr/bin/env bash
 # The JSB results table (README "JSB results"): trains the VRNN and the SRNN
 # (latent 32, 4 particles, examples/jsb.ini) with ELBO, IWAE, FIVO and
-# fivo-aux, keeps each run's best valid checkpoint (best.fivo, evaluated every
-# EVAL_EVERY steps, early stopping after PATIENCE evaluations without a better
-# bound), then evaluates it on the test split with ELBO, IWAE and FIVO at 4
+# fivo-aux, keeps each run's best valid checkpoint (best.fivo, with early
+# stopping), then evaluates it on the test split with ELBO, IWAE and FIVO at 4
 # and 16 particles. Prints a Markdown table with each run's steps, best step,
 # wall and CPU time, and the command that trained it.
 #
 #   scripts/jsb_results.sh [BUILD_DIR] [OUT_DIR]
-# Environment: JSB (default ../shared/data/jsb_chorales.pickle), STEPS
-# (150000), LR (0.0003), EVAL_EVERY (10000), PATIENCE (4), JOBS (runs at
-# once, default 2, one thread each), MODELS ("vrnn srnn"), BOUNDS
-# ("elbo iwae fivo fivo-aux"). A run whose folder holds a checkpoint resumes.
+# The recipe (learning rate, steps, evaluation, patience) is examples/jsb.ini's.
+# Environment: JSB (default ../shared/data/jsb_chorales.pickle), JOBS (runs
+# at once, default 2, one thread each), MODELS ("vrnn srnn"), BOUNDS ("elbo
+# iwae fivo fivo-aux"), EXTRA (more flags for every training run, e.g.
+# --max_steps=2000 for a smoke run). A run whose folder holds a checkpoint
+# resumes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 out="${2:-/tmp/fivo/jsb_results}"
 jsb="${JSB:-../shared/data/jsb_chorales.pickle}"
-steps="${STEPS:-150000}" lr="${LR:-0.0003}" every="${EVAL_EVERY:-10000}" patience="${PATIENCE:-4}"
-jobs="${JOBS:-2}"
+jobs="${JOBS:-2}" extra="${EXTRA:-}"
 fivo="$build/bin/fivo"
 [ -x "$fivo" ] || { echo "jsb_results: build $fivo first" >&2; exit 1; }
 [ -f "$jsb" ] || { echo "jsb_results: no JSB pickle at $jsb (set JSB=path)" >&2; exit 1; }
 mkdir -p "$out"
 
 train_args() { # model bound
-    echo --config examples/jsb.ini --dataset_path="$jsb" --model="$1" --bound="$2" \
-        --learning_rate="$lr" --max_steps="$steps" --eval_every="$every" \
-        --early_stopping_patience="$patience" --summarize_every=1000 --threads=1 \
-        --logdir="$out/$1_$2"
+    echo --config examples/jsb.ini --dataset_path="$jsb" --model="$1" --bound="$2" --threads=1 \
+        --logdir="$out/$1_$2" $extra
 }
 
 run_one() { # model bound: train, then the six test evaluations of best.fivo
@@ -56,9 +54,9 @@ done
 fail=0
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
 
-python3 - "$out" "$lr" "$steps" "$every" "$patience" <<'EOF'
+python3 - "$out" "$extra" <<'EOF'
 import json, os, sys
-out, lr, steps, every, patience = sys.argv[1:]
+out, extra = sys.argv[1:]
 print("| model | trained with | test ELBO (4) | test IWAE (4) | test FIVO (4) | test ELBO (16) | test IWAE (16) | test FIVO (16) | steps | best step | wall | CPU |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for run in sorted(os.listdir(out), key=lambda r: (r.split("_")[0] != "vrnn", ["elbo", "iwae", "fivo", "fivo-aux"].index(r.split("_", 1)[1]) if r.split("_", 1)[1] in ["elbo", "iwae", "fivo", "fivo-aux"] else 9)):
@@ -80,9 +78,8 @@ for run in sorted(os.listdir(out), key=lambda r: (r.split("_")[0] != "vrnn", ["e
         cell(16, "fivo"), train[-1]["step"] if train else "-", best if best is not None else "-",
         wall / 60, (user + sys_) / 60))
 print()
-print("Each run: fivo --config examples/jsb.ini --model=M --bound=B --learning_rate=%s "
-      "--max_steps=%s --eval_every=%s --early_stopping_patience=%s --threads=1; then "
+print("Each run: fivo --config examples/jsb.ini --model=M --bound=B --threads=1 %s; then "
       "fivo ... --mode=eval --split=test --checkpoint=<logdir>/best.fivo --num_samples=4|16 "
-      "--eval_bounds=elbo,iwae,fivo" % (lr, steps, every, patience))
+      "--eval_bounds=elbo,iwae,fivo" % extra)
 EOF
 exit $fail
