@@ -39,6 +39,7 @@ void fivo_host_print_help(FILE *out, const struct fivo_registry *reg)
             "Usage: fivo [--mode=train|eval|sample|convert|inspect] [--config FILE.ini] "
             "[--FLAG=VALUE ...]\n"
             "       fivo plugins [--verbose] [--plugin_path=DIRS]\n"
+            "       fivo plot --logdir=DIR\n"
             "\n"
             "Trains and evaluates sequential latent-variable models with the ELBO, IWAE and\n"
             "FIVO bounds. Models, bounds, resamplers and dataset readers are plugins;\n"
