@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     ao.learning_rate = lr;
     fivo_adam *adam = fivo_adam_new(params, &ao);
     fivo_ctx *ctx = fivo_ctx_new((size_t)16 << 20, 0);
-    if (fivo_ctx_set_threads(ctx, threads, &err))
+    if (fivo_ctx_set_threads(ctx, threads > 0 ? threads : fivo_threads_available(), &err))
         return die("threads", &err);
     threads = fivo_ctx_threads(ctx);
     int n = strcmp(bound_name, "elbo") == 0 ? 1 : particles;

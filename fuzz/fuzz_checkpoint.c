@@ -21,6 +21,7 @@ static void setup(void)
     fivo_params_add(g_params, "m/b", 1, 2, FIVO_INIT_ZEROS, NULL);
     fivo_adam_options o;
     fivo_adam_options_default(&o);
+    o.learning_rate = 1e-3;
     g_adam = fivo_adam_new(g_params, &o);
 }
 

@@ -88,6 +88,7 @@ static void checkpoint_seeds(void)
     fivo_params_add(p, "m/b", 1, 2, FIVO_INIT_ZEROS, NULL);
     fivo_adam_options o;
     fivo_adam_options_default(&o);
+    o.learning_rate = 1e-3;
     fivo_adam *a = fivo_adam_new(p, &o);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/ckpt.tmp", g_out);

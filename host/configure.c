@@ -6,10 +6,12 @@
  * bad key or value. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 
+#include <fivo/options.h>
 #include <fivo/plugin_kinds.h>
 
 #include "configure.h"
@@ -94,15 +96,16 @@ static int check_host_sections(const fivo_config *cfg, const char *file)
     return 0;
 }
 
-/* Defaults, types and value lists of the host's rows (plugin-key rows have
- * none: the plugin's own check below handles those keys). */
+/* Defaults, types, value lists and ranges of the host's rows, with the
+ * check a plugin's rows get (plugin-key rows have none: the plugin's own
+ * rows below handle those keys). */
 static int apply_host_rows(fivo_config *cfg)
 {
-    fivo_error err = {0};
     for (size_t i = 0; i < fivo_host_num_flags; i++) {
         const fivo_host_flag *f = &fivo_host_flags[i];
         if (f->default_value != NULL && !fivo_config_has(cfg, f->section, f->key))
-            fivo_config_set_from(cfg, f->section, f->key, f->default_value, "default");
+            fivo_config_set_from(cfg, f->section, f->key, f->default_value,
+                                 FIVO_CONFIG_ORIGIN_DEFAULT);
     }
     for (size_t i = 0; i < fivo_host_num_flags; i++) {
         const fivo_host_flag *f = &fivo_host_flags[i];
@@ -110,32 +113,16 @@ static int apply_host_rows(fivo_config *cfg)
                         g_strv_contains(host_keys_of(f->section), f->key);
         if (!host_key || !fivo_config_has(cfg, f->section, f->key))
             continue;
-        fivo_status st = FIVO_OK;
-        long l;
-        double d;
-        bool b;
-        switch (f->type) {
-        case FIVO_OPTION_INT: st = fivo_config_get_int(cfg, f->section, f->key, 0, &l, &err); break;
-        case FIVO_OPTION_DOUBLE:
-            st = fivo_config_get_double(cfg, f->section, f->key, 0, &d, &err);
-            break;
-        case FIVO_OPTION_BOOL:
-            st = fivo_config_get_bool(cfg, f->section, f->key, false, &b, &err);
-            break;
-        case FIVO_OPTION_STRING: break;
-        }
-        if (st != FIVO_OK)
-            return fivo_host_usage_error("%s", err.message);
-        if (f->choices != NULL) {
-            const char *v = NULL;
-            fivo_config_get_string(cfg, f->section, f->key, NULL, &v, NULL);
-            char **choices = g_strsplit(f->choices, "|", -1);
-            bool ok = g_strv_contains((const char *const *)choices, v);
-            g_strfreev(choices);
-            if (!ok)
-                return fivo_host_usage_error("%s: [%s] %s = '%s': expected one of %s",
-                                   where(cfg, f->section, f->key, NULL), f->section, f->key, v,
-                                   f->choices);
+        const char *v = NULL;
+        fivo_config_get_string(cfg, f->section, f->key, NULL, &v, NULL);
+        fivo_option row = fivo_host_flag_option(f);
+        char *why = fivo_option_value_problem(&row, v);
+        if (why != NULL) {
+            int rc = fivo_host_usage_error("%s: [%s] %s = '%s': expected %s",
+                                           where(cfg, f->section, f->key, NULL), f->section,
+                                           f->key, v, why);
+            free(why);
+            return rc;
         }
     }
     return 0;
@@ -149,6 +136,21 @@ static const fivo_plugin_info *chosen(const fivo_config *cfg, const fivo_registr
     return name != NULL ? fivo_registry_find(reg, kind, name) : NULL;
 }
 
+/* A preference's value: itself, or for "[model] KEY" the model's KEY (the
+ * user's value, else the row's default; NULL when neither). */
+static const char *model_value(const fivo_config *cfg, const fivo_plugin_info *model,
+                               const char *value)
+{
+    if (value == NULL || !g_str_has_prefix(value, FIVO_SETTING_FROM_MODEL))
+        return value;
+    const char *key = value + strlen(FIVO_SETTING_FROM_MODEL);
+    const char *v = NULL;
+    if (fivo_config_get_string(cfg, "model", key, NULL, &v, NULL) == FIVO_OK)
+        return v;
+    const fivo_option *row = fivo_plugin_option(model, key);
+    return row != NULL ? row->default_value : NULL;
+}
+
 /* A model's dataset preference: the dataset when the user chose none, then
  * that preference's settings for [dataset] keys left unset. */
 static void apply_model_preferences(fivo_config *cfg, const fivo_registry *reg)
@@ -156,9 +158,8 @@ static void apply_model_preferences(fivo_config *cfg, const fivo_registry *reg)
     const fivo_plugin_info *model = chosen(cfg, reg, FIVO_PLUGIN_MODEL);
     if (model == NULL || model->num_dataset_preferences == 0)
         return;
-    char *origin = g_strdup_printf("preferred by model '%s'", model->name);
-    const char *ds_origin = fivo_config_origin(cfg, "dataset", "plugin");
-    bool user_chose = ds_origin != NULL && strcmp(ds_origin, "default") != 0;
+    char *origin = g_strdup_printf(FIVO_CONFIG_ORIGIN_PREFERRED " model '%s'", model->name);
+    bool user_chose = fivo_option_is_set(cfg, "dataset", "plugin");
     int with_path = fivo_config_has(cfg, "dataset", "path") ? 1 : 0;
     if (!user_chose)
         for (size_t i = 0; i < model->num_dataset_preferences; i++)
@@ -175,9 +176,10 @@ static void apply_model_preferences(fivo_config *cfg, const fivo_registry *reg)
             continue;
         for (size_t k = 0; k < p->num_settings; k++) {
             const fivo_setting *set = &p->settings[k];
-            if (!fivo_config_has(cfg, "dataset", set->key) &&
+            const char *value = model_value(cfg, model, set->value);
+            if (value != NULL && !fivo_config_has(cfg, "dataset", set->key) &&
                 (set->unless_key == NULL || !fivo_config_has(cfg, "dataset", set->unless_key)))
-                fivo_config_set_from(cfg, "dataset", set->key, set->value, origin);
+                fivo_config_set_from(cfg, "dataset", set->key, value, origin);
         }
         break;
     }
@@ -242,7 +244,8 @@ static int apply_plugin_options(fivo_config *cfg, const fivo_registry *reg)
     return rc;
 }
 
-int fivo_host_configure(fivo_config *cfg, const fivo_registry *reg, const char *file)
+int fivo_host_configure(fivo_config *cfg, const fivo_registry *reg, const char *file,
+                        fivo_host_settings *out)
 {
     int rc = check_host_sections(cfg, file);
     if (rc == 0)
@@ -252,6 +255,8 @@ int fivo_host_configure(fivo_config *cfg, const fivo_registry *reg, const char *
         fold_trained_bound_section(cfg);
         rc = apply_plugin_options(cfg, reg);
     }
+    if (rc == 0)
+        rc = fivo_host_settings_fill(cfg, out);
     return rc;
 }
 

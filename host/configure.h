@@ -9,11 +9,15 @@
 
 #include <fivo/fivo.h>
 
+#include "settings.h"
+
 /* Prints "fivo: error: MESSAGE (see fivo --help)" and returns 2, the exit
  * code of a bad command line or config. */
 int fivo_host_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
-int fivo_host_configure(fivo_config *cfg, const fivo_registry *reg, const char *file);
+/* Then fills *out (settings.h): the one place the host's values are read. */
+int fivo_host_configure(fivo_config *cfg, const fivo_registry *reg, const char *file,
+                        fivo_host_settings *out);
 
 /* A copy of cfg for bound `info` as --mode=eval runs it: the trained bound
  * ([bound] plugin) keeps [bound]; another gets [bound.NAME] as its [bound]

@@ -1,7 +1,9 @@
 /* The host's table of flags. Every flag is also a config key ([section]
  * key), so the table is the one place that says which keys the host knows,
- * their types, defaults and help; `--help` and config validation read it.
- * To add a flag, add a row to fivo_host_flags in flags.c.
+ * their types, defaults, allowed values or ranges and help; `--help`, the
+ * man page, config validation, <logdir>/config.ini and the typed settings
+ * (settings.h) read it. To add a flag, add a row to fivo_host_flags in
+ * flags.c (and a member to fivo_host_settings if the host reads it).
  *
  * Defaults are authoritative: after the command line and the key file are
  * merged, every row with a default whose key is still absent is set to it,
@@ -14,15 +16,28 @@
 
 #include <fivo/abi.h>
 
+#include "settings.h"
+
 typedef struct fivo_host_flag {
     const char *flag;          /* without "--" */
     const char *section;       /* config section */
     const char *key;           /* key in that section */
-    fivo_option_type type;     /* checked when the value is read */
+    fivo_option_type type;     /* checked when the config is configured */
     const char *default_value; /* NULL: absent unless given */
     const char *choices;       /* "a|b|c" or NULL: any value of the type */
     const char *help;          /* one line */
+    const char *min, *max;     /* range, as a plugin's option rows write it (fivo/abi.h):
+                                  inclusive, a leading '>' / '<' exclusive; NULL: open */
+    size_t field;              /* FIVO_HOST_FIELD(member) of fivo_host_settings the value
+                                  is read into (settings.c); 0: the host keeps none */
 } fivo_host_flag;
+
+/* A row's field: 1 + the member's offset, so 0 can mean "none". */
+#define FIVO_HOST_FIELD(member) (offsetof(fivo_host_settings, member) + 1)
+
+/* The row as a plugin option row, so one check (fivo_option_value_problem)
+ * holds a host key and a plugin key to the same rules. */
+fivo_option fivo_host_flag_option(const fivo_host_flag *f);
 
 extern const fivo_host_flag fivo_host_flags[];
 extern const size_t fivo_host_num_flags;

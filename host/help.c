@@ -2,6 +2,7 @@
  * plugins found, so it cannot drift from what the host accepts. */
 #include "flags.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <fivo/plugin_kinds.h>
@@ -26,18 +27,20 @@ void fivo_host_print_plugin_options(FILE *out, const fivo_plugin_info *p, const 
     }
     for (size_t k = 0; k < p->num_options; k++) {
         const fivo_option *o = &p->options[k];
-        fprintf(out, "%s%s=%s; default: %s\n%s    %s\n", indent, o->key,
-                o->choices != NULL ? o->choices : type_name(o->type),
+        char *range = fivo_option_range_text(o);
+        fprintf(out, "%s%s=%s%s%s; default: %s\n%s    %s\n", indent, o->key,
+                o->choices != NULL ? o->choices : type_name(o->type), range != NULL ? " " : "",
+                range != NULL ? range : "",
                 o->default_value != NULL ? o->default_value : "(the plugin decides)", indent,
                 o->help != NULL ? o->help : "");
+        free(range);
     }
 }
 
 void fivo_host_print_help(FILE *out, const struct fivo_registry *reg)
 {
     fprintf(out,
-            "Usage: fivo [--mode=train|eval|sample|convert|inspect] [--config FILE.ini] "
-            "[--FLAG=VALUE ...]\n"
+            "Usage: fivo [--mode=%s] [--config FILE.ini] [--FLAG=VALUE ...]\n"
             "       fivo plugins [--verbose] [--plugin_path=DIRS]\n"
             "       fivo plot --logdir=DIR\n"
             "\n"
@@ -57,14 +60,19 @@ void fivo_host_print_help(FILE *out, const struct fivo_registry *reg)
             "\n"
             "Flags (each one is also a config key, [section] key). A key of a plugin\n"
             "section is the chosen plugin's: its type, default and choices are listed\n"
-            "under \"Plugin options\" below.\n");
+            "under \"Plugin options\" below.\n",
+            fivo_host_flag_find("mode")->choices);
     for (size_t i = 0; i < fivo_host_num_flags; i++) {
         const fivo_host_flag *f = &fivo_host_flags[i];
         bool plugin_key = fivo_plugin_kind_by_section(f->section) != NULL &&
                           strcmp(f->key, "plugin") != 0 &&
                           !(strcmp(f->section, "dataset") == 0 &&
                             (strcmp(f->key, "path") == 0 || strcmp(f->key, "split") == 0));
-        fprintf(out, "  --%s=%s\n", f->flag, f->choices != NULL ? f->choices : type_name(f->type));
+        fivo_option row = fivo_host_flag_option(f);
+        char *range = fivo_option_range_text(&row);
+        fprintf(out, "  --%s=%s%s%s\n", f->flag, f->choices != NULL ? f->choices : type_name(f->type),
+                range != NULL ? " " : "", range != NULL ? range : "");
+        free(range);
         fprintf(out, "      [%s] %s; default: %s\n      %s\n", f->section, f->key,
                 f->default_value != NULL ? f->default_value
                                          : plugin_key ? "(the plugin's)" : "(none)",

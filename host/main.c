@@ -17,18 +17,33 @@
 #include "configure.h"
 #include "flags.h"
 #include "modes.h"
+#include "run_config.h"
 #include "size_limits.h"
 
 
-static const char *const modes[] = {"train", "eval", "sample", "convert", "inspect", "plugins",
-                                    "plot"};
+/* What runs each mode. The modes themselves are the choices of the
+ * [fivo] mode row (flags.c), the one list; a choice without a runner here
+ * is caught by HostCli.EveryModeRuns. */
+typedef struct mode_runner {
+    const char *name;
+    int (*run)(fivo_host *h);
+} mode_runner;
+
+static const mode_runner RUNNERS[] = {
+    {"train", fivo_host_run_train},     {"eval", fivo_host_run_eval},
+    {"sample", fivo_host_run_sample},   {"convert", fivo_host_run_convert},
+    {"inspect", fivo_host_run_inspect}, {"plugins", fivo_host_run_plugins},
+    {"plot", fivo_host_run_plot},
+};
+
+static const char *mode_choices(void) { return fivo_host_flag_find("mode")->choices; }
 
 static bool is_mode(const char *s)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(modes); i++)
-        if (strcmp(s, modes[i]) == 0)
-            return true;
-    return false;
+    char **modes = g_strsplit(mode_choices(), "|", -1);
+    bool found = g_strv_contains((const char *const *)modes, s);
+    g_strfreev(modes);
+    return found;
 }
 
 static int unknown_flag(const char *name)
@@ -81,8 +96,7 @@ static int parse_args(int argc, char **argv, fivo_config *cfg, cli *c)
                 fivo_config_set_from(cfg, "fivo", "mode", a, "command line");
                 continue;
             }
-            return fivo_host_usage_error("unexpected argument '%s' (modes: train, eval, sample, "
-                               "convert, inspect, plugins, plot)", a);
+            return fivo_host_usage_error("unexpected argument '%s' (modes: %s)", a, mode_choices());
         }
         const char *body = a + 2;
         const char *eq = strchr(body, '=');
@@ -175,6 +189,9 @@ static int run(int argc, char **argv)
         }
         merge_under(cfg, file_cfg);
     }
+    /* eval, sample or a resumed train in a run's logdir: its settings */
+    if ((rc = fivo_host_run_config_inherit(cfg)) != 0)
+        goto out;
     reg = fivo_registry_new();
     if (fivo_registry_scan_default(reg, cfg, &err) != FIVO_OK) {
         fprintf(stderr, "fivo: error: %s\n", err.message);
@@ -185,31 +202,25 @@ static int run(int argc, char **argv)
         fivo_host_print_help(stdout, reg);
         goto out;
     }
-    if ((rc = fivo_host_configure(cfg, reg, c.config_path)) != 0)
+    fivo_host h = {.cfg = cfg, .reg = reg};
+    if ((rc = fivo_host_configure(cfg, reg, c.config_path, &h.set)) != 0)
         goto out;
 
-    fivo_host h = {.cfg = cfg, .reg = reg};
-    fivo_config_get_string(cfg, "fivo", "logdir", "/tmp/fivo", &h.logdir, NULL);
+    h.logdir = h.set.logdir;
     metrics_path = g_build_filename(h.logdir, "metrics.jsonl", NULL);
     h.metrics_path = metrics_path;
     if ((rc = fivo_host_check_sizes(&h)) != 0) /* absurd sizes: refused before any allocation */
         goto out;
-    const char *mode = "train";
-    fivo_config_get_string(cfg, "fivo", "mode", "train", &mode, NULL);
-    if (strcmp(mode, "train") == 0)
-        rc = fivo_host_run_train(&h);
-    else if (strcmp(mode, "eval") == 0)
-        rc = fivo_host_run_eval(&h);
-    else if (strcmp(mode, "sample") == 0)
-        rc = fivo_host_run_sample(&h);
-    else if (strcmp(mode, "convert") == 0)
-        rc = fivo_host_run_convert(&h);
-    else if (strcmp(mode, "inspect") == 0)
-        rc = fivo_host_run_inspect(&h);
-    else if (strcmp(mode, "plot") == 0)
-        rc = fivo_host_run_plot(&h);
-    else
-        rc = fivo_host_run_plugins(&h);
+    const mode_runner *runner = NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(RUNNERS); i++)
+        if (strcmp(h.set.mode, RUNNERS[i].name) == 0)
+            runner = &RUNNERS[i];
+    if (runner == NULL) {
+        fprintf(stderr, "fivo: error: mode '%s' has no runner in this build\n", h.set.mode);
+        rc = 1;
+        goto out;
+    }
+    rc = runner->run(&h);
 out:
     g_free(metrics_path);
     fivo_registry_free(reg);

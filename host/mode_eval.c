@@ -33,14 +33,8 @@ static void print_line(const char *split, char **names, const double *v, int n, 
 
 int fivo_host_run_eval(fivo_host *h)
 {
-    const char *split = "train", *ckpt = NULL, *bounds_text = NULL;
+    const char *split = h->set.split, *ckpt = h->set.checkpoint, *bounds_text = h->set.eval_bounds;
     fivo_error err = {0};
-    fivo_config_get_string(h->cfg, "dataset", "split", "train", &split, NULL);
-    fivo_config_get_string(h->cfg, "eval", "bounds", NULL, &bounds_text, NULL);
-    if (fivo_config_string_or(h->cfg, "eval", "checkpoint", NULL, &ckpt, &err)) {
-        fprintf(stderr, "fivo: error: %s\n", err.message);
-        return 2;
-    }
     char **names = g_strsplit(bounds_text != NULL ? bounds_text : "", ",", -1);
     int n = 0;
     for (int i = 0; names[i] != NULL; i++) {

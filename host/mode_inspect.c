@@ -93,17 +93,13 @@ int fivo_host_run_inspect(fivo_host *h)
     const fivo_plugin_info *info = fivo_host_require_plugin(h, FIVO_PLUGIN_DATASET);
     if (info == NULL)
         return 1;
-    const char *path = NULL;
-    fivo_config_get_string(h->cfg, "dataset", "path", NULL, &path, NULL);
+    const char *path = h->set.dataset_path;
     if (path == NULL) {
         fprintf(stderr, "fivo: error: --mode=inspect needs --dataset_path ([dataset] path)\n");
         return 1;
     }
-    const char *split = "train";
-    fivo_config_get_string(h->cfg, "dataset", "split", "train", &split, NULL);
-    const char *origin = fivo_config_origin(h->cfg, "dataset", "split");
-    bool chosen = origin != NULL && strcmp(origin, "default") != 0;
-    if (chosen)
+    const char *split = h->set.split;
+    if (fivo_option_is_set(h->cfg, "dataset", "split")) /* else: every split */
         return inspect_split(h, info, path, split, NULL);
     static const char *const splits[] = {"train", "valid", "test"};
     int absent = 0;

@@ -392,8 +392,7 @@ int fivo_host_run_plot(fivo_host *h)
         rc = 1;
     }
 
-    const char *dir = NULL;
-    fivo_config_get_string(h->cfg, "sample", "out_dir", NULL, &dir, NULL);
+    const char *dir = h->set.sample_out_dir;
     char *npz = g_build_filename(dir != NULL ? dir : h->logdir, "samples.npz", NULL);
     fivo_plot_array pre = {0}, smp = {0};
     fivo_status st = fivo_plot_read_npz(npz, "prefixes", &pre, &err);

@@ -9,8 +9,7 @@
 
 int fivo_host_run_plugins(fivo_host *h)
 {
-    bool verbose = false;
-    fivo_config_get_bool(h->cfg, "fivo", "verbose", false, &verbose, NULL);
+    bool verbose = h->set.verbose;
     printf("fivo plugin ABI %u.%u\nsearched:\n", FIVO_ABI_MAJOR, FIVO_ABI_MINOR);
     const char *const *dirs = fivo_registry_search_dirs(h->reg);
     for (int i = 0; dirs[i] != NULL; i++)

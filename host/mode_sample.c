@@ -34,21 +34,9 @@ int fivo_host_run_sample(fivo_host *h)
     fivo_config *cfg = h->cfg;
     fivo_error err;
     fivo_error_clear(&err);
-    long prefix_length, sample_length;
-    const char *split = "train", *ckpt;
-    fivo_config_get_string(cfg, "dataset", "split", "train", &split, NULL);
-    if (fivo_config_int_or(cfg, "sample", "prefix_length", 25, &prefix_length, &err) ||
-        fivo_config_int_or(cfg, "sample", "sample_length", 50, &sample_length, &err) ||
-        fivo_config_string_or(cfg, "eval", "checkpoint", NULL, &ckpt, &err)) {
-        fprintf(stderr, "fivo: error: %s\n", err.message);
-        return 2;
-    }
-    if (prefix_length <= 0 || sample_length <= 0) {
-        fprintf(stderr, "fivo: error: prefix_length (%ld) and sample_length (%ld) must be "
-                        "positive\n",
-                prefix_length, sample_length);
-        return 2;
-    }
+    /* checked by their rows (>= 1) */
+    long prefix_length = h->set.prefix_length, sample_length = h->set.sample_length;
+    const char *split = h->set.split, *ckpt = h->set.checkpoint;
     fivo_session s;
     int rc = fivo_session_open(&s, h, split);
     if (rc != 0)
@@ -164,8 +152,7 @@ int fivo_host_run_sample(fivo_host *h)
         goto free_out;
     }
     {
-        const char *out_dir = NULL;
-        fivo_config_string_or(cfg, "sample", "out_dir", NULL, &out_dir, NULL);
+        const char *out_dir = h->set.sample_out_dir;
         if (!out_dir)
             out_dir = h->logdir;
         size_t n = strlen(out_dir) + 32;

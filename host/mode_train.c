@@ -40,19 +40,13 @@
 
 #include "logdir_lock.h"
 #include "numeric_guard.h"
+#include "run_config.h"
 #include "session.h"
 #include "train_step.h"
 
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig) { stop_signal = sig; }
-
-typedef struct train_opts {
-    double learning_rate, clip_global_norm, checkpoint_every_secs;
-    long max_steps, summarize_every, eval_every, keep, patience;
-    bool normalize;
-    const char *eval_split;
-} train_opts;
 
 /* Sums over the steps since the last report. */
 typedef struct train_window {
@@ -61,40 +55,6 @@ typedef struct train_window {
     int64_t timesteps;
     int64_t t0_us;
 } train_window;
-
-static int read_opts(const fivo_config *cfg, train_opts *o)
-{
-    fivo_error err = {0};
-    o->eval_split = "valid";
-    if (fivo_config_double_or(cfg, "train", "learning_rate", 2e-4, &o->learning_rate, &err) ||
-        fivo_config_double_or(cfg, "train", "clip_global_norm", 0.0, &o->clip_global_norm,
-                              &err) ||
-        fivo_config_int_or(cfg, "train", "max_steps", 1000000000L, &o->max_steps, &err) ||
-        fivo_config_int_or(cfg, "train", "summarize_every", 50, &o->summarize_every, &err) ||
-        fivo_config_int_or(cfg, "train", "eval_every", 0, &o->eval_every, &err) ||
-        fivo_config_bool_or(cfg, "train", "normalize_by_seq_len", true, &o->normalize, &err) ||
-        fivo_config_double_or(cfg, "train", "checkpoint_every_secs", 120.0,
-                              &o->checkpoint_every_secs, &err) ||
-        fivo_config_int_or(cfg, "train", "keep_checkpoints", 5, &o->keep, &err) ||
-        fivo_config_int_or(cfg, "train", "early_stopping_patience", 0, &o->patience, &err) ||
-        fivo_config_string_or(cfg, "eval", "split", "valid", &o->eval_split, &err)) {
-        fprintf(stderr, "fivo: error: %s\n", err.message);
-        return 2;
-    }
-    if (!(o->learning_rate > 0.0) || o->max_steps < 0 || o->summarize_every < 1 ||
-        o->eval_every < 0 || o->patience < 0) {
-        fprintf(stderr, "fivo: error: [train] needs learning_rate > 0, max_steps >= 0, "
-                        "summarize_every >= 1, eval_every >= 0 and early_stopping_patience >= 0\n");
-        return 2;
-    }
-    if (o->patience > 0 && o->eval_every == 0) {
-        fprintf(stderr, "fivo: error: [train] early_stopping_patience = %ld needs eval_every > 0 "
-                        "(it counts evaluations on the [eval] split)\n",
-                o->patience);
-        return 2;
-    }
-    return 0;
-}
 
 /* Errors every rank knows (an agreed failure) are printed once, by rank 0. */
 static bool prints(void) { return fivo_comm_rank() == 0; }
@@ -237,9 +197,8 @@ static fivo_status train_step(fivo_session *s, fivo_trainer *tr, fivo_adam *adam
 static int agree_open(int rc, const char *what, const fivo_host *h, const char *split)
 {
     fivo_error err = {0};
-    const char *name = "?", *path = "(none)";
-    fivo_config_get_string(h->cfg, "dataset", "plugin", "?", &name, NULL);
-    fivo_config_get_string(h->cfg, "dataset", "path", "(none)", &path, NULL);
+    const char *name = h->set.dataset != NULL ? h->set.dataset : "?";
+    const char *path = h->set.dataset_path != NULL ? h->set.dataset_path : "(none)";
     if (rc != 0)
         fivo_error_set(&err, FIVO_ERR_IO, "%s (split %s, dataset %s, path %s) failed", what,
                        split, name, path);
@@ -252,12 +211,9 @@ static int agree_open(int rc, const char *what, const fivo_host *h, const char *
 
 int fivo_host_run_train(fivo_host *h)
 {
-    train_opts o;
-    int rc = read_opts(h->cfg, &o);
-    if (rc != 0)
-        return rc;
-    const char *split = "train";
-    fivo_config_get_string(h->cfg, "dataset", "split", "train", &split, NULL);
+    const fivo_host_settings *o = &h->set; /* checked and defaulted once (settings.c) */
+    int rc = 0;
+    const char *split = o->split;
     if (prints() && g_mkdir_with_parents(h->logdir, 0755) != 0) {
         fprintf(stderr, "fivo: error: %s: cannot create logdir\n", h->logdir);
         rc = 1;
@@ -280,24 +236,31 @@ int fivo_host_run_train(fivo_host *h)
 
     fivo_adam_options ao;
     fivo_adam_options_default(&ao);
-    ao.learning_rate = o.learning_rate;
-    ao.clip_global_norm = o.clip_global_norm;
+    ao.learning_rate = o->learning_rate;
+    ao.clip_global_norm = o->clip_global_norm;
     fivo_adam *adam = fivo_adam_new(s.params, &ao);
+    if (adam == NULL) {
+        fprintf(stderr, "fivo: error: out of memory for the Adam moments of %d parameters\n",
+                fivo_params_count(s.params));
+        fivo_session_close(&s);
+        return 1;
+    }
     fivo_dataset eval_ds;
     fivo_dataset_info eval_info;
     bool have_eval = false, have_trainer = false;
     fivo_trainer tr;
     struct sigaction sa, old_int, old_term;
     bool handlers = false;
-    if (o.eval_every > 0) {
-        rc = fivo_session_open_split(&s, o.eval_split, &eval_ds, &eval_info);
+    if (o->eval_every > 0) {
+        rc = fivo_session_open_split(&s, o->eval_split, &eval_ds, &eval_info);
         have_eval = rc == 0;
     }
     if (rc == 0) {
-        rc = fivo_trainer_open(&tr, &s, o.normalize);
+        rc = fivo_trainer_open(&tr, &s, o->normalize_by_seq_len, (int)o->shards,
+                               (int)o->threads);
         have_trainer = rc == 0;
     }
-    if ((rc = agree_open(rc, "opening the eval split or the shards", h, o.eval_split)) != 0)
+    if ((rc = agree_open(rc, "opening the eval split or the shards", h, o->eval_split)) != 0)
         goto out;
     const uint32_t layout = fivo_checkpoint_layout(s.batch_size, tr.shards);
 
@@ -332,6 +295,11 @@ int fivo_host_run_train(fivo_host *h)
         goto out;
     }
     long saved = st == FIVO_OK ? start : -1;
+    /* Every check passed and the run starts: its settings, so that
+     * --config <logdir>/config.ini repeats it and eval/sample find them. */
+    if ((rc = agree_open(prints() ? fivo_host_run_config_write(h) : 0,
+                         "writing " FIVO_RUN_CONFIG_NAME, h, split)) != 0)
+        goto out;
 
     if (prints())
         fivo_log_info("train: model %s, bound %s, resampler %s, dataset %s (%s), %d sequences x "
@@ -365,8 +333,8 @@ int fivo_host_run_train(fivo_host *h)
     long step = start;
     /* The terminal progress line: rank 0's only. */
     fivo_progress *prog =
-        prints() ? fivo_progress_start("train", "steps", start, o.max_steps) : NULL;
-    for (; step < o.max_steps && !stop && !stop_early; step++) {
+        prints() ? fivo_progress_start("train", "steps", start, o->max_steps) : NULL;
+    for (; step < o->max_steps && !stop && !stop_early; step++) {
         stop = stop_signal != 0;
         if (stop && tr.ranks == 1)
             break;
@@ -381,11 +349,11 @@ int fivo_host_run_train(fivo_host *h)
         long done = step + 1;
         int local = 0;
         fivo_host_train_progress(prog, done, s.bound_name, win.bound / win.steps);
-        if (done % o.summarize_every == 0 || done == o.max_steps)
-            local = emit_summary(&s, done, &win, exact, o.normalize);
-        if (local == 0 && have_eval && (done % o.eval_every == 0 || done == o.max_steps)) {
+        if (done % o->summarize_every == 0 || done == o->max_steps)
+            local = emit_summary(&s, done, &win, exact, o->normalize_by_seq_len);
+        if (local == 0 && have_eval && (done % o->eval_every == 0 || done == o->max_steps)) {
             double v = NAN;
-            if (run_eval(&s, &eval_ds, o.eval_split, done, &v) != 0) {
+            if (run_eval(&s, &eval_ds, o->eval_split, done, &v) != 0) {
                 rc = 1; /* an eval failure is known to every rank */
                 step++;
                 break;
@@ -394,7 +362,7 @@ int fivo_host_run_train(fivo_host *h)
                 best = v;
                 since_best = 0;
                 local = save_best(&s, adam, done, best, layout);
-            } else if (o.patience > 0 && ++since_best >= o.patience) {
+            } else if (o->early_stopping_patience > 0 && ++since_best >= o->early_stopping_patience) {
                 if (prints())
                     fivo_log_info("early stopping after step %ld: %ld evaluations without a "
                                   "better bound than %g (kept in best.fivo)",
@@ -403,8 +371,8 @@ int fivo_host_run_train(fivo_host *h)
             }
         }
         if (local == 0 &&
-            (double)(g_get_monotonic_time() - last_ckpt_us) * 1e-6 >= o.checkpoint_every_secs) {
-            local = save_numbered(&s, adam, done, best, o.keep, layout);
+            (double)(g_get_monotonic_time() - last_ckpt_us) * 1e-6 >= o->checkpoint_every_secs) {
+            local = save_numbered(&s, adam, done, best, o->keep_checkpoints, layout);
             saved = done;
             last_ckpt_us = g_get_monotonic_time();
         }
@@ -421,7 +389,7 @@ int fivo_host_run_train(fivo_host *h)
     fivo_progress_finish(prog);
     /* At exit (done, signal, or a non-numeric error after a completed step):
      * the parameters are those after `step` steps. Never after a NaN. */
-    if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o.keep, layout) != 0)
+    if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o->keep_checkpoints, layout) != 0)
         rc = 1;
     if (tr.ranks > 1 && prints() && step > start)
         fivo_log_info("mpi: %d ranks, %llu bytes passed to collectives per step by rank 0, "

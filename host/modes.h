@@ -1,19 +1,8 @@
 /* The fivo host: one function per mode, each in its own file
- * (mode_<name>.c), returning the process exit code.
- *
- * Configuration (flags override the key file; every flag is also a key):
- *   [fivo]      mode, logdir, plugin_path, random_seed, batch_size, num_samples
- *   [train]     learning_rate, max_steps, summarize_every, normalize_by_seq_len,
- *               eval_every, checkpoint_every_secs, keep_checkpoints, clip_global_norm
- *   [eval]      split, checkpoint
- *   [sample]    prefix_length, sample_length
- *   [model]     plugin (--model), latent_size, proposal_type, variance, num_timesteps, ...
- *   [bound]     plugin (--bound), resampling_criterion (ess|always|never), ess_threshold
- *   [resampler] plugin (--resampling_type), temperature, ...
- *   [dataset]   plugin (--dataset_type), path (--dataset_path), split (--split),
- *               raw_timit_dir, out_dir, ...
- * Keys in the plugin sections are checked against the options the plugins
- * of that kind declare (fivo_plugin_descriptor.options). */
+ * (mode_<name>.c), returning the process exit code. The modes are the
+ * choices of the [fivo] mode row and the keys are the rows of host/flags.c
+ * (`fivo --help` lists both); a plugin section's keys are the chosen
+ * plugin's option rows. A mode reads the host's values from h->set. */
 #ifndef FIVO_HOST_MODES_H
 #define FIVO_HOST_MODES_H
 
@@ -21,8 +10,11 @@
 #include <fivo/fivo.h>
 #include <fivo/progress.h>
 
+#include "settings.h"
+
 typedef struct fivo_host {
-    fivo_config *cfg;     /* merged key file + flags */
+    fivo_config *cfg;     /* merged key file + flags, checked and defaulted (for plugins) */
+    fivo_host_settings set; /* the host's own values, read once from cfg */
     fivo_registry *reg;   /* every plugin found */
     const char *logdir;   /* [fivo] logdir, created on demand */
     const char *metrics_path; /* <logdir>/metrics.jsonl */

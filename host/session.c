@@ -3,9 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fivo/comm.h>
-#include <fivo/threads.h>
-
 #include "configure.h"
 #include "session.h"
 
@@ -14,14 +11,6 @@ static int fail(fivo_session *s, const fivo_error *err, int code)
     fprintf(stderr, "fivo: error: %s\n", err->message);
     fivo_session_close(s);
     return code;
-}
-
-static const char *config_string(const fivo_config *cfg, const char *section, const char *key,
-                                 const char *def)
-{
-    const char *v = def;
-    fivo_config_get_string(cfg, section, key, def, &v, NULL);
-    return v;
 }
 
 /* The model (with a fresh parameter store), bound (bound to it), resampler
@@ -106,23 +95,12 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
     memset(s, 0, sizeof *s);
     s->host = h;
     fivo_error err = {0};
-    long seed = 0, batch = 4, samples = 4;
-    if (fivo_config_int_or(h->cfg, "fivo", "random_seed", 0, &seed, &err) != FIVO_OK ||
-        fivo_config_int_or(h->cfg, "fivo", "batch_size", 4, &batch, &err) != FIVO_OK ||
-        fivo_config_int_or(h->cfg, "fivo", "num_samples", 4, &samples, &err) != FIVO_OK)
-        return fail(s, &err, 2);
-    if (batch < 1 || samples < 1) {
-        fivo_error_set(&err, FIVO_ERR_INVALID,
-                       "[fivo] batch_size = %ld and num_samples = %ld must both be >= 1", batch,
-                       samples);
-        return fail(s, &err, 2);
-    }
-    s->seed = (uint64_t)seed;
-    s->batch_size = (int)batch;
-    s->num_samples = (int)samples;
+    s->seed = (uint64_t)h->set.random_seed; /* the rows checked the ranges */
+    s->batch_size = (int)h->set.batch_size;
+    s->num_samples = (int)h->set.num_samples;
     s->split = split;
 
-    s->model_name = config_string(h->cfg, "model", "plugin", NULL);
+    s->model_name = h->set.model;
     const fivo_plugin_kind kinds[] = {FIVO_PLUGIN_DATASET, FIVO_PLUGIN_MODEL, FIVO_PLUGIN_BOUND,
                                       FIVO_PLUGIN_RESAMPLER};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
@@ -130,10 +108,10 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
             fivo_session_close(s);
             return 1;
         }
-    s->dataset_name = config_string(h->cfg, "dataset", "plugin", NULL);
-    s->bound_name = config_string(h->cfg, "bound", "plugin", NULL);
-    s->resampler_name = config_string(h->cfg, "resampler", "plugin", NULL);
-    s->dataset_path = config_string(h->cfg, "dataset", "path", NULL);
+    s->dataset_name = h->set.dataset;
+    s->bound_name = h->set.bound;
+    s->resampler_name = h->set.resampler;
+    s->dataset_path = h->set.dataset_path;
 
     if (fivo_dataset_open(h->reg, s->dataset_name, h->cfg, s->dataset_path, split, &s->dataset,
                           &err) != FIVO_OK)
@@ -158,21 +136,8 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
     s->opened_resampler = r.opened_resampler;
     if (st != FIVO_OK)
         return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
-    /* [fivo] threads (0 or unset: every core we may use); bits do not
-     * depend on it */
-    long threads = 0;
-    if (fivo_config_int_or(h->cfg, "fivo", "threads", 0, &threads, &err) != FIVO_OK)
-        return fail(s, &err, 2);
-    if (threads < 0 || threads > 4096) {
-        fivo_error_set(&err, FIVO_ERR_INVALID, "[fivo] threads = %ld: expected 1..4096 (0: all cores)",
-                       threads);
-        return fail(s, &err, 2);
-    }
-    if (threads == 0) /* every core, shared by the ranks on this machine */
-        threads = fivo_threads_available() / fivo_comm_local_size() > 0
-                      ? fivo_threads_available() / fivo_comm_local_size()
-                      : 1;
-    if (fivo_ctx_set_threads(s->ctx, (int)threads, &err) != FIVO_OK)
+    /* [fivo] threads, resolved (settings.c); bits do not depend on it */
+    if (fivo_ctx_set_threads(s->ctx, (int)h->set.threads, &err) != FIVO_OK)
         return fail(s, &err, 1);
     return 0;
 }

@@ -6,6 +6,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "size_limits.h"
 
+#include <fivo/smc.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,27 +40,22 @@ static void human(double bytes, char *out, size_t n)
 
 int fivo_host_check_sizes(const fivo_host *h)
 {
-    const char *mode = "train";
-    fivo_config_get_string(h->cfg, "fivo", "mode", "train", &mode, NULL);
+    const char *mode = h->set.mode;
     if (strcmp(mode, "train") != 0 && strcmp(mode, "eval") != 0 && strcmp(mode, "sample") != 0)
         return 0;
-    long batch = 1, particles = 1, latent = 1;
-    fivo_config_int_or(h->cfg, "fivo", "batch_size", 4, &batch, NULL);
-    fivo_config_int_or(h->cfg, "fivo", "num_samples", 4, &particles, NULL);
-    /* latent_size counts only for a model that declares it (not the GHMM). */
-    const char *model = NULL;
-    fivo_config_get_string(h->cfg, "model", "plugin", NULL, &model, NULL);
+    /* The rows checked each size (>= 1); this checks their product. */
+    long batch = h->set.batch_size, particles = h->set.num_samples, latent = 1;
+    /* latent_size counts only for a model that declares it (not the GHMM);
+     * the model's row has filled and checked it. */
     const fivo_plugin_info *info =
-        model != NULL ? fivo_registry_find(h->reg, FIVO_PLUGIN_MODEL, model) : NULL;
+        h->set.model != NULL ? fivo_registry_find(h->reg, FIVO_PLUGIN_MODEL, h->set.model) : NULL;
     if (info != NULL && fivo_plugin_option(info, "latent_size") != NULL)
-        fivo_config_int_or(h->cfg, "model", "latent_size", 64, &latent, NULL);
-    if (batch < 1 || particles < 1 || latent < 1)
-        return 0; /* the option checks name those */
+        fivo_config_get_int(h->cfg, "model", "latent_size", 1, &latent, NULL);
     double rows = (double)batch * (double)particles;
-    if (rows > (double)INT32_MAX) {
+    if (rows > (double)FIVO_SMC_MAX_ROWS) {
         fprintf(stderr, "fivo: error: batch_size %ld x num_samples %ld = %.0f rows per step, "
-                        "more than the %d rows a tensor can hold\n",
-                batch, particles, rows, INT32_MAX);
+                        "more than the %d rows a filter can hold\n",
+                batch, particles, rows, FIVO_SMC_MAX_ROWS);
         return 2;
     }
     double params = (double)latent * (double)latent * 4.0 * sizeof(float);

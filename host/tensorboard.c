@@ -16,9 +16,7 @@ int fivo_host_tensorboard(fivo_host *h, fivo_report *r)
     const char *mode = fivo_report_get_string(r, "mode");
     if (mode == NULL || (strcmp(mode, "train") != 0 && strcmp(mode, "eval") != 0))
         return 0;
-    bool on = true;
-    fivo_config_get_bool(h->cfg, "train", "tensorboard", true, &on, NULL);
-    if (!on)
+    if (!h->set.tensorboard)
         return 0;
     fivo_error err = {0};
     if (h->events_path[0] == '\0') {

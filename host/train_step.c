@@ -58,25 +58,12 @@ static int open_workers(fivo_trainer *t, fivo_session *s, int w)
     return 0;
 }
 
-int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize)
+int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize, int shards, int threads)
 {
     memset(t, 0, sizeof *t);
-    fivo_error err = {0};
-    long shards = 1;
-    if (fivo_config_int_or(s->host->cfg, "fivo", "shards", 1, &shards, &err) != FIVO_OK) {
-        fprintf(stderr, "fivo: error: %s\n", err.message);
-        return 2;
-    }
     t->ranks = fivo_comm_size();
     t->rank = fivo_comm_rank();
-    if (shards > INT32_MAX ||
-        fivo_shards_check(s->batch_size, (int)shards, t->ranks, &err) != FIVO_OK) {
-        if (shards > INT32_MAX)
-            fivo_error_set(&err, FIVO_ERR_INVALID, "[fivo] shards = %ld is too large", shards);
-        fprintf(stderr, "fivo: error: %s\n", err.message);
-        return 2;
-    }
-    t->shards = (int)shards;
+    t->shards = shards;
     t->num_local = t->shards / t->ranks;
     t->first_shard = t->rank * t->num_local;
     t->normalize = normalize;
@@ -111,7 +98,6 @@ int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize)
     }
     read_fault(t);
     t->workers = 1;
-    int threads = fivo_ctx_threads(s->ctx);
     if (t->shards > 1 && t->num_local > 1 && threads > 1)
         return open_workers(t, s, threads < t->num_local ? threads : t->num_local);
     return 0;

@@ -1,7 +1,8 @@
 /* One training step over the global batch in fixed shards (fivo/shards.h),
  * on one process or spread over MPI ranks (fivo/comm.h).
  *
- * [fivo] shards = S (default 1) cuts the global batch ([fivo] batch_size)
+ * [fivo] shards = S (default: batch_size, one sequence per shard) cuts the
+ * global batch ([fivo] batch_size)
  * into S shards; with K ranks each rank computes shards [r*S/K, (r+1)*S/K)
  * one after the other (so S % K == 0). Per step:
  *   1. every rank takes the same global batch (a pure function of seed and
@@ -63,9 +64,11 @@ typedef struct fivo_trainer {
     long fault_step;
 } fivo_trainer;
 
-/* Reads [fivo] shards, checks it against the batch size and rank count,
- * allocates. Returns 0, or the exit code after printing the error. */
-int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize);
+/* For `shards` shards on this process's `threads` threads ([fivo] shards
+ * and threads, resolved and checked against the batch size and rank count
+ * by settings.c). Allocates. Returns 0, or the exit code after printing the
+ * error. */
+int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize, int shards, int threads);
 void fivo_trainer_close(fivo_trainer *t);
 
 /* Collective (every rank, every step). Leaves the combined gradient in the

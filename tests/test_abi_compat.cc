@@ -151,7 +151,8 @@ TEST_F(AbiCompat, ScanningAFolderKeepsCompatibleAndRefusesTheRest)
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_new_minor"), nullptr);
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "abi_missing_slot"), nullptr);
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_wider"), nullptr);
-    EXPECT_EQ(fivo_registry_count(reg), 4);
+    EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_v20"), nullptr);
+    EXPECT_EQ(fivo_registry_count(reg), 5);
     EXPECT_EQ(fivo_registry_refused_count(reg), 4); // two majors, two malformed option tables
 }
 
@@ -204,6 +205,66 @@ TEST_F(AbiCompat, OptionRowsAreReadAtThePluginsStrideAndCheckedAtLoad)
     EXPECT_NE(why.find("plugin 'abi_rows_short' declares option rows of"), std::string::npos) << why;
     EXPECT_NE(why.find("option 1 'second_key': default 'c' is not one of a|b"), std::string::npos)
         << why;
+}
+
+} // namespace
+
+namespace {
+
+// ABI 2.1 gave option rows min and max. A plugin built against 2.0 (rows
+// end before them) still loads, its keys without a range; a 2.1 row's range
+// is checked, the message naming section, key, value and range.
+TEST_F(AbiCompat, PreviousMinorRowsLoadWithoutRangeAndRangesAreChecked)
+{
+    Load("abi_rows_v20");
+    const fivo_plugin_info *old = fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_v20");
+    ASSERT_NE(old, nullptr);
+    EXPECT_EQ(old->abi_minor, 0u);
+    ASSERT_EQ(old->num_options, 2u);
+    EXPECT_STREQ(old->options[1].choices, "a|b");
+    EXPECT_EQ(old->options[0].min, nullptr);
+    EXPECT_EQ(old->options[0].max, nullptr);
+    fivo_config_set_from(cfg, "resampler", "first_key", "1000", "--test");
+    EXPECT_EQ(fivo_plugin_apply_options(old, cfg, "resampler", nullptr, &err), FIVO_OK)
+        << err.message;
+
+    Load("abi_rows_wider");
+    const fivo_plugin_info *p = fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_wider");
+    ASSERT_NE(p, nullptr);
+    EXPECT_STREQ(p->options[0].min, "1");
+    EXPECT_STREQ(p->options[0].max, "10");
+    EXPECT_EQ(fivo_plugin_apply_options(p, cfg, "resampler", nullptr, &err), FIVO_ERR_INVALID);
+    EXPECT_NE(std::string(err.message)
+                  .find("--test: [resampler] first_key = '1000': resampler plugin "
+                        "'abi_rows_wider' expects a value in [1, 10]"),
+              std::string::npos)
+        << err.message;
+    fivo_config_set_from(cfg, "resampler", "first_key", "10", "--test");
+    EXPECT_EQ(fivo_plugin_apply_options(p, cfg, "resampler", nullptr, &err), FIVO_OK)
+        << err.message;
+}
+
+// A row's own range is held to the same rules as a value: a default outside
+// it, or a range on a string, is a malformed row.
+TEST(OptionRows, RangeProblems)
+{
+    fivo_option o = {"k", FIVO_OPTION_INT, "0", "h", nullptr, "1", "10"};
+    char *why = fivo_option_problem(&o);
+    ASSERT_NE(why, nullptr);
+    EXPECT_NE(std::string(why).find("default '0' is not a value in [1, 10]"), std::string::npos)
+        << why;
+    free(why);
+    fivo_option s = {"k", FIVO_OPTION_STRING, nullptr, "h", nullptr, "1", nullptr};
+    why = fivo_option_problem(&s);
+    ASSERT_NE(why, nullptr);
+    free(why);
+    fivo_option open = {"k", FIVO_OPTION_DOUBLE, "0.5", "h", nullptr, ">0", "<1"};
+    EXPECT_EQ(fivo_option_problem(&open), nullptr);
+    why = fivo_option_value_problem(&open, "0");
+    ASSERT_NE(why, nullptr);
+    EXPECT_STREQ(why, "a value in (0, 1)");
+    free(why);
+    EXPECT_EQ(fivo_option_value_problem(&open, "0.999"), nullptr);
 }
 
 } // namespace

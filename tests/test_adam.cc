@@ -15,7 +15,7 @@ TEST(Adam, Defaults)
     EXPECT_EQ(o.beta1, 0.9);
     EXPECT_EQ(o.beta2, 0.999);
     EXPECT_EQ(o.epsilon, 1e-8);
-    EXPECT_EQ(o.learning_rate, 1e-4);
+    EXPECT_EQ(o.learning_rate, 0.0); // the caller's: no second default beside the host's row
     EXPECT_LE(o.clip_global_norm, 0.0);
 }
 
@@ -91,6 +91,9 @@ TEST(Adam, GlobalNormClipping)
     fivo_tensor *w2 = fivo_params_add(p, "b", 1, 1, FIVO_INIT_ZEROS, nullptr);
     fivo_adam_options o;
     fivo_adam_options_default(&o);
+    EXPECT_EQ(fivo_adam_new(p, &o), nullptr); // no learning rate given: refused, not defaulted
+    EXPECT_EQ(fivo_adam_new(p, nullptr), nullptr);
+    o.learning_rate = 1e-4;
     o.clip_global_norm = 1.0;
     fivo_adam *a = fivo_adam_new(p, &o);
     w1->grad[0] = 3.0f;
@@ -109,7 +112,10 @@ TEST(Adam, NonFiniteGradientChangesNothing)
     fivo_params *p = fivo_params_new(0);
     fivo_tensor *w1 = fivo_params_add(p, "model/ok", 1, 2, FIVO_INIT_NORMAL, nullptr);
     fivo_tensor *w2 = fivo_params_add(p, "model/bad", 1, 2, FIVO_INIT_NORMAL, nullptr);
-    fivo_adam *a = fivo_adam_new(p, nullptr);
+    fivo_adam_options o;
+    fivo_adam_options_default(&o);
+    o.learning_rate = 1e-4;
+    fivo_adam *a = fivo_adam_new(p, &o);
     float before[4] = {w1->data[0], w1->data[1], w2->data[0], w2->data[1]};
     for (float bad : {NAN, INFINITY}) {
         w1->grad[0] = 1.0f;

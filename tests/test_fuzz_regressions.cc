@@ -90,7 +90,7 @@ TEST(FuzzRegressions, OptionRowsAtAMisalignedStrideAreRefused)
 {
     static const fivo_model_vtable vt = {};
     std::vector<unsigned char> rows(2 * (sizeof(fivo_option) + 1));
-    fivo_option o = {"k", FIVO_OPTION_INT, "1", "h", nullptr};
+    fivo_option o = {"k", FIVO_OPTION_INT, "1", "h", nullptr, nullptr, nullptr};
     for (int i = 0; i < 2; i++)
         memcpy(rows.data() + i * (sizeof(fivo_option) + 1), &o, sizeof o);
     fivo_plugin_descriptor d{};

@@ -79,10 +79,10 @@ TEST_F(HostBadInput, WrongValueTypeForAPluginOptionInTheConfigFile)
 
     // Right type, value out of range: named by the plugin that checks it.
     r = fail({"--model=ghmm", "--ess_threshold=2", "--max_steps=1"});
-    EXPECT_TRUE(has(r.err, "ess_threshold = 2")) << r.err;
+    EXPECT_TRUE(has(r.err, "ess_threshold = '2'")) << r.err;
     r = fail({"--model=ghmm", "--resampling_type=relaxed", "--relaxed_resampling_temperature=-1",
               "--max_steps=1"});
-    EXPECT_TRUE(has(r.err, "temperature = -1")) << r.err;
+    EXPECT_TRUE(has(r.err, "temperature = '-1'")) << r.err;
 }
 
 TEST_F(HostBadInput, UnknownResamplerIsNamedWithTheAvailableOnes)

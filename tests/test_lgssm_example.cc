@@ -30,7 +30,7 @@ struct Lgssm : ::testing::Test {
         ASSERT_EQ(fivo_registry_scan_dir(reg, FIVO_TEST_PLUGIN_DIR, &err), FIVO_OK);
         ASSERT_NE(fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "lgssm"), nullptr);
         fivo_config_set(cfg, "model", "variance", "0.1");
-        fivo_config_set(cfg, "model", "num_timesteps", "5");
+        fivo_config_set(cfg, "dataset", "num_timesteps", "5");
         fivo_config_set(cfg, "dataset", "num_sequences", "8");
         ASSERT_EQ(fivo_dataset_open(reg, "chain", cfg, "", "test", &data, &err), FIVO_OK)
             << err.message;

@@ -24,7 +24,8 @@ std::vector<std::string> nantest(const std::string &mode, const std::string &dir
 {
     return {"--mode=" + mode, "--plugin_path=" + rel::kNanPlugins, "--model=nantest",
             "--dataset_type=chain", "--bound=fivo", "--logdir=" + dir,
-            "--checkpoint_every_secs=0", "--summarize_every=1000"};
+            "--checkpoint_every_secs=0", "--summarize_every=1000",
+            "--shards=1"}; // nan_step counts this process's batches: one per step
 }
 
 TEST(NanStop, StopsNamingStepAndCauseAndKeepsTheLastGoodCheckpoint)
@@ -52,7 +53,12 @@ TEST(NanStop, StopsNamingStepAndCauseAndKeepsTheLastGoodCheckpoint)
         fivo_error err{};
         std::string newest = d.path + "/" + rel::ckpt_name(7);
         EXPECT_EQ(fivo_checkpoint_verify(newest.c_str(), &meta, &err), FIVO_OK) << err.message;
-        rel::Run ev = rel::run(nantest("eval", d.path));
+        // Evaluated elsewhere, without the run's nan_step (its logdir's
+        // config.ini would hand that to eval too).
+        fivo_test::TempDir e;
+        auto eargs = nantest("eval", e.path);
+        eargs.push_back("--checkpoint=" + newest);
+        rel::Run ev = rel::run(eargs);
         EXPECT_EQ(ev.status, 0) << c.where << "\n" << ev.out;
         EXPECT_TRUE(has(ev.out, rel::ckpt_name(7))) << ev.out;
     }

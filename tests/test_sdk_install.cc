@@ -94,13 +94,13 @@ class SdkInstall : public ::testing::Test {
                                   "[model]\n"
                                   "plugin = lgssm\n"
                                   "variance = 0.1\n"
-                                  "num_timesteps = 5\n"
                                   "[bound]\n"
                                   "plugin = fivo\n"
                                   "[resampler]\n"
                                   "plugin = multinomial\n"
                                   "[dataset]\n"
-                                  "plugin = chain\n");
+                                  "plugin = chain\n"
+                                  "num_timesteps = 5\n");
         return path;
     }
 

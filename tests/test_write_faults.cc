@@ -153,7 +153,7 @@ TEST(WriteFaults, FileSizeLimitIsAnErrorNotASignal)
     fivo_test::TempDir d;
     base().copy_to(d.path);
     rel::Options o;
-    o.fsize_limit = (long)base().ckpt10.size() / 2;
+    o.fsize_limit = (long)base().ckpt10.size() - 64; /* below a checkpoint, above config.ini */
     ASSERT_GT((long)base().metrics.size() * 3, 0);
     rel::Run r = rel::run(ghmm(d.path, 20), o);
     EXPECT_NE(r.status, 128 + SIGXFSZ) << "killed by SIGXFSZ";

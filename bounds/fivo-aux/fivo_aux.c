@@ -50,25 +50,23 @@ typedef struct tilted {
 
 static const fivo_option OPTIONS[] = {
     {"resampling_criterion", FIVO_OPTION_STRING, "ess",
-     "when to resample: ess (ESS <= ess_threshold * N), always, never", "ess|always|never"},
-    {"ess_threshold", FIVO_OPTION_DOUBLE, "0.5", "fraction of N below which the ESS resamples", NULL},
+     "when to resample: ess (ESS <= ess_threshold * N), always, never", "ess|always|never", NULL, NULL},
+    {"ess_threshold", FIVO_OPTION_DOUBLE, "0.5", "fraction of N below which the ESS resamples", NULL, "0", "1"},
 };
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
-    const char *crit = "ess";
-    double thr = 0.5;
-    fivo_status st = FIVO_OK;
-    if (cfg != NULL &&
-        ((st = fivo_config_string_or(cfg, "bound", "resampling_criterion", crit, &crit, err)) != FIVO_OK ||
-         (st = fivo_config_double_or(cfg, "bound", "ess_threshold", thr, &thr, err)) != FIVO_OK))
+    const char *crit = NULL; /* defaults and ranges: OPTIONS (also with no config) */
+    double thr = 0;
+    fivo_status st = fivo_option_string(cfg, "bound", FIVO_OPTION_ROWS(OPTIONS),
+                                        "resampling_criterion", &crit, err);
+    if (st == FIVO_OK)
+        st = fivo_option_double(cfg, "bound", FIVO_OPTION_ROWS(OPTIONS), "ess_threshold", &thr, err);
+    if (st != FIVO_OK)
         return st;
     fivo_criterion criterion;
     if (fivo_criterion_parse(crit, &criterion, err) != FIVO_OK)
         return fivo_error_prefix(err, "[bound] resampling_criterion: ");
-    if (!(thr >= 0.0 && thr <= 1.0))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[bound] ess_threshold = %g: expected a number in [0, 1]", thr);
     aux *s = calloc(1, sizeof *s);
     if (s == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "fivo-aux: out of memory");

@@ -13,8 +13,8 @@ typedef struct fivo_bound_self {
 
 static const fivo_option OPTIONS[] = {
     {"resampling_criterion", FIVO_OPTION_STRING, "ess",
-     "when to resample: ess (ESS <= ess_threshold * N), always, never", "ess|always|never"},
-    {"ess_threshold", FIVO_OPTION_DOUBLE, "0.5", "fraction of N below which the ESS resamples", NULL},
+     "when to resample: ess (ESS <= ess_threshold * N), always, never", "ess|always|never", NULL, NULL},
+    {"ess_threshold", FIVO_OPTION_DOUBLE, "0.5", "fraction of N below which the ESS resamples", NULL, "0", "1"},
 };
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
@@ -31,9 +31,6 @@ static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
     fivo_criterion criterion;
     if (fivo_criterion_parse(crit, &criterion, err) != FIVO_OK)
         return fivo_error_prefix(err, "[bound] resampling_criterion: ");
-    if (!(thr >= 0.0 && thr <= 1.0))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[bound] ess_threshold = %g: expected a number in [0, 1]", thr);
     fivo_bound_self *s = calloc(1, sizeof *s);
     if (s == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "fivo bound: out of memory");

@@ -71,7 +71,7 @@ static fivo_status check_args(const fivo_model *model, const fivo_batch *batch,
     if (batch->batch_size < 1 || batch->max_len < 1)
         return fivo_error_set(err, FIVO_ERR_INVALID, "smc: empty batch (%d sequences, %d steps)",
                               batch->batch_size, batch->max_len);
-    if ((int64_t)opts->num_particles * batch->batch_size > INT32_MAX / 2)
+    if ((int64_t)opts->num_particles * batch->batch_size > FIVO_SMC_MAX_ROWS)
         return fivo_error_set(err, FIVO_ERR_INVALID, "smc: %d particles x %d sequences is too many",
                               opts->num_particles, batch->batch_size);
     for (int b = 0; b < batch->batch_size; b++)

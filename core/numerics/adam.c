@@ -17,7 +17,7 @@ struct fivo_adam {
 
 void fivo_adam_options_default(fivo_adam_options *o)
 {
-    o->learning_rate = 1e-4;
+    o->learning_rate = 0.0; /* none: the caller passes its own ([train] learning_rate) */
     o->beta1 = 0.9;
     o->beta2 = 0.999;
     o->epsilon = 1e-8;
@@ -50,14 +50,13 @@ static float *zero_floats(size_t n)
 
 fivo_adam *fivo_adam_new(fivo_params *p, const fivo_adam_options *o)
 {
+    if (o == NULL || !(o->learning_rate > 0.0))
+        return NULL; /* the learning rate is the caller's, never a default here */
     fivo_adam *a = calloc(1, sizeof *a);
     if (a == NULL)
         return NULL;
     a->params = p;
-    if (o != NULL)
-        a->opt = *o;
-    else
-        fivo_adam_options_default(&a->opt);
+    a->opt = *o;
     a->n = fivo_params_count(p);
     a->m = calloc((size_t)(a->n ? a->n : 1), sizeof *a->m);
     a->v = calloc((size_t)(a->n ? a->n : 1), sizeof *a->v);

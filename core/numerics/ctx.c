@@ -75,8 +75,8 @@ void fivo_ctx_reset(fivo_ctx *ctx)
 
 fivo_status fivo_ctx_set_threads(fivo_ctx *ctx, int n, fivo_error *err)
 {
-    if (n <= 0)
-        n = fivo_threads_available();
+    if (n < 1) /* a count, never "all": the caller resolves that (fivo_threads_available) */
+        return fivo_error_set(err, FIVO_ERR_INVALID, "threads = %d: expected a count >= 1", n);
     if (fivo_threads_count(ctx->threads) == n)
         return FIVO_OK;
     fivo_threads_free(ctx->threads);

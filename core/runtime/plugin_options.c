@@ -3,6 +3,7 @@
  * plugin's config section when the host has chosen it
  * (fivo_plugin_apply_options). The one place that reads, defaults and
  * checks a plugin's keys. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,67 @@ static bool in_choices(const char *choices, const char *value)
     return false;
 }
 
+/* A number written in full (no trailing text). */
+static bool number_of(const char *text, double *out)
+{
+    if (text == NULL || text[0] == '\0')
+        return false;
+    char *end = NULL;
+    *out = g_ascii_strtod(text, &end);
+    return end != NULL && end != text && *end == '\0';
+}
+
+/* One side of a row's range: its text without the exclusive mark. */
+static bool side_of(const char *text, char mark, double *v, bool *open)
+{
+    *open = text[0] == mark;
+    return number_of(*open ? text + 1 : text, v);
+}
+
+char *fivo_option_range_text(const fivo_option *o)
+{
+    if (o->min == NULL && o->max == NULL)
+        return NULL;
+    bool lo_open = o->min != NULL && o->min[0] == '>';
+    bool hi_open = o->max != NULL && o->max[0] == '<';
+    const char *lo = o->min != NULL ? o->min + lo_open : NULL;
+    const char *hi = o->max != NULL ? o->max + hi_open : NULL;
+    if (lo != NULL && hi != NULL)
+        return dup_printf("%s%s, %s%s", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
+    if (lo != NULL)
+        return dup_printf("%s %s", lo_open ? ">" : ">=", lo);
+    return dup_printf("%s %s", hi_open ? "<" : "<=", hi);
+}
+
+/* NULL when `value` lies in the row's range (or it has none). */
+static char *out_of_range(const fivo_option *o, const char *value)
+{
+    double v, b;
+    bool open;
+    if ((o->min == NULL && o->max == NULL) || !number_of(value, &v))
+        return NULL;
+    bool ok = isfinite(v); /* a ranged value is a finite number */
+    if (o->min != NULL && side_of(o->min, '>', &b, &open))
+        ok = open ? v > b : v >= b;
+    if (ok && o->max != NULL && side_of(o->max, '<', &b, &open))
+        ok = open ? v < b : v <= b;
+    if (ok)
+        return NULL;
+    char *range = fivo_option_range_text(o);
+    char *why = dup_printf("a value %s%s", o->min != NULL && o->max != NULL ? "in " : "", range);
+    free(range);
+    return why;
+}
+
+char *fivo_option_value_problem(const fivo_option *o, const char *value)
+{
+    if (value == NULL || !parses_as(o->type, value))
+        return dup_printf("%s", type_word(o->type));
+    if (o->choices != NULL && !in_choices(o->choices, value))
+        return dup_printf("one of %s", o->choices);
+    return out_of_range(o, value);
+}
+
 char *fivo_option_problem(const fivo_option *o)
 {
     if (o->key == NULL || o->key[0] == '\0')
@@ -140,11 +202,29 @@ char *fivo_option_problem(const fivo_option *o)
             }
         g_strfreev(each);
     }
+    if (o->min != NULL || o->max != NULL) {
+        double lo = 0, hi = 0;
+        bool open;
+        if (o->type != FIVO_OPTION_INT && o->type != FIVO_OPTION_DOUBLE)
+            return dup_printf("a range (min/max) on %s option", type_word(o->type));
+        if (o->min != NULL && !side_of(o->min, '>', &lo, &open))
+            return dup_printf("min '%s' is not a number (a leading '>': exclusive)", o->min);
+        if (o->max != NULL && !side_of(o->max, '<', &hi, &open))
+            return dup_printf("max '%s' is not a number (a leading '<': exclusive)", o->max);
+        if (o->min != NULL && o->max != NULL && lo > hi)
+            return dup_printf("min '%s' is above max '%s'", o->min, o->max);
+    }
     if (o->default_value != NULL) {
         if (!parses_as(o->type, o->default_value))
             return dup_printf("default '%s' is not %s", o->default_value, type_word(o->type));
         if (o->choices != NULL && !in_choices(o->choices, o->default_value))
             return dup_printf("default '%s' is not one of %s", o->default_value, o->choices);
+        char *range = out_of_range(o, o->default_value);
+        if (range != NULL) {
+            char *why = dup_printf("default '%s' is not %s", o->default_value, range);
+            free(range);
+            return why;
+        }
     }
     return NULL;
 }
@@ -201,14 +281,12 @@ static fivo_status unknown_key(const fivo_plugin_info *info, const fivo_config *
 
 static fivo_status bad_value(const fivo_plugin_info *info, const fivo_config *cfg,
                              const char *section, const fivo_option *o, const char *value,
-                             fivo_error *err)
+                             const char *expected, fivo_error *err)
 {
     const char *where = fivo_config_origin(cfg, section, o->key);
-    return fivo_error_set(err, FIVO_ERR_INVALID, "%s: [%s] %s = '%s': %s plugin '%s' expects %s%s",
+    return fivo_error_set(err, FIVO_ERR_INVALID, "%s: [%s] %s = '%s': %s plugin '%s' expects %s",
                           where != NULL ? where : "config", section, o->key, value,
-                          fivo_plugin_kind_name(info->kind), info->name,
-                          o->choices != NULL ? "one of " : type_word(o->type),
-                          o->choices != NULL ? o->choices : "");
+                          fivo_plugin_kind_name(info->kind), info->name, expected);
 }
 
 fivo_status fivo_plugin_apply_options(const fivo_plugin_info *info, fivo_config *cfg,
@@ -229,8 +307,10 @@ fivo_status fivo_plugin_apply_options(const fivo_plugin_info *info, fivo_config 
         }
         const char *v = NULL;
         fivo_config_get_string(cfg, section, o->key, NULL, &v, NULL);
-        if (!parses_as(o->type, v) || (o->choices != NULL && !in_choices(o->choices, v)))
-            st = bad_value(info, cfg, section, o, v, err);
+        char *why = fivo_option_value_problem(o, v);
+        if (why != NULL)
+            st = bad_value(info, cfg, section, o, v, why, err);
+        free(why);
     }
     g_strfreev(names);
     if (st != FIVO_OK)
@@ -238,7 +318,8 @@ fivo_status fivo_plugin_apply_options(const fivo_plugin_info *info, fivo_config 
     for (size_t i = 0; i < info->num_options; i++) {
         const fivo_option *o = &info->options[i];
         if (o->default_value != NULL && !fivo_config_has(cfg, section, o->key))
-            fivo_config_set_from(cfg, section, o->key, o->default_value, "default");
+            fivo_config_set_from(cfg, section, o->key, o->default_value,
+                                 FIVO_CONFIG_ORIGIN_DEFAULT);
     }
     return FIVO_OK;
 }
@@ -277,16 +358,29 @@ static fivo_status source_of(const fivo_config *cfg, const char *section, const 
         fivo_config_set_from(*tmp, section, key, row->default_value, "the plugin's default");
         *src = *tmp;
     }
-    if (*src != NULL && row->choices != NULL) {
+    if (*src != NULL) {
         const char *v = NULL;
         fivo_config_get_string(*src, section, key, NULL, &v, NULL);
-        if (!in_choices(row->choices, v)) {
+        char *why = fivo_option_value_problem(row, v);
+        if (why != NULL) {
             const char *w = fivo_config_origin(*src, section, key);
-            return fivo_error_set(err, FIVO_ERR_INVALID, "%s: [%s] %s = '%s': expected one of %s",
-                                  w != NULL ? w : "config", section, key, v, row->choices);
+            fivo_status st = fivo_error_set(err, FIVO_ERR_INVALID,
+                                            "%s: [%s] %s = '%s': expected %s",
+                                            w != NULL ? w : "config", section, key, v, why);
+            free(why);
+            return st;
         }
     }
     return FIVO_OK;
+}
+
+bool fivo_option_is_set(const fivo_config *cfg, const char *section, const char *key)
+{
+    if (cfg == NULL || !fivo_config_has(cfg, section, key))
+        return false;
+    const char *o = fivo_config_origin(cfg, section, key);
+    return o == NULL || (!g_str_has_prefix(o, FIVO_CONFIG_ORIGIN_DEFAULT) &&
+                         !g_str_has_prefix(o, FIVO_CONFIG_ORIGIN_PREFERRED));
 }
 
 #define OPTION_READER(fn, ctype, type, getter)                                                 \

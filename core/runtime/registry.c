@@ -96,6 +96,16 @@ static const fivo_option *option_row(const fivo_plugin_descriptor *d, size_t i)
     return (const fivo_option *)(const void *)((const char *)d->options + i * d->option_size);
 }
 
+/* Row i as this host's struct: an older minor's shorter row reads its
+ * missing fields (2.0: min, max) as NULL. */
+static fivo_option option_copy(const fivo_plugin_descriptor *d, size_t i)
+{
+    fivo_option o;
+    memset(&o, 0, sizeof o);
+    memcpy(&o, option_row(d, i), d->option_size < sizeof o ? d->option_size : sizeof o);
+    return o;
+}
+
 /* Checks a descriptor; returns NULL when acceptable, else the reason. */
 static char *check_descriptor(const fivo_plugin_descriptor *d)
 {
@@ -124,11 +134,11 @@ static char *check_descriptor(const fivo_plugin_descriptor *d)
     if (d->num_options > 0 && d->options == NULL)
         return g_strdup_printf("%s plugin '%s' declares %zu options but no option table", kind,
                                d->name, d->num_options);
-    if (d->num_options > 0 && d->option_size < sizeof(fivo_option))
+    if (d->num_options > 0 && d->option_size < FIVO_OPTION_SIZE_2_0)
         return g_strdup_printf("%s plugin '%s' declares option rows of %zu bytes, shorter than "
-                               "the ABI %u row of %zu bytes (set option_size, e.g. with "
+                               "the ABI %u.0 row of %zu bytes (set option_size, e.g. with "
                                "FIVO_PLUGIN_OPTIONS)", kind, d->name, d->option_size,
-                               FIVO_ABI_MAJOR, sizeof(fivo_option));
+                               FIVO_ABI_MAJOR, (size_t)FIVO_OPTION_SIZE_2_0);
     /* A C array's row size is a multiple of its alignment; any other stride
      * would read misaligned rows (found by fuzz/fuzz_descriptor.c). */
     if (d->num_options > 0 && d->option_size % _Alignof(fivo_option) != 0)
@@ -136,7 +146,8 @@ static char *check_descriptor(const fivo_plugin_descriptor *d)
                                "multiple of their alignment (%zu)", kind, d->name,
                                d->option_size, (size_t)_Alignof(fivo_option));
     for (size_t i = 0; i < d->num_options; i++) {
-        const fivo_option *o = option_row(d, i);
+        fivo_option o_row = option_copy(d, i);
+        const fivo_option *o = &o_row;
         char *why = fivo_option_problem(o);
         if (why != NULL) {
             char *msg = g_strdup_printf("%s plugin '%s': option %zu%s%s%s: %s", kind, d->name, i,
@@ -262,7 +273,7 @@ fivo_status fivo_registry_load_file(fivo_registry *reg, const char *path, fivo_e
     if (d->num_options > 0) {
         fivo_option *rows = g_new0(fivo_option, d->num_options);
         for (size_t i = 0; i < d->num_options; i++)
-            rows[i] = *option_row(d, i);
+            rows[i] = option_copy(d, i);
         info->options = rows;
     }
     info->num_options = d->num_options;

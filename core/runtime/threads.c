@@ -129,8 +129,10 @@ static void *worker_main(void *arg)
 
 fivo_threads *fivo_threads_new(int n, fivo_error *err)
 {
-    if (n <= 0)
-        n = fivo_threads_available();
+    if (n < 1) { /* a count, never "all": the caller resolves that */
+        fivo_error_set(err, FIVO_ERR_INVALID, "threads = %d: expected a count >= 1", n);
+        return NULL;
+    }
     fivo_threads *p = calloc(1, sizeof *p);
     if (p == NULL || (n > 1 && (p->workers = calloc((size_t)n - 1, sizeof *p->workers)) == NULL)) {
         free(p);

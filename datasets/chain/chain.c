@@ -30,12 +30,14 @@ typedef struct chain {
 } chain;
 
 static const fivo_option OPTIONS[] = {
-    /* No declared default for these two: unset, they follow [model] (the GHMM's). */
-    {"num_timesteps", FIVO_OPTION_INT, NULL, "sequence length (default: [model] num_timesteps, else 5)", NULL},
-    {"variance", FIVO_OPTION_DOUBLE, NULL,
-     "transition and observation variance (default: [model] variance, else 0.1)", NULL},
-    {"num_sequences", FIVO_OPTION_INT, "256", "sequences in an eval pass over a split", NULL},
-    {"data_seed", FIVO_OPTION_INT, "-1", "seed of the data (-1: the run's random_seed)", NULL},
+    /* A model hands its own values here through its dataset preference
+     * (the GHMM's and lgssm's num_timesteps and variance). */
+    {"num_timesteps", FIVO_OPTION_INT, "5", "sequence length (a model may prefer its own)", NULL,
+     "1", "100000"},
+    {"variance", FIVO_OPTION_DOUBLE, "0.1",
+     "transition and observation variance (a model may prefer its own)", NULL, ">0", NULL},
+    {"num_sequences", FIVO_OPTION_INT, "256", "sequences in an eval pass over a split", NULL, "1", "2147483647"},
+    {"data_seed", FIVO_OPTION_INT, "-1", "seed of the data (-1: the run's random_seed)", NULL, NULL, NULL},
 };
 
 static void close_chain(void *self)
@@ -59,13 +61,10 @@ static fivo_status open_chain(const fivo_config *cfg, const char *path, const ch
                               "chain: the data is synthetic, but [dataset] path = '%s' was "
                               "given; drop --dataset_path, or read a speech-format TFRecord "
                               "with --dataset_type=speech", path);
-    long T = 5, num = 0, seed = 0; /* T: [model]'s, else 5; the rest: OPTIONS */
-    double v = 0.1;
-    fivo_status st = fivo_config_int_or(cfg, "model", "num_timesteps", 5, &T, err);
-    if (st == FIVO_OK)
-        st = fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "num_timesteps", &T, err);
-    if (st == FIVO_OK)
-        st = fivo_config_double_or(cfg, "model", "variance", 0.1, &v, err);
+    long T = 0, num = 0, seed = 0; /* defaults and ranges: OPTIONS */
+    double v = 0;
+    fivo_status st =
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "num_timesteps", &T, err);
     if (st == FIVO_OK)
         st = fivo_option_double(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "variance", &v, err);
     if (st == FIVO_OK)
@@ -74,14 +73,6 @@ static fivo_status open_chain(const fivo_config *cfg, const char *path, const ch
         st = fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "data_seed", &seed, err);
     if (st != FIVO_OK)
         return st;
-    if (T < 1 || T > 100000)
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "chain: num_timesteps = %ld, expected 1 .. 100000", T);
-    if (!(v > 0.0))
-        return fivo_error_set(err, FIVO_ERR_INVALID, "chain: variance = %g, expected > 0", v);
-    if (num < 1 || num > INT32_MAX)
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[dataset] num_sequences = %ld, expected >= 1", num);
     uint32_t code;
     if (split == NULL || strcmp(split, "train") == 0)
         code = 1;

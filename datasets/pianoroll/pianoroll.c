@@ -34,12 +34,12 @@ typedef struct pianoroll {
 } pianoroll;
 
 static const fivo_option pr_options[] = {
-    {"min_note", FIVO_OPTION_INT, "21", "lowest MIDI note (becomes dimension 0)", NULL},
-    {"max_note", FIVO_OPTION_INT, "108", "highest MIDI note; dim = max_note - min_note + 1", NULL},
+    {"min_note", FIVO_OPTION_INT, "21", "lowest MIDI note (becomes dimension 0)", NULL, "0", "127"},
+    {"max_note", FIVO_OPTION_INT, "108", "highest MIDI note; dim = max_note - min_note + 1", NULL, "0", "127"},
     {"data_dimension", FIVO_OPTION_INT, NULL,
-     "the reference's --data_dimension: when given, must equal max_note - min_note + 1", NULL},
+     "the reference's --data_dimension: when given, must equal max_note - min_note + 1", NULL, "1", NULL},
     {"midi_bpm", FIVO_OPTION_INT, "120",
-     "tempo of MIDI samples: one frame is one quarter note at this many per minute", NULL},
+     "tempo of MIDI samples: one frame is one quarter note at this many per minute", NULL, "1", NULL},
 };
 
 static void pr_close(void *self)

@@ -43,10 +43,10 @@ typedef struct speech {
 static const fivo_option sp_options[] = {
     /* No declared default: unset, it follows data_dimension, else 200. */
     {"samples_per_timestep", FIVO_OPTION_INT, NULL,
-     "audio samples per timestep, the data dimension (default: data_dimension, else 200)", NULL},
+     "audio samples per timestep, the data dimension (default: data_dimension, else 200)", NULL, "1", NULL},
     {"data_dimension", FIVO_OPTION_INT, NULL,
-     "the reference's name for samples_per_timestep; the two must agree", NULL},
-    {"sample_rate", FIVO_OPTION_INT, "16000", "sampling rate (Hz) of WAV samples", NULL},
+     "the reference's name for samples_per_timestep; the two must agree", NULL, "1", NULL},
+    {"sample_rate", FIVO_OPTION_INT, "16000", "sampling rate (Hz) of WAV samples", NULL, "1", NULL},
 };
 
 static void sp_close(void *self)

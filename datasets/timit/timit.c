@@ -35,11 +35,11 @@
 #include <fivo/tfrecord.h>
 
 static const fivo_option tm_options[] = {
-    {"raw_timit_dir", FIVO_OPTION_STRING, NULL, "folder holding TIMIT/TRAIN and TIMIT/TEST", NULL},
-    {"out_dir", FIVO_OPTION_STRING, NULL, "folder for the train, valid and test TFRecord files", NULL},
-    {"samples_per_timestep", FIVO_OPTION_INT, "200", "audio samples per timestep", NULL},
-    {"valid_fraction", FIVO_OPTION_DOUBLE, "0.05", "fraction of TRAIN held out as valid", NULL},
-    {"valid_seed", FIVO_OPTION_INT, "1234", "seed of the valid hold-out permutation", NULL},
+    {"raw_timit_dir", FIVO_OPTION_STRING, NULL, "folder holding TIMIT/TRAIN and TIMIT/TEST", NULL, NULL, NULL},
+    {"out_dir", FIVO_OPTION_STRING, NULL, "folder for the train, valid and test TFRecord files", NULL, NULL, NULL},
+    {"samples_per_timestep", FIVO_OPTION_INT, "200", "audio samples per timestep", NULL, "1", NULL},
+    {"valid_fraction", FIVO_OPTION_DOUBLE, "0.05", "fraction of TRAIN held out as valid", NULL, "0", "<1"},
+    {"valid_seed", FIVO_OPTION_INT, "1234", "seed of the valid hold-out permutation", NULL, NULL, NULL},
 };
 
 /* ---- file lists ---------------------------------------------------------- */

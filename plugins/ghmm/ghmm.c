@@ -50,18 +50,18 @@ typedef struct ghmm {
 
 static const fivo_option OPTIONS[] = {
     {"proposal_type", FIVO_OPTION_STRING, "filtering",
-     "prior, true-filtering, true-smoothing, filtering (learned) or smoothing (learned)", "prior|true-filtering|true-smoothing|filtering|smoothing"},
-    {"variance", FIVO_OPTION_DOUBLE, "0.1", "every transition and emission variance", NULL},
+     "prior, true-filtering, true-smoothing, filtering (learned) or smoothing (learned)", "prior|true-filtering|true-smoothing|filtering|smoothing", NULL, NULL},
+    {"variance", FIVO_OPTION_DOUBLE, "0.1", "every transition and emission variance", NULL, ">0", NULL},
     {"num_timesteps", FIVO_OPTION_INT, "5",
-     "number of timesteps (default: the data's length, else 5)", NULL},
+     "number of timesteps (default: the data's length, else 5)", NULL, "1", "4096"},
     {"transition_variances", FIVO_OPTION_STRING, NULL,
-     "per-timestep vz_0..vz_{T-1}, comma separated (or one value)", NULL},
+     "per-timestep vz_0..vz_{T-1}, comma separated (or one value)", NULL, NULL, NULL},
     {"emission_variances", FIVO_OPTION_STRING, NULL,
-     "per-timestep vx_0..vx_{T-1}, comma separated (or one value)", NULL},
+     "per-timestep vx_0..vx_{T-1}, comma separated (or one value)", NULL, NULL, NULL},
     {"transition_weights", FIVO_OPTION_STRING, NULL,
-     "per-timestep wz_1..wz_{T-1}, comma separated (or one value); default 1", NULL},
+     "per-timestep wz_1..wz_{T-1}, comma separated (or one value); default 1", NULL, NULL, NULL},
     {"emission_weights", FIVO_OPTION_STRING, NULL,
-     "per-timestep wx_0..wx_{T-1}, comma separated (or one value); default 1", NULL},
+     "per-timestep wx_0..wx_{T-1}, comma separated (or one value); default 1", NULL, NULL, NULL},
 };
 
 static void destroy(void *self)
@@ -137,22 +137,18 @@ static fivo_status create(const fivo_config *cfg, const fivo_data_spec *spec, fi
         st = fivo_option_double(cfg, "model", FIVO_OPTION_ROWS(OPTIONS), "variance", &variance, err);
     if (st != FIVO_OK)
         return st;
-    /* An explicit num_timesteps wins; a default yields to the data's length. */
-    const char *origin = fivo_config_origin(cfg, "model", "num_timesteps");
-    bool explicit_t = fivo_config_has(cfg, "model", "num_timesteps") &&
-                      (origin == NULL || strcmp(origin, "default") != 0);
-    if (explicit_t || spec == NULL || spec->num_timesteps <= 0) {
+    /* The user's num_timesteps wins; the row's default yields to the data's length. */
+    if (fivo_option_is_set(cfg, "model", "num_timesteps") || spec == NULL ||
+        spec->num_timesteps <= 0) {
         if ((st = fivo_option_int(cfg, "model", FIVO_OPTION_ROWS(OPTIONS), "num_timesteps", &num_t, err)) != FIVO_OK)
             return st;
     } else {
         num_t = spec->num_timesteps;
     }
-    if (num_t < 1 || num_t > 4096)
+    if (num_t > 4096) /* the data's length, past the row's range */
         return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] num_timesteps = %ld: expected 1 .. 4096", num_t);
-    if (!(variance > 0.0) || !isfinite(variance))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] variance = %g: expected a positive number", variance);
+                              "ghmm: the data's sequences have %ld timesteps: expected 1 .. 4096",
+                              num_t);
     int kind = -1;
     for (int i = 0; i < 5; i++)
         if (strcmp(prop, PROP_NAMES[i]) == 0)
@@ -408,8 +404,12 @@ static const fivo_model_vtable VTABLE = {
 static const fivo_setting SPEECH_SETTINGS[] = {
     {"samples_per_timestep", "1", "data_dimension"},
 };
+static const fivo_setting CHAIN_SETTINGS[] = {
+    {"num_timesteps", FIVO_SETTING_FROM_MODEL "num_timesteps", NULL},
+    {"variance", FIVO_SETTING_FROM_MODEL "variance", NULL},
+};
 static const fivo_dataset_preference PREFERENCES[] = {
-    {"chain", 0, NULL, 0},
+    {"chain", 0, CHAIN_SETTINGS, sizeof CHAIN_SETTINGS / sizeof CHAIN_SETTINGS[0]},
     {"speech", 1, SPEECH_SETTINGS, sizeof SPEECH_SETTINGS / sizeof SPEECH_SETTINGS[0]},
 };
 

@@ -39,37 +39,28 @@ typedef struct ot {
 
 static const fivo_option OPTIONS[] = {
     {"epsilon", FIVO_OPTION_DOUBLE, "0.5",
-     "entropy regularisation, relative to the cost scale (smaller: closer to exact OT)", NULL},
-    {"max_iterations", FIVO_OPTION_INT, "100", "Sinkhorn iterations at most", NULL},
+     "entropy regularisation, relative to the cost scale (smaller: closer to exact OT)", NULL, ">0", NULL},
+    {"max_iterations", FIVO_OPTION_INT, "100", "Sinkhorn iterations at most", NULL, "1", "100000"},
     {"tolerance", FIVO_OPTION_DOUBLE, "1e-3",
-     "stop when no potential moved by more than this (cost units)", NULL},
+     "stop when no potential moved by more than this (cost units)", NULL, "0", NULL},
     {"cost_scale", FIVO_OPTION_DOUBLE, "0",
-     "divide squared distances by this; 0: by the filter's mean one", NULL},
+     "divide squared distances by this; 0: by the filter's mean one", NULL, "0", NULL},
 };
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
-    ot o = {0.5, 1e-3, 0.0, 100};
-    fivo_status st = FIVO_OK;
-    if (cfg != NULL &&
-        ((st = fivo_config_double_or(cfg, "resampler", "epsilon", o.epsilon, &o.epsilon, err)) != FIVO_OK ||
-         (st = fivo_config_double_or(cfg, "resampler", "tolerance", o.tolerance, &o.tolerance, err)) != FIVO_OK ||
-         (st = fivo_config_double_or(cfg, "resampler", "cost_scale", o.cost_scale, &o.cost_scale, err)) != FIVO_OK ||
-         (st = fivo_config_int_or(cfg, "resampler", "max_iterations", o.max_iterations, &o.max_iterations, err)) != FIVO_OK))
+    ot o = {0}; /* defaults and ranges: OPTIONS (also with no config) */
+    const fivo_option *rows = OPTIONS;
+    const size_t n = sizeof OPTIONS / sizeof OPTIONS[0];
+    fivo_status st = fivo_option_double(cfg, "resampler", rows, n, "epsilon", &o.epsilon, err);
+    if (st == FIVO_OK)
+        st = fivo_option_double(cfg, "resampler", rows, n, "tolerance", &o.tolerance, err);
+    if (st == FIVO_OK)
+        st = fivo_option_double(cfg, "resampler", rows, n, "cost_scale", &o.cost_scale, err);
+    if (st == FIVO_OK)
+        st = fivo_option_int(cfg, "resampler", rows, n, "max_iterations", &o.max_iterations, err);
+    if (st != FIVO_OK)
         return st;
-    if (!(o.epsilon > 0.0) || !isfinite(o.epsilon))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[resampler] epsilon = %g: expected a positive number", o.epsilon);
-    if (!(o.tolerance >= 0.0) || !isfinite(o.tolerance))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[resampler] tolerance = %g: expected a number >= 0", o.tolerance);
-    if (!(o.cost_scale >= 0.0) || !isfinite(o.cost_scale))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[resampler] cost_scale = %g: expected a number >= 0", o.cost_scale);
-    if (o.max_iterations < 1 || o.max_iterations > 100000)
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[resampler] max_iterations = %ld: expected 1..100000",
-                              o.max_iterations);
     ot *r = malloc(sizeof *r);
     if (r == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "optimal-transport: out of memory");

@@ -14,7 +14,7 @@ typedef struct relaxed {
 
 static const fivo_option OPTIONS[] = {
     {"temperature", FIVO_OPTION_DOUBLE, "0.5",
-     "temperature of the Gumbel-softmax blend (the reference's relaxed_resampling_temperature)", NULL},
+     "temperature of the Gumbel-softmax blend (the reference's relaxed_resampling_temperature)", NULL, ">0", NULL},
 };
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
@@ -24,9 +24,6 @@ static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
         fivo_option_double(cfg, "resampler", FIVO_OPTION_ROWS(OPTIONS), "temperature", &temp, err);
     if (st != FIVO_OK)
         return st;
-    if (!(temp > 0.0) || !isfinite(temp))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[resampler] temperature = %g: expected a positive number", temp);
     relaxed *r = calloc(1, sizeof *r);
     if (r == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "relaxed: out of memory");

@@ -25,9 +25,9 @@ typedef struct soft {
 
 static const fivo_option OPTIONS[] = {
     {"alpha", FIVO_OPTION_DOUBLE, "0.5",
-     "mixing weight of the normalised weights in the ancestor distribution, in (0, 1]", NULL},
+     "mixing weight of the normalised weights in the ancestor distribution, in (0, 1]", NULL, ">0", "1"},
     {"base", FIVO_OPTION_STRING, "multinomial", "the hard scheme that draws from the mixture",
-     "multinomial|systematic|stratified|residual"},
+     "multinomial|systematic|stratified|residual", NULL, NULL},
 };
 
 static void destroy(void *self)
@@ -41,16 +41,14 @@ static void destroy(void *self)
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
-    double alpha = 0.5;
-    const char *base = "multinomial";
-    fivo_status st = FIVO_OK;
-    if (cfg != NULL &&
-        ((st = fivo_config_double_or(cfg, "resampler", "alpha", alpha, &alpha, err)) != FIVO_OK ||
-         (st = fivo_config_string_or(cfg, "resampler", "base", base, &base, err)) != FIVO_OK))
+    double alpha = 0; /* defaults and ranges: OPTIONS (also with no config) */
+    const char *base = NULL;
+    fivo_status st =
+        fivo_option_double(cfg, "resampler", FIVO_OPTION_ROWS(OPTIONS), "alpha", &alpha, err);
+    if (st == FIVO_OK)
+        st = fivo_option_string(cfg, "resampler", FIVO_OPTION_ROWS(OPTIONS), "base", &base, err);
+    if (st != FIVO_OK)
         return st;
-    if (!(alpha > 0.0 && alpha <= 1.0))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[resampler] alpha = %g: expected a number in (0, 1]", alpha);
     soft *r = calloc(1, sizeof *r);
     if (r == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "soft: out of memory");

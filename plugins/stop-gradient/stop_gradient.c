@@ -33,7 +33,7 @@ typedef struct stop_gradient {
 
 static const fivo_option OPTIONS[] = {
     {"base", FIVO_OPTION_STRING, "multinomial", "the hard scheme the forward pass uses",
-     "multinomial|systematic|stratified|residual"},
+     "multinomial|systematic|stratified|residual", NULL, NULL},
 };
 
 static void destroy(void *self)

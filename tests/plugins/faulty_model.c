@@ -34,8 +34,8 @@ typedef struct faulty {
 
 static const fivo_option OPTIONS[] = {
     {"flavour", FIVO_OPTION_STRING, "plain", "plain, or scaled (half the emission coefficient)",
-     "plain|scaled"},
-    {"init_scale", FIVO_OPTION_DOUBLE, "0.5", "initial transition scale (positive)", NULL},
+     "plain|scaled", NULL, NULL},
+    {"init_scale", FIVO_OPTION_DOUBLE, "0.5", "initial transition scale (positive)", NULL, NULL, NULL},
 };
 
 static fivo_status create(const fivo_config *cfg, const fivo_data_spec *spec, fivo_params *params,

@@ -29,7 +29,7 @@ static const fivo_bound_vtable vtable = {
     .create = tb_create, .destroy = tb_destroy, .compute = tb_compute};
 
 static const fivo_option options[] = {
-    {"test_bound_option", FIVO_OPTION_DOUBLE, "0.5", "a double option", NULL},
+    {"test_bound_option", FIVO_OPTION_DOUBLE, "0.5", "a double option", NULL, NULL, NULL},
 };
 
 static const fivo_plugin_descriptor descriptor = {

@@ -49,7 +49,7 @@ static const fivo_dataset_vtable vtable = {
     .open = td_open, .close = td_close, .info = td_info, .batch = td_batch, .convert = NULL};
 
 static const fivo_option options[] = {
-    {"test_dataset_option", FIVO_OPTION_BOOL, "false", "a bool option", NULL},
+    {"test_dataset_option", FIVO_OPTION_BOOL, "false", "a bool option", NULL, NULL, NULL},
 };
 
 static const fivo_plugin_descriptor descriptor = {

@@ -55,8 +55,8 @@ static const fivo_model_vtable vtable = {
 };
 
 static const fivo_option options[] = {
-    {"hidden_size", FIVO_OPTION_INT, "8", "width of nothing in particular", NULL},
-    {"test_flavour", FIVO_OPTION_STRING, "plain", "a string option", NULL},
+    {"hidden_size", FIVO_OPTION_INT, "8", "width of nothing in particular", NULL, NULL, NULL},
+    {"test_flavour", FIVO_OPTION_STRING, "plain", "a string option", NULL, NULL, NULL},
 };
 
 static const fivo_plugin_descriptor descriptor = {

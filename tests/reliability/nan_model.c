@@ -105,9 +105,9 @@ static const fivo_model_vtable vtable = {
 };
 
 static const fivo_option options[] = {
-    {"nan_step", FIVO_OPTION_INT, "-1", "training step that goes non-finite (-1: none)", NULL},
+    {"nan_step", FIVO_OPTION_INT, "-1", "training step that goes non-finite (-1: none)", NULL, NULL, NULL},
     {"nan_in", FIVO_OPTION_STRING, "log_weights", "where the non-finite value appears",
-     "log_weights|parameters|gradients"},
+     "log_weights|parameters|gradients", NULL, NULL},
 };
 
 static const fivo_plugin_descriptor descriptor = {

@@ -11,7 +11,7 @@ typedef struct always {
 
 static const fivo_option OPTIONS[] = {
     {"particle_share", FIVO_OPTION_DOUBLE, "1.0", "fraction of num_samples used (at least 1)",
-     NULL},
+     NULL, NULL, NULL},
 };
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)

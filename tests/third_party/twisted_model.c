@@ -22,10 +22,10 @@ typedef struct twisted {
 
 static const fivo_option OPTIONS[] = {
     {"proposal_type", FIVO_OPTION_STRING, "twisted", "twisted: learned gain; bootstrap: the prior",
-     "twisted|bootstrap"},
-    {"twist_gain", FIVO_OPTION_DOUBLE, "0.5", "initial gain k of the twisted proposal", NULL},
-    {"variance", FIVO_OPTION_DOUBLE, "0.1", "transition and emission variance", NULL},
-    {"num_timesteps", FIVO_OPTION_INT, "5", "length of the chain data", NULL},
+     "twisted|bootstrap", NULL, NULL},
+    {"twist_gain", FIVO_OPTION_DOUBLE, "0.5", "initial gain k of the twisted proposal", NULL, NULL, NULL},
+    {"variance", FIVO_OPTION_DOUBLE, "0.1", "transition and emission variance", NULL, NULL, NULL},
+    {"num_timesteps", FIVO_OPTION_INT, "5", "length of the chain data", NULL, NULL, NULL},
 };
 
 static fivo_status tw_create(const fivo_config *cfg, const fivo_data_spec *spec, fivo_params *params,
@@ -135,7 +135,11 @@ static const fivo_model_vtable VTABLE = {
     .propose_and_weight = tw_propose_and_weight,
 };
 
-static const fivo_dataset_preference PREFERENCES[] = {{"chain", 0, NULL, 0}};
+static const fivo_setting CHAIN_SETTINGS[] = {
+    {"num_timesteps", FIVO_SETTING_FROM_MODEL "num_timesteps", NULL},
+    {"variance", FIVO_SETTING_FROM_MODEL "variance", NULL},
+};
+static const fivo_dataset_preference PREFERENCES[] = {{"chain", 0, CHAIN_SETTINGS, 2}};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,

@@ -46,10 +46,9 @@ typedef struct lgssm {
 
 static const fivo_option lgssm_options[] = {
     {"variance", FIVO_OPTION_DOUBLE, "0.1",
-     "initial transition, emission and proposal variance (the chain data's variance)", NULL},
+     "initial transition, emission and proposal variance (the chain data's variance)", NULL, ">0", NULL},
     {"proposal_type", FIVO_OPTION_STRING, "filtering",
-     "filtering: learned q(z_t | z_{t-1}, x_t); prior: the transition (bootstrap)", "filtering|prior"},
-    {"num_timesteps", FIVO_OPTION_INT, "5", "sequence length of the synthetic chain data", NULL},
+     "filtering: learned q(z_t | z_{t-1}, x_t); prior: the transition (bootstrap)", "filtering|prior", NULL, NULL},
 };
 
 static double softplus_inverse(double y)
@@ -80,7 +79,6 @@ static fivo_status lgssm_create(const fivo_config *cfg, const fivo_data_spec *sp
 {
     double variance;
     const char *proposal;
-    long num_timesteps;
     fivo_status st;
     *self = NULL;
     if (spec->dim <= 0)
@@ -92,9 +90,6 @@ static fivo_status lgssm_create(const fivo_config *cfg, const fivo_data_spec *sp
                               spec->kind);
     if ((st = fivo_option_double(cfg, "model", FIVO_OPTION_ROWS(lgssm_options), "variance", &variance, err)) != FIVO_OK)
         return st;
-    if (!(variance > 0.0) || !isfinite(variance))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] variance = %g: expected a positive number", variance);
     if ((st = fivo_option_string(cfg, "model", FIVO_OPTION_ROWS(lgssm_options), "proposal_type", &proposal, err)) !=
         FIVO_OK)
         return st;
@@ -102,9 +97,6 @@ static fivo_status lgssm_create(const fivo_config *cfg, const fivo_data_spec *sp
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[model] proposal_type = '%s': expected 'filtering' or 'prior'",
                               proposal);
-    /* Read only to validate it: the chain dataset uses it. */
-    if ((st = fivo_option_int(cfg, "model", FIVO_OPTION_ROWS(lgssm_options), "num_timesteps", &num_timesteps, err)) != FIVO_OK)
-        return st;
 
     lgssm *m = calloc(1, sizeof *m);
     if (m == NULL)
@@ -299,6 +291,17 @@ static const fivo_model_vtable lgssm_vtable = {
     .log_likelihood = lgssm_log_likelihood,
 };
 
+/* With no dataset chosen, the synthetic chain data, of this model's
+ * variance: the model hands it over here (the host fills [dataset]
+ * variance from [model]), so the dataset reads only its own section. The
+ * data's length is the dataset's own key ([dataset] num_timesteps). */
+static const fivo_setting lgssm_chain_settings[] = {
+    {"variance", FIVO_SETTING_FROM_MODEL "variance", NULL},
+};
+static const fivo_dataset_preference lgssm_preferences[] = {
+    {"chain", 0, lgssm_chain_settings, sizeof lgssm_chain_settings / sizeof lgssm_chain_settings[0]},
+};
+
 static const fivo_plugin_descriptor lgssm_descriptor = {
     .abi_major = FIVO_ABI_MAJOR,
     .abi_minor = FIVO_ABI_MINOR,
@@ -309,6 +312,8 @@ static const fivo_plugin_descriptor lgssm_descriptor = {
     .vtable = &lgssm_vtable,
     .vtable_size = sizeof lgssm_vtable,
     FIVO_PLUGIN_OPTIONS(lgssm_options),
+    .dataset_preferences = lgssm_preferences,
+    .num_dataset_preferences = sizeof lgssm_preferences / sizeof lgssm_preferences[0],
 };
 
 FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major,

@@ -18,10 +18,12 @@
  *    so a plugin built for an older minor loads fine and what it lacks
  *    counts as absent.
  *
- * History: 1.0 the first ABI. 2.0 (this wave, before any outside plugin
- * existed): option rows gained `choices` (a new row stride, which no minor
- * can express for 1.0 plugins), the descriptor gained option_size, model
- * dataset preferences and extension_data. */
+ * History: 1.0 the first ABI. 2.0 (before any outside plugin existed):
+ * option rows gained `choices` (a new row stride, which no minor can
+ * express for 1.0 plugins), the descriptor gained option_size, model
+ * dataset preferences and extension_data. 2.1: option rows gained `min` and
+ * `max` (a 2.0 plugin's rows, FIVO_OPTION_SIZE_2_0 bytes, read as having no
+ * range). */
 #ifndef FIVO_ABI_H
 #define FIVO_ABI_H
 
@@ -35,7 +37,7 @@ extern "C" {
 #endif
 
 #define FIVO_ABI_MAJOR 2u
-#define FIVO_ABI_MINOR 0u
+#define FIVO_ABI_MINOR 1u
 
 /* The one symbol a plugin module exports. */
 #define FIVO_PLUGIN_QUERY_SYMBOL "fivo_plugin_query"
@@ -63,10 +65,11 @@ typedef enum fivo_option_type {
 
 /* One key a plugin reads from its config section. The plugin's section is
  * checked against its own list only: an unknown key, a value that does not
- * parse as `type` or is not one of `choices` is refused by the host before
- * the plugin is created, naming the plugin, the key and where the value came
- * from. Keys left unset get `default_value`, so the plugin, --help and
- * metrics see the same value. */
+ * parse as `type`, is not one of `choices` or lies outside [min, max] is
+ * refused by the host before the plugin is created, naming the plugin, the
+ * section, the key, the range and where the value came from. Keys left
+ * unset get `default_value`, so the plugin, --help, config.ini and metrics
+ * see the same value; the plugin then checks nothing the row says. */
 typedef struct fivo_option {
     const char *key;           /* MUST be non-NULL, snake_case, unique in the list */
     fivo_option_type type;
@@ -75,9 +78,24 @@ typedef struct fivo_option {
     const char *help;          /* one line */
     const char *choices;       /* (2.0) "a|b|c": the only values accepted; NULL: any
                                   value of the type. A default MUST be one of them. */
+    /* (2.1) Range of an INT or DOUBLE option, as text like default_value;
+     * NULL: unbounded on that side. Inclusive; a leading '>' on min (or '<'
+     * on max) makes that side exclusive: {"rate", ..., ">0", NULL} is rate > 0.
+     * A default MUST lie inside. A 2.0 plugin's rows end before min. */
+    const char *min;
+    const char *max;
 } fivo_option;
 
-/* One setting of another plugin's section, as a preference (below). */
+/* Bytes of an option row of ABI 2.0 (before min and max): the shortest
+ * option_size the host accepts. */
+#define FIVO_OPTION_SIZE_2_0 offsetof(fivo_option, min)
+
+/* One setting of another plugin's section, as a preference (below). A
+ * value "[model] KEY" is the model's own KEY as resolved (the user's value,
+ * else the model row's default): how a model hands a dataset what it needs
+ * of the model (the GHMM's num_timesteps to its chain data) without the
+ * dataset reading [model]. */
+#define FIVO_SETTING_FROM_MODEL "[model] "
 typedef struct fivo_setting {
     const char *key;
     const char *value;
@@ -111,7 +129,9 @@ typedef struct fivo_plugin_descriptor {
     const fivo_option *options;/* keys of the plugin's config section; may be NULL */
     size_t num_options;
     size_t option_size;        /* (2.0) MUST be sizeof(fivo_option) as the plugin saw it
-                                  when num_options > 0 (FIVO_PLUGIN_OPTIONS sets all three) */
+                                  when num_options > 0 (FIVO_PLUGIN_OPTIONS sets all three);
+                                  the host reads each row's first min(option_size,
+                                  sizeof(fivo_option)) bytes, the rest as NULL */
     /* (2.0) Models only, may be NULL: see fivo_dataset_preference. */
     const fivo_dataset_preference *dataset_preferences;
     size_t num_dataset_preferences;

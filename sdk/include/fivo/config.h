@@ -35,6 +35,12 @@ bool fivo_config_has(const fivo_config *cfg, const char *section, const char *ke
  * "--flag"); error messages about that key name the origin. */
 fivo_status fivo_config_set_from(fivo_config *cfg, const char *section, const char *key,
                                  const char *value, const char *origin);
+/* Origins the host records for values it filled itself: a row's default
+ * and a model's dataset preference ("preferred by model 'NAME'"). Any
+ * other origin is the user's (see fivo_option_is_set, fivo/options.h). */
+#define FIVO_CONFIG_ORIGIN_DEFAULT "default"
+#define FIVO_CONFIG_ORIGIN_PREFERRED "preferred by"
+
 /* Where a key's value came from (file name, flag), or NULL when unknown/absent. */
 const char *fivo_config_origin(const fivo_config *cfg, const char *section, const char *key);
 

@@ -14,16 +14,19 @@ extern "C" {
 #endif
 
 typedef struct fivo_adam_options {
-    double learning_rate; /* default 1e-4 (the reference's flag default) */
+    double learning_rate; /* > 0, the caller's: no default here (the host's is the
+                             [train] learning_rate row in host/flags.c) */
     double beta1, beta2, epsilon;
     double clip_global_norm; /* <= 0: no clipping */
 } fivo_adam_options;
 
+/* beta1, beta2, epsilon as above, no clipping, learning_rate 0 (set it). */
 void fivo_adam_options_default(fivo_adam_options *o);
 
 typedef struct fivo_adam fivo_adam;
 
-/* Covers every parameter in p at creation time. */
+/* Covers every parameter in p at creation time. NULL when out of memory,
+ * or when o is NULL or its learning_rate is not > 0. */
 fivo_adam *fivo_adam_new(fivo_params *p, const fivo_adam_options *o);
 void fivo_adam_free(fivo_adam *a);
 

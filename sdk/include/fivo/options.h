@@ -10,9 +10,11 @@
  *
  * Each reader: the value when the key is set; else the row's default;
  * else (a row without default) *out is left as the caller set it, FIVO_OK.
- * A value that does not parse, or is not one of the row's choices, is
- * FIVO_ERR_INVALID naming section, key and value; a key missing from the
- * rows is FIVO_ERR_INVALID too (the plugin reads a key it did not declare). */
+ * A value that does not parse, is not one of the row's choices or lies
+ * outside its [min, max] is FIVO_ERR_INVALID naming section, key, value and
+ * what was expected; a key missing from the rows is FIVO_ERR_INVALID too
+ * (the plugin reads a key it did not declare). So a plugin repeats neither
+ * a default nor a check of its rows. */
 #ifndef FIVO_OPTIONS_H
 #define FIVO_OPTIONS_H
 
@@ -39,6 +41,13 @@ fivo_status fivo_option_bool(const fivo_config *cfg, const char *section, const 
 fivo_status fivo_option_string(const fivo_config *cfg, const char *section,
                                const fivo_option *rows, size_t n, const char *key,
                                const char **out, fivo_error *err);
+
+/* True when the user gave [section] key (a flag, --set, a key file or a
+ * run's config.ini), false when it is absent or was filled by the host
+ * from a row's default or a model's preference. For a plugin whose own
+ * default yields to a fact of the data unless the user chose (the GHMM's
+ * num_timesteps): the one documented way to tell the two apart. */
+bool fivo_option_is_set(const fivo_config *cfg, const char *section, const char *key);
 
 #ifdef __cplusplus
 }

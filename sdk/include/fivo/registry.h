@@ -95,6 +95,12 @@ const fivo_option *fivo_plugin_option(const fivo_plugin_info *info, const char *
  * does not parse or is not among the choices), or NULL when it is fine.
  * Free with free(). The registry refuses plugins with such rows. */
 char *fivo_option_problem(const fivo_option *o);
+/* NULL when `value` is acceptable for row o (parses as its type, is one of
+ * its choices, lies in its range), else what was expected ("an integer",
+ * "one of a|b", "a value in [1, 4096]"); free() it. */
+char *fivo_option_value_problem(const fivo_option *o, const char *value);
+/* "[1, 4096]", "> 0", ">= 1", or NULL without a range; free() it. */
+char *fivo_option_range_text(const fivo_option *o);
 /* The candidate nearest to `word` by edit distance (NULL when n == 0). */
 const char *fivo_closest_name(const char *word, const char *const *candidates, size_t n);
 size_t fivo_edit_distance(const char *a, const char *b);

@@ -23,10 +23,14 @@ typedef enum fivo_criterion {
     FIVO_RESAMPLE_ESS = 2 /* resample when ESS <= threshold * N */
 } fivo_criterion;
 
+/* Most rows (particles x sequences) one filter runs: the engine refuses
+ * more, and the host refuses a batch_size x num_samples above it up front. */
+#define FIVO_SMC_MAX_ROWS (INT32_MAX / 2)
+
 typedef struct fivo_smc_options {
     int num_particles;
     fivo_criterion criterion;
-    double ess_threshold;               /* default 0.5 */
+    double ess_threshold;               /* in [0, 1] (the bound's row default: 0.5) */
     const fivo_resampler *resampler;    /* required unless criterion is NEVER */
 } fivo_smc_options;
 

@@ -53,8 +53,8 @@ void fivo_ctx_reset(fivo_ctx *ctx);
 /* Peak arena bytes in use since creation (for benchmarks). */
 size_t fivo_ctx_peak_bytes(const fivo_ctx *ctx);
 
-/* Threads for the context's large products (n <= 0: every core the
- * process may use; 1, the default: none). The products are cut into fixed
+/* Threads for the context's large products, n >= 1 (1, the default: none;
+ * every core: fivo_threads_available()). The products are cut into fixed
  * column blocks, so results are bit-identical for any n. */
 fivo_status fivo_ctx_set_threads(fivo_ctx *ctx, int n, fivo_error *err);
 int fivo_ctx_threads(const fivo_ctx *ctx);

@@ -22,8 +22,9 @@ typedef void (*fivo_task_fn)(void *arg, int piece);
 /* Cores this process may run on (sched_getaffinity), at least 1. */
 int fivo_threads_available(void);
 
-/* A pool of `n` threads in all (the caller counts as one; n <= 0: all
- * available cores). NULL with err set when a thread cannot be started. */
+/* A pool of `n` >= 1 threads in all (the caller counts as one; for every
+ * core pass fivo_threads_available()). NULL with err set when n < 1 or a
+ * thread cannot be started. */
 fivo_threads *fivo_threads_new(int n, fivo_error *err);
 void fivo_threads_free(fivo_threads *pool);
 int fivo_threads_count(const fivo_threads *pool);
