@@ -47,9 +47,10 @@ static void destroy(void *self)
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
-    const char *base = "multinomial";
-    fivo_status st = FIVO_OK;
-    if (cfg != NULL && (st = fivo_config_string_or(cfg, "resampler", "base", base, &base, err)) != FIVO_OK)
+    const char *base = NULL; /* default and choices: OPTIONS (also with no config) */
+    fivo_status st =
+        fivo_option_string(cfg, "resampler", FIVO_OPTION_ROWS(OPTIONS), "base", &base, err);
+    if (st != FIVO_OK)
         return st;
     stop_gradient *r = calloc(1, sizeof *r);
     if (r == NULL)

@@ -48,12 +48,9 @@ static fivo_status positive_int(const fivo_config *cfg, const char *key, long de
                                 fivo_error *err)
 {
     long v = def; /* for rows without a declared default: computed by the caller */
-    fivo_status s = fivo_option_int(cfg, "model", SEQ_ROWS, key, &v, err);
+    fivo_status s = fivo_option_int(cfg, "model", SEQ_ROWS, key, &v, err); /* range: the row's */
     if (s != FIVO_OK)
         return s;
-    if (v <= 0 || v > 65536)
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] %s = %ld: expected a positive size", key, v);
     *out = (int)v;
     return FIVO_OK;
 }

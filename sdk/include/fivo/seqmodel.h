@@ -49,18 +49,18 @@ typedef enum fivo_proposal_type {
  * lists them first and may add its own:
  *   static const fivo_option opts[] = {FIVO_SEQMODEL_OPTIONS, {"my_key", ...}}; */
 #define FIVO_SEQMODEL_OPTIONS                                                                      \
-    {"latent_size", FIVO_OPTION_INT, "64", "size of the latent state z_t", NULL, "1", NULL},       \
+    {"latent_size", FIVO_OPTION_INT, "64", "size of the latent state z_t", NULL, "1", "65536"},    \
         {"proposal_type", FIVO_OPTION_STRING, "filtering",                                         \
          "q(z_t | h_t, x_t), q(z_t | h_t, x_t..x_T) through a reverse RNN, or the prior",          \
          "filtering|smoothing|prior", NULL, NULL},                                                 \
         {"rnn_hidden_size", FIVO_OPTION_INT, NULL, "LSTM hidden size (default latent_size)",       \
-         NULL, "1", NULL},                                                                         \
+         NULL, "1", "65536"},                                                                      \
         {"fcnet_hidden_sizes", FIVO_OPTION_STRING, NULL,                                           \
          "comma-separated hidden layer sizes of every MLP (default latent_size)", NULL, NULL, NULL}, \
         {"encoded_data_size", FIVO_OPTION_INT, NULL,                                               \
-         "data encoder output size (default latent_size)", NULL, "1", NULL},                       \
+         "data encoder output size (default latent_size)", NULL, "1", "65536"},                    \
         {"encoded_latent_size", FIVO_OPTION_INT, NULL,                                             \
-         "latent encoder output size (default latent_size)", NULL, "1", NULL},                     \
+         "latent encoder output size (default latent_size)", NULL, "1", "65536"},                  \
         {"raw_sigma_bias", FIVO_OPTION_DOUBLE, "0.5",                                              \
          "added to the raw scale of prior and proposal", NULL, NULL, NULL},                        \
         {"sigma_min", FIVO_OPTION_DOUBLE, "0.0", "floor of the prior and proposal scales",         \
