@@ -1,22 +1,9 @@
 /* `fivo --help`, generated from the flag table, the kind table and the
  * plugins found, so it cannot drift from what the host accepts. */
-#include "flags.h"
-
-#include <string.h>
+#include "flag_text.h"
 
 #include <fivo/plugin_kinds.h>
 #include <fivo/registry.h>
-
-static const char *type_name(fivo_option_type t)
-{
-    switch (t) {
-    case FIVO_OPTION_INT: return "INT";
-    case FIVO_OPTION_DOUBLE: return "NUMBER";
-    case FIVO_OPTION_BOOL: return "BOOL";
-    case FIVO_OPTION_STRING: return "STRING";
-    }
-    return "VALUE";
-}
 
 void fivo_host_print_plugin_options(FILE *out, const fivo_plugin_info *p, const char *indent)
 {
@@ -27,7 +14,7 @@ void fivo_host_print_plugin_options(FILE *out, const fivo_plugin_info *p, const 
     for (size_t k = 0; k < p->num_options; k++) {
         const fivo_option *o = &p->options[k];
         fprintf(out, "%s%s=%s; default: %s\n%s    %s\n", indent, o->key,
-                o->choices != NULL ? o->choices : type_name(o->type),
+                o->choices != NULL ? o->choices : host_flag_type_name(o->type),
                 o->default_value != NULL ? o->default_value : "(the plugin decides)", indent,
                 o->help != NULL ? o->help : "");
     }
@@ -60,15 +47,9 @@ void fivo_host_print_help(FILE *out, const struct fivo_registry *reg)
             "under \"Plugin options\" below.\n");
     for (size_t i = 0; i < fivo_host_num_flags; i++) {
         const fivo_host_flag *f = &fivo_host_flags[i];
-        bool plugin_key = fivo_plugin_kind_by_section(f->section) != NULL &&
-                          strcmp(f->key, "plugin") != 0 &&
-                          !(strcmp(f->section, "dataset") == 0 &&
-                            (strcmp(f->key, "path") == 0 || strcmp(f->key, "split") == 0));
-        fprintf(out, "  --%s=%s\n", f->flag, f->choices != NULL ? f->choices : type_name(f->type));
+        fprintf(out, "  --%s=%s\n", f->flag, host_flag_value_text(f));
         fprintf(out, "      [%s] %s; default: %s\n      %s\n", f->section, f->key,
-                f->default_value != NULL ? f->default_value
-                                         : plugin_key ? "(the plugin's)" : "(none)",
-                f->help);
+                host_flag_default_text(f), f->help);
     }
     fprintf(out, "\nConfig sections:\n");
     for (size_t i = 0; i < fivo_host_num_sections; i++)
