@@ -22,9 +22,10 @@ void fivo_host_print_plugin_options(FILE *out, const fivo_plugin_info *p, const 
 
 void fivo_host_print_help(FILE *out, const struct fivo_registry *reg)
 {
+    const fivo_host_flag *mode = fivo_host_flag_find("mode");
+    fprintf(out, "Usage: fivo [--mode=%s] [--config FILE.ini] [--FLAG=VALUE ...]\n",
+            mode != NULL ? host_flag_value_text(mode) : "MODE");
     fprintf(out,
-            "Usage: fivo [--mode=train|eval|sample|convert|inspect] [--config FILE.ini] "
-            "[--FLAG=VALUE ...]\n"
             "       fivo plugins [--verbose] [--plugin_path=DIRS]\n"
             "       fivo plot --logdir=DIR\n"
             "\n"
