@@ -1,11 +1,13 @@
-/* The four ancestor schemes of the bundled resampler plugins (multinomial,
- * systematic, stratified, residual) as SDK functions, for resamplers that
- * wrap a hard scheme with a different backward pass or a different proposal
- * (stop-gradient, soft). Each draws exactly the uniforms, and returns exactly
- * the ancestors, of the plugin of the same name for the same rng and row
- * (tests/test_grad_resamplers.cc checks it). */
+/* The four hard ancestor schemes (multinomial, systematic, stratified,
+ * residual): their one implementation. The bundled plugins of those names
+ * call it, and so do resamplers that wrap a hard scheme with a different
+ * backward pass or a different proposal (stop-gradient, soft), so each draws
+ * exactly the uniforms, and returns exactly the ancestors, of the plugin of
+ * the same name for the same rng and row (tests/test_grad_resamplers.cc). */
 #ifndef FIVO_RESAMPLE_HARD_H
 #define FIVO_RESAMPLE_HARD_H
+
+#include <stddef.h>
 
 #include <fivo/error.h>
 #include <fivo/resample_scratch.h>
@@ -32,6 +34,23 @@ fivo_status fivo_resample_scheme_parse(const char *text, const char *key,
 fivo_status fivo_resample_hard(fivo_resample_scheme scheme, fivo_resample_scratch *s,
                                const double *log_w, int n, const fivo_rng *rng, uint32_t row,
                                int32_t *ancestors, fivo_error *err);
+
+/* The common head of a resampler plugin's state (soft, stop-gradient,
+ * optimal-transport): the hard scheme it wraps, if any, and that scheme's
+ * work space. A plugin's own state struct starts with it. */
+typedef struct fivo_resampler_state {
+    fivo_resample_scheme scheme;
+    fivo_resample_scratch *scratch; /* NULL when no scheme was named */
+} fivo_resampler_state;
+
+/* The create of such a plugin: *self = a zeroed block of `size` bytes
+ * (>= sizeof(fivo_resampler_state)); when `scheme` is not NULL, it is parsed
+ * as [resampler] base and its scratch created. On error nothing stays
+ * allocated; messages name the key, or `who` for out of memory. */
+fivo_status fivo_resampler_state_new(size_t size, const char *who, const char *scheme,
+                                     void **self, fivo_error *err);
+/* The matching destroy slot: frees the scratch and the block. NULL is fine. */
+void fivo_resampler_state_free(void *self);
 
 #ifdef __cplusplus
 }
