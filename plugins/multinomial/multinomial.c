@@ -1,28 +1,7 @@
 /* Multinomial resampling (the reference's default): N independent draws
  * from the categorical of the normalised weights, by inverse CDF in double.
  * The arithmetic is fivo_resample_hard's (core/inference/resample_hard.c). */
-#include <fivo/fivo.h>
 #include <fivo/resample_hard.h>
 
-static fivo_status resample(void *self, const double *log_w, int n, const fivo_rng *rng,
-                            uint32_t row, int32_t *ancestors, fivo_error *err)
-{
-    return fivo_resample_hard(FIVO_SCHEME_MULTINOMIAL, self, log_w, n, rng, row, ancestors, err);
-}
-
-static const fivo_resampler_vtable VTABLE = {.create = fivo_resample_scratch_create,
-                                             .destroy = fivo_resample_scratch_destroy,
-                                             .resample = resample};
-
-static const fivo_plugin_descriptor DESCRIPTOR = {
-    .abi_major = FIVO_ABI_MAJOR,
-    .abi_minor = FIVO_ABI_MINOR,
-    .kind = FIVO_PLUGIN_RESAMPLER,
-    .name = "multinomial",
-    .version = "1.0.0",
-    .description = "multinomial resampling: N independent categorical draws",
-    .vtable = &VTABLE,
-    .vtable_size = sizeof VTABLE,
-};
-
-FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)
+FIVO_HARD_RESAMPLER_PLUGIN(FIVO_SCHEME_MULTINOMIAL, "multinomial",
+                           "multinomial resampling: N independent categorical draws")

@@ -9,7 +9,9 @@
 
 #include <stddef.h>
 
+#include <fivo/abi.h>
 #include <fivo/error.h>
+#include <fivo/plugin_resampler.h>
 #include <fivo/resample_scratch.h>
 #include <fivo/rng.h>
 
@@ -34,6 +36,37 @@ fivo_status fivo_resample_scheme_parse(const char *text, const char *key,
 fivo_status fivo_resample_hard(fivo_resample_scheme scheme, fivo_resample_scratch *s,
                                const double *log_w, int n, const fivo_rng *rng, uint32_t row,
                                int32_t *ancestors, fivo_error *err);
+
+/* A whole resampler plugin that draws with one hard scheme: its resample
+ * slot, vtable (scratch create/destroy), descriptor (version 1.0.0) and
+ * query function. At file scope, once per module:
+ *   FIVO_HARD_RESAMPLER_PLUGIN(FIVO_SCHEME_SYSTEMATIC, "systematic", "one line")
+ * The bundled multinomial, systematic, stratified and residual plugins are
+ * one such line each. */
+#define FIVO_HARD_RESAMPLER_PLUGIN(scheme, plugin_name, one_line)                              \
+    static fivo_status fivo_hard_plugin_resample_(void *self, const double *log_w, int n,      \
+                                                  const fivo_rng *rng, uint32_t row,           \
+                                                  int32_t *ancestors, fivo_error *err)         \
+    {                                                                                          \
+        return fivo_resample_hard(scheme, (fivo_resample_scratch *)self, log_w, n, rng, row,   \
+                                  ancestors, err);                                             \
+    }                                                                                          \
+    static const fivo_resampler_vtable fivo_hard_plugin_vtable_ = {                            \
+        .create = fivo_resample_scratch_create,                                                \
+        .destroy = fivo_resample_scratch_destroy,                                              \
+        .resample = fivo_hard_plugin_resample_,                                                \
+    };                                                                                         \
+    static const fivo_plugin_descriptor fivo_hard_plugin_descriptor_ = {                       \
+        .abi_major = FIVO_ABI_MAJOR,                                                           \
+        .abi_minor = FIVO_ABI_MINOR,                                                           \
+        .kind = FIVO_PLUGIN_RESAMPLER,                                                         \
+        .name = plugin_name,                                                                   \
+        .version = "1.0.0",                                                                    \
+        .description = one_line,                                                               \
+        .vtable = &fivo_hard_plugin_vtable_,                                                   \
+        .vtable_size = sizeof fivo_hard_plugin_vtable_,                                        \
+    };                                                                                         \
+    FIVO_PLUGIN_DEFINE_QUERY(fivo_hard_plugin_descriptor_)
 
 /* The common head of a resampler plugin's state (soft, stop-gradient,
  * optimal-transport): the hard scheme it wraps, if any, and that scheme's
