@@ -173,7 +173,8 @@ TEST(AtomicFile, InjectedFaultsLeaveTheOldFile)
         EXPECT_EQ(r.status, 1) << c.label << "\n" << r.out;
         EXPECT_TRUE(has(r.out, path)) << c.label << ": no file name\n" << r.out;
         EXPECT_TRUE(has(r.out, c.step)) << c.label << ": no step\n" << r.out;
-        EXPECT_TRUE(rel::temps(dir.path).empty()) << c.label << ": " << rel::join(rel::temps(dir.path));
+        EXPECT_TRUE(rel::temps(dir.path).empty())
+            << c.label << ": " << rel::join(rel::temps(dir.path));
         EXPECT_EQ(rel::slurp(path), std::string(5000, 'A')) << c.label;
     }
     // Short writes alone are retried to the end.

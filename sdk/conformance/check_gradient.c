@@ -3,9 +3,10 @@
  * FIVO resampling at every step; fixed random w_b in (-1, 1), L formed in
  * double) w.r.t. registered parameter values against central finite
  * differences (the one such check: tests/seqmodel_suite.h runs it on vrnn
- * and srnn); and every registered parameter receiving some gradient. Resampled ancestors are piecewise
- * constant in the parameters and carry no gradient (as in the reference):
- * the fixed seed gives a point where no ancestor changes within h. */
+ * and srnn); and every registered parameter receiving some gradient.
+ * Resampled ancestors are piecewise constant in the parameters and carry no
+ * gradient (as in the reference): the fixed seed gives a point where no
+ * ancestor changes within h. */
 #include "kit.h"
 
 #include <math.h>
