@@ -56,8 +56,9 @@ jsb.pkl|JSB%20Chorales.pickle|229/76/77|JSB Chorales"
 # names ending in .part; the trap removes them on any exit.
 part=""
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/fivo_download_XXXXXX") || exit 2
+# shellcheck disable=SC2317  # run by the trap
 cleanup() {
-    [ -n "$part" ] && rm -f "$part"
+    if [ -n "$part" ]; then rm -f "$part"; fi
     rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -95,7 +96,12 @@ echo "Downloading the pianoroll datasets from $base into $dir"
 failed=0
 while IFS='|' read -r name remote want label; do
     url=$base/$remote
-    part=$(mktemp "$dir/.$name.XXXXXX.part") || { failed=1; continue; }
+    if ! part=$(mktemp "$dir/.$name.XXXXXX.part"); then
+        echo "$prog: error: $name: cannot create a temporary file in $dir" >&2
+        part=""
+        failed=1
+        continue
+    fi
     refuse() {
         echo "$prog: error: $name ($label) from $url: $1; not written${2:+ ($2)}" >&2
         if [ -e "$dir/$name" ]; then
@@ -133,6 +139,10 @@ while IFS='|' read -r name remote want label; do
     fi
     # mktemp made it 0600; give it the mode a plain download would have.
     chmod "$(printf '%04o' $((0666 & ~$(umask))))" "$part"
+    if [ -d "$dir/$name" ]; then
+        refuse "$dir/$name is a folder"
+        continue
+    fi
     mv -f "$part" "$dir/$name" || { refuse "cannot rename into place"; continue; }
     part=""
     echo "$dir/$name: $label, $got train/valid/test sequences"
