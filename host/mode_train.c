@@ -49,7 +49,7 @@ static void on_signal(int sig) { stop_signal = sig; }
 
 typedef struct train_opts {
     double learning_rate, clip_global_norm, checkpoint_every_secs;
-    long max_steps, summarize_every, eval_every, keep, patience;
+    long max_steps, summarize_every, eval_every, keep, patience, decay_steps;
     bool normalize;
     const char *eval_split;
 } train_opts;
@@ -69,6 +69,7 @@ static int read_opts(const fivo_config *cfg, train_opts *o)
     if (fivo_config_double_or(cfg, "train", "learning_rate", 2e-4, &o->learning_rate, &err) ||
         fivo_config_double_or(cfg, "train", "clip_global_norm", 0.0, &o->clip_global_norm,
                               &err) ||
+        fivo_config_int_or(cfg, "train", "decay_steps", 0, &o->decay_steps, &err) ||
         fivo_config_int_or(cfg, "train", "max_steps", 1000000000L, &o->max_steps, &err) ||
         fivo_config_int_or(cfg, "train", "summarize_every", 50, &o->summarize_every, &err) ||
         fivo_config_int_or(cfg, "train", "eval_every", 0, &o->eval_every, &err) ||
@@ -85,6 +86,12 @@ static int read_opts(const fivo_config *cfg, train_opts *o)
         o->eval_every < 0 || o->patience < 0) {
         fprintf(stderr, "fivo: error: [train] needs learning_rate > 0, max_steps >= 0, "
                         "summarize_every >= 1, eval_every >= 0 and early_stopping_patience >= 0\n");
+        return 2;
+    }
+    if (o->decay_steps < 0) {
+        fprintf(stderr, "fivo: error: [train] decay_steps = %ld: must be >= 0 (0: a constant "
+                        "learning rate; N: it halves every N steps)\n",
+                o->decay_steps);
         return 2;
     }
     if (o->patience > 0 && o->eval_every == 0) {
@@ -370,6 +377,11 @@ int fivo_host_run_train(fivo_host *h)
         stop = stop_signal != 0;
         if (stop && tr.ranks == 1)
             break;
+        /* From Adam's update count, which the checkpoint restores: a resumed
+         * run decays exactly as an uninterrupted one. */
+        if (o.decay_steps > 0)
+            fivo_adam_set_learning_rate(
+                adam, fivo_lr_decay(o.learning_rate, o.decay_steps, fivo_adam_get_step(adam)));
         if ((st = train_step(&s, &tr, adam, step, pending, &stop, &win, &err)) != FIVO_OK) {
             numeric_failure = st == FIVO_ERR_NUMERIC;
             if (prints())
