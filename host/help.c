@@ -1,23 +1,11 @@
 /* `fivo --help`, generated from the flag table, the kind table and the
  * plugins found, so it cannot drift from what the host accepts. */
-#include "flags.h"
+#include "flag_text.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include <fivo/plugin_kinds.h>
 #include <fivo/registry.h>
-
-static const char *type_name(fivo_option_type t)
-{
-    switch (t) {
-    case FIVO_OPTION_INT: return "INT";
-    case FIVO_OPTION_DOUBLE: return "NUMBER";
-    case FIVO_OPTION_BOOL: return "BOOL";
-    case FIVO_OPTION_STRING: return "STRING";
-    }
-    return "VALUE";
-}
 
 void fivo_host_print_plugin_options(FILE *out, const fivo_plugin_info *p, const char *indent)
 {
@@ -29,8 +17,8 @@ void fivo_host_print_plugin_options(FILE *out, const fivo_plugin_info *p, const 
         const fivo_option *o = &p->options[k];
         char *range = fivo_option_range_text(o);
         fprintf(out, "%s%s=%s%s%s; default: %s\n%s    %s\n", indent, o->key,
-                o->choices != NULL ? o->choices : type_name(o->type), range != NULL ? " " : "",
-                range != NULL ? range : "",
+                o->choices != NULL ? o->choices : host_flag_type_name(o->type),
+                range != NULL ? " " : "", range != NULL ? range : "",
                 o->default_value != NULL ? o->default_value : "(the plugin decides)", indent,
                 o->help != NULL ? o->help : "");
         free(range);
@@ -39,8 +27,10 @@ void fivo_host_print_plugin_options(FILE *out, const fivo_plugin_info *p, const 
 
 void fivo_host_print_help(FILE *out, const struct fivo_registry *reg)
 {
+    const fivo_host_flag *mode = fivo_host_flag_find("mode");
+    fprintf(out, "Usage: fivo [--mode=%s] [--config FILE.ini] [--FLAG=VALUE ...]\n",
+            mode != NULL ? host_flag_value_text(mode) : "MODE");
     fprintf(out,
-            "Usage: fivo [--mode=%s] [--config FILE.ini] [--FLAG=VALUE ...]\n"
             "       fivo plugins [--verbose] [--plugin_path=DIRS]\n"
             "       fivo plot --logdir=DIR\n"
             "\n"
@@ -60,23 +50,16 @@ void fivo_host_print_help(FILE *out, const struct fivo_registry *reg)
             "\n"
             "Flags (each one is also a config key, [section] key). A key of a plugin\n"
             "section is the chosen plugin's: its type, default and choices are listed\n"
-            "under \"Plugin options\" below.\n",
-            fivo_host_flag_find("mode")->choices);
+            "under \"Plugin options\" below.\n");
     for (size_t i = 0; i < fivo_host_num_flags; i++) {
         const fivo_host_flag *f = &fivo_host_flags[i];
-        bool plugin_key = fivo_plugin_kind_by_section(f->section) != NULL &&
-                          strcmp(f->key, "plugin") != 0 &&
-                          !(strcmp(f->section, "dataset") == 0 &&
-                            (strcmp(f->key, "path") == 0 || strcmp(f->key, "split") == 0));
         fivo_option row = fivo_host_flag_option(f);
-        char *range = fivo_option_range_text(&row);
-        fprintf(out, "  --%s=%s%s%s\n", f->flag, f->choices != NULL ? f->choices : type_name(f->type),
-                range != NULL ? " " : "", range != NULL ? range : "");
+        char *range = fivo_option_range_text(&row); /* the same range the check applies */
+        fprintf(out, "  --%s=%s%s%s\n", f->flag, host_flag_value_text(f), range != NULL ? " " : "",
+                range != NULL ? range : "");
         free(range);
         fprintf(out, "      [%s] %s; default: %s\n      %s\n", f->section, f->key,
-                f->default_value != NULL ? f->default_value
-                                         : plugin_key ? "(the plugin's)" : "(none)",
-                f->help);
+                host_flag_default_text(f), f->help);
     }
     fprintf(out, "\nConfig sections:\n");
     for (size_t i = 0; i < fivo_host_num_sections; i++)

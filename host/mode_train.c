@@ -338,6 +338,11 @@ int fivo_host_run_train(fivo_host *h)
         stop = stop_signal != 0;
         if (stop && tr.ranks == 1)
             break;
+        /* From Adam's update count, which the checkpoint restores: a resumed
+         * run decays exactly as an uninterrupted one. */
+        if (o->decay_steps > 0)
+            fivo_adam_set_learning_rate(
+                adam, fivo_lr_decay(o->learning_rate, o->decay_steps, fivo_adam_get_step(adam)));
         if ((st = train_step(&s, &tr, adam, step, pending, &stop, &win, &err)) != FIVO_OK) {
             numeric_failure = st == FIVO_ERR_NUMERIC;
             if (prints())

@@ -7,10 +7,10 @@
 
 #include <glib.h>
 
+#include <fivo/atomic_file.h>
 #include <fivo/plugin_kinds.h>
 #include <fivo/registry.h>
 
-#include "../core/formats/bytes.h" /* the atomic write (temp, fsync, rename) */
 #include "configure.h"
 #include "flags.h"
 
@@ -182,7 +182,7 @@ int fivo_host_run_config_write(const fivo_host *h)
     char *path = g_build_filename(h->set.logdir, FIVO_RUN_CONFIG_NAME, NULL);
     fivo_error err = {0};
     int rc = 0;
-    if (fivo__write_atomic(path, out->str, out->len, &err) != FIVO_OK) {
+    if (fivo_file_write_atomic(path, out->str, out->len, &err) != FIVO_OK) {
         fprintf(stderr, "fivo: error: %s\n", err.message);
         rc = 1;
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The JSB results table (README "JSB results"): trains the VRNN and the SRNN
+# The JSB results table (docs/results.md, "JSB results"): trains the VRNN and the SRNN
 # (latent 32, 4 particles, examples/jsb.ini) with ELBO, IWAE, FIVO and
 # fivo-aux, keeps each run's best valid checkpoint (best.fivo, with early
 # stopping), then evaluates it on the test split with ELBO, IWAE and FIVO at 4

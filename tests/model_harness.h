@@ -1,11 +1,10 @@
-// Shared by test_vrnn and test_srnn: loads a built model plugin, makes a
-// tiny random batch and checks the gradient of a whole bound (every
-// parameter, through the SMC engine) against central finite differences.
+// Shared by the model tests (seqmodel_suite.h, test_fivo_aux,
+// test_deferred_grads): loads a built model plugin with the bundled
+// multinomial resampler and makes a tiny random batch. The finite-difference
+// check of a whole bound is the conformance kit's (seqmodel_suite.h).
 #pragma once
 
 #include <gtest/gtest.h>
-
-#include "gradcheck.h"
 
 #include <fivo/fivo.h>
 
@@ -99,34 +98,5 @@ struct Loaded {
         return v;
     }
 };
-
-// Checks d(sum_b w_b log p-hat_b)/d(every parameter value) against central
-// differences (h, in float; loss formed in double). Returns the worst error.
-inline gc::Result check_bound_gradient(Loaded &m, const fivo_batch &batch, int particles,
-                                       fivo_criterion crit, double h, double floor)
-{
-    // Zero biases and a zero initial state put ReLU inputs exactly on the
-    // kink at t = 0; move every parameter to a generic point first.
-    std::mt19937 g(5);
-    std::uniform_real_distribution<float> u(-0.2f, 0.2f);
-    for (fivo_tensor *t : m.all_params())
-        for (size_t k = 0; k < fivo_tensor_size(t); k++)
-            t->data[k] += u(g);
-    fivo_ctx *ctx = fivo_ctx_new(1 << 20, 0);
-    fivo_ctx_set_seed(ctx, 99, 3);
-    fivo_smc_options o{particles, crit, 0.5, &m.resampler};
-    gc::Checker ch(ctx, {}, m.all_params(),
-                   [&](fivo_ctx *c, const std::vector<fivo_tensor *> &) {
-                       fivo_smc_result res{};
-                       fivo_error e{};
-                       fivo_status s = fivo_smc_run(c, &m.model, &batch, &o, &res, &e);
-                       EXPECT_EQ(s, FIVO_OK) << e.message;
-                       return std::vector<fivo_tensor *>{res.log_phat};
-                   });
-    gc::Result r = ch.run(h, floor);
-    EXPECT_EQ(ch.status, FIVO_OK);
-    fivo_ctx_free(ctx);
-    return r;
-}
 
 } // namespace mh

@@ -33,6 +33,7 @@ struct Run {
 struct Options {
     std::map<std::string, std::string> env; // set in the child
     long fsize_limit = -1;                  // RLIMIT_FSIZE in bytes (ulimit -f)
+    std::string program = FIVO_TEST_HOST;   // what runs (a test helper instead of fivo)
 };
 
 inline std::string slurp(const std::string &path)
@@ -49,7 +50,7 @@ inline bool exists(const std::string &path)
     return stat(path.c_str(), &st) == 0;
 }
 
-// Starts fivo with args; returns the pid (output goes to out_file).
+// Starts fivo (or o.program) with args; returns the pid (output goes to out_file).
 inline pid_t spawn(const std::vector<std::string> &args, const Options &o,
                    const std::string &out_file)
 {
@@ -74,12 +75,11 @@ inline pid_t spawn(const std::vector<std::string> &args, const Options &o,
         setrlimit(RLIMIT_FSIZE, &rl);
     }
     std::vector<char *> argv;
-    std::string host = FIVO_TEST_HOST;
-    argv.push_back(const_cast<char *>(host.c_str()));
+    argv.push_back(const_cast<char *>(o.program.c_str()));
     for (auto &a : args)
         argv.push_back(const_cast<char *>(a.c_str()));
     argv.push_back(nullptr);
-    execv(host.c_str(), argv.data());
+    execv(o.program.c_str(), argv.data());
     _exit(127);
 }
 

@@ -6,16 +6,21 @@
 //
 //   INSTANTIATE_TEST_SUITE_P(Vrnn, SeqModel, ::testing::Values(SeqModelCase{"vrnn", 3}));
 //
-// Forward in float32, loss in double; h = 2e-3; error = |tape - numeric| /
-// max(0.1, |tape|, |numeric|) must be below 5e-2 (float rounding over a
-// few hundred ops bound the attainable error). With resampling, ancestors
-// are piecewise constant in the parameters and carry no gradient (as in the
+// The gradient cases run the conformance kit's check (fivo/conformance.h:
+// forward in float32, loss in double; h = 2e-3; error = |tape - numeric| /
+// max(0.1, |tape|, |numeric|) below 5e-2, float rounding over a few hundred
+// ops bounding the attainable error). With resampling, ancestors are
+// piecewise constant in the parameters and carry no gradient (as in the
 // reference); the fixed seeds give a point with no ancestor change within h.
 #pragma once
 
 #include "model_harness.h"
 
+#include <fivo/conformance.h>
+
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 struct SeqModelCase {
@@ -48,17 +53,41 @@ class SeqModel : public ::testing::TestWithParam<SeqModelCase> {
   protected:
     const char *model() const { return GetParam().model; }
 
+    // The gradient check of the model conformance kit (sdk/conformance,
+    // check_gradient.c: the one finite-difference check of a whole bound),
+    // on every entry of every parameter tensor: IWAE (ELBO with one
+    // particle), or FIVO resampling at every step with the bundled
+    // multinomial. Data: dim 5, sequences of lengths 4 and 3.
     void gradient_case(const char *proposal, bool binary, fivo_criterion crit, int particles,
                        unsigned data_seed = 11)
     {
-        constexpr double kH = 2e-3, kFloor = 0.1, kTol = 5e-2;
-        mh::TinyBatch tb(4, 2, 5, binary, data_seed);
-        mh::Loaded m(model(), {{"latent_size", "3"}, {"proposal_type", proposal}},
-                     mh::spec_for(tb, binary));
-        ASSERT_TRUE(m.have_model && m.have_resampler) << m.err.message;
-        gc::Result r = mh::check_bound_gradient(m, tb.batch, particles, crit, kH, kFloor);
-        EXPECT_GT(r.checked, 100);
-        EXPECT_LT(r.max_err, kTol) << proposal << ": " << r.where;
+        const std::string latent = "latent_size=3", prop = std::string("proposal_type=") + proposal;
+        const char *settings[] = {latent.c_str(), prop.c_str(), nullptr};
+        const bool resampled = crit == FIVO_RESAMPLE_ALWAYS;
+        const char *only[] = {resampled ? "gradient_resampled" : "gradient", nullptr};
+        const std::string file = std::string(FIVO_TEST_PLUGIN_DIR) + "/" + model() + ".so";
+        fivo_conformance_options o;
+        fivo_conformance_defaults(&o);
+        o.plugin_file = file.c_str();
+        o.settings = settings;
+        o.kind = binary ? "binary" : "real";
+        o.seed = data_seed;
+        o.grad_samples = 0; // every entry
+        o.particles = particles;
+        o.resampled_particles = particles;
+        o.only = only;
+        char *text = nullptr;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        ASSERT_NE(out, nullptr);
+        fivo_error err{};
+        int failed = fivo_conformance_run(&o, out, &err);
+        fclose(out);
+        std::string report = text != nullptr ? text : "";
+        free(text);
+        EXPECT_EQ(failed, 0) << proposal << ": " << err.message << "\n" << report;
+        EXPECT_NE(report.find(std::string("PASS ") + only[0] + ":"), std::string::npos)
+            << proposal << ":\n" << report;
     }
 
     // The config error of one bad [model] key names the key.

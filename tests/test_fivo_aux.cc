@@ -4,6 +4,7 @@
 // the bound once the filter resamples, its gradient through the whole SMC
 // engine matches central differences for the VRNN and the SRNN, and a model
 // without fivo.ext.tilt is refused.
+#include "gradcheck.h"
 #include "model_harness.h"
 
 #include <cstdio>

@@ -397,8 +397,16 @@ fivo_status bad_step(void *self, fivo_ctx *ctx, const fivo_state *st, int t, fiv
     *lw = w;
     return FIVO_OK;
 }
-const fivo_model_vtable kBadVt = {nullptr, nullptr, bad_set_obs, bad_zero, bad_step, nullptr,
-                                  nullptr};
+// Slots by name (C++17 has no designated initialisers).
+fivo_model_vtable bad_vtable()
+{
+    fivo_model_vtable v{};
+    v.set_observations = bad_set_obs;
+    v.zero_state = bad_zero;
+    v.propose_and_weight = bad_step;
+    return v;
+}
+const fivo_model_vtable kBadVt = bad_vtable();
 } // namespace
 
 TEST(Smc, AllMinusInfOrNaNWeightsNameTheStep)

@@ -6,9 +6,6 @@
 // checkpoint, the dumped eval batches and the exact eps of the eval pass
 // (xcheck_util.h). A mutated script (prior without z_{t-1}; reverse LSTM
 // inputs swapped) must disagree: the check can fail.
-#include <glib.h>
-#include <sys/wait.h>
-
 #include "xcheck_util.h"
 
 namespace {
@@ -18,35 +15,14 @@ const int kLatent = 8;
 const int kBatch = 4;
 const uint64_t kSeed = 11;
 
-bool run_python(const std::vector<std::string> &args, std::string *out, std::string *err)
-{
-    std::vector<char *> argv;
-    for (auto &s : args)
-        argv.push_back(const_cast<char *>(s.c_str()));
-    argv.push_back(nullptr);
-    gchar *o = nullptr, *e = nullptr;
-    gint wait = 0;
-    GError *gerr = nullptr;
-    bool ok = g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &o, &e,
-                           &wait, &gerr);
-    *out = o ? o : "";
-    *err = e ? e : (gerr ? gerr->message : "");
-    g_free(o);
-    g_free(e);
-    if (gerr)
-        g_error_free(gerr);
-    return ok && WIFEXITED(wait) && WEXITSTATUS(wait) == 0;
-}
-
 double py_per_seq(const std::string &ckpt, const std::string &dump, const std::string &mutation)
 {
-    std::vector<std::string> py = {"/usr/bin/python3",
-                                   std::string(FIVO_TEST_SOURCE_DIR) + "/tests/xcheck_srnn.py", ckpt,
-                                   dump};
+    std::vector<std::string> args = {ckpt, dump};
     if (!mutation.empty())
-        py.push_back(mutation);
-    std::string out, err;
-    EXPECT_TRUE(run_python(py, &out, &err)) << err;
+        args.push_back(mutation);
+    fivo_test::PyResult r = fivo_test::run_python("xcheck_srnn.py", args);
+    EXPECT_EQ(r.status, 0) << r.out;
+    const std::string &out = r.out;
     double sum = xck::json_number(out, "sum"), seqs = xck::json_number(out, "sequences");
     EXPECT_TRUE(std::isfinite(sum) && seqs > 0) << out;
     return sum / seqs;

@@ -1,7 +1,7 @@
 // Shared by the cross-checks against independent numpy re-implementations
-// (test_xcheck_vrnn, test_xcheck_srnn): metrics.jsonl reading and the dump of
+// (test_xcheck_vrnn, test_xcheck_srnn): metrics.jsonl reading, the dump of
 // every eval batch with the exact eps the eval pass draws (format read by
-// tests/xcheck_vrnn.py's read_dump).
+// tests/xcheck_vrnn.py's read_dump); the scripts run through py_runner.h.
 #pragma once
 
 #include <cmath>
@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "dataset_test_util.h"
+#include "py_runner.h"
 
 extern "C" {
 #include <fivo/rng.h>

@@ -48,25 +48,16 @@ typedef struct tilted {
     int rows;
 } tilted;
 
-static const fivo_option OPTIONS[] = {
-    {"resampling_criterion", FIVO_OPTION_STRING, "ess",
-     "when to resample: ess (ESS <= ess_threshold * N), always, never", "ess|always|never", NULL, NULL},
-    {"ess_threshold", FIVO_OPTION_DOUBLE, "0.5", "fraction of N below which the ESS resamples", NULL, "0", "1"},
-};
+static const fivo_option OPTIONS[] = {FIVO_SMC_CRITERION_OPTIONS};
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
-    const char *crit = NULL; /* defaults and ranges: OPTIONS (also with no config) */
-    double thr = 0;
-    fivo_status st = fivo_option_string(cfg, "bound", FIVO_OPTION_ROWS(OPTIONS),
-                                        "resampling_criterion", &crit, err);
-    if (st == FIVO_OK)
-        st = fivo_option_double(cfg, "bound", FIVO_OPTION_ROWS(OPTIONS), "ess_threshold", &thr, err);
+    fivo_criterion criterion;
+    double thr;
+    fivo_status st =
+        fivo_smc_criterion_read(cfg, FIVO_OPTION_ROWS(OPTIONS), &criterion, &thr, err);
     if (st != FIVO_OK)
         return st;
-    fivo_criterion criterion;
-    if (fivo_criterion_parse(crit, &criterion, err) != FIVO_OK)
-        return fivo_error_prefix(err, "[bound] resampling_criterion: ");
     aux *s = calloc(1, sizeof *s);
     if (s == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "fivo-aux: out of memory");
@@ -249,9 +240,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
     .description = "FIVO with a learned tilt r(x_{t+1} | h_t, z_t) (the reference's fivo-aux)",
     .vtable = &VTABLE,
     .vtable_size = sizeof VTABLE,
-    .options = OPTIONS,
-    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
-    .option_size = sizeof OPTIONS[0],
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

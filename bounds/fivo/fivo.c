@@ -11,31 +11,19 @@ typedef struct fivo_bound_self {
     double ess_threshold;
 } fivo_bound_self;
 
-static const fivo_option OPTIONS[] = {
-    {"resampling_criterion", FIVO_OPTION_STRING, "ess",
-     "when to resample: ess (ESS <= ess_threshold * N), always, never", "ess|always|never", NULL, NULL},
-    {"ess_threshold", FIVO_OPTION_DOUBLE, "0.5", "fraction of N below which the ESS resamples", NULL, "0", "1"},
-};
+static const fivo_option OPTIONS[] = {FIVO_SMC_CRITERION_OPTIONS};
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
-    const char *crit = NULL; /* defaults: OPTIONS (also with no config) */
-    double thr = 0;
-    fivo_status st = fivo_option_string(cfg, "bound", FIVO_OPTION_ROWS(OPTIONS),
-                                        "resampling_criterion", &crit, err);
-    if (st == FIVO_OK)
-        st = fivo_option_double(cfg, "bound", FIVO_OPTION_ROWS(OPTIONS), "ess_threshold", &thr,
-                                err);
+    fivo_bound_self r;
+    fivo_status st = fivo_smc_criterion_read(cfg, FIVO_OPTION_ROWS(OPTIONS), &r.criterion,
+                                             &r.ess_threshold, err);
     if (st != FIVO_OK)
         return st;
-    fivo_criterion criterion;
-    if (fivo_criterion_parse(crit, &criterion, err) != FIVO_OK)
-        return fivo_error_prefix(err, "[bound] resampling_criterion: ");
-    fivo_bound_self *s = calloc(1, sizeof *s);
+    fivo_bound_self *s = malloc(sizeof *s);
     if (s == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "fivo bound: out of memory");
-    s->criterion = criterion;
-    s->ess_threshold = thr;
+    *s = r;
     *self = s;
     return FIVO_OK;
 }

@@ -1,5 +1,5 @@
-/* Private to libfivo: a growing little-endian byte buffer and an atomic
- * whole-file write, shared by the checkpoint and .npz writers. */
+/* Private to libfivo: a growing little-endian byte buffer, shared by the
+ * checkpoint and .npz writers (which write it with fivo_file_write_atomic). */
 #ifndef FIVO_CORE_BYTES_H
 #define FIVO_CORE_BYTES_H
 
@@ -23,12 +23,5 @@ FIVO_BYTES_INTERNAL void fivo__bytes_put(fivo__bytes *b, const void *src, size_t
 FIVO_BYTES_INTERNAL void fivo__bytes_u16(fivo__bytes *b, uint32_t v);
 FIVO_BYTES_INTERNAL void fivo__bytes_u32(fivo__bytes *b, uint32_t v);
 FIVO_BYTES_INTERNAL void fivo__bytes_u64(fivo__bytes *b, uint64_t v);
-
-/* Writes data to path through a temp file in the same folder (mode 0644):
- * written, fsynced, renamed over path, and the rename made durable. On any
- * failure the temp file is removed and path is untouched; errors name the
- * file and the step. */
-FIVO_BYTES_INTERNAL fivo_status fivo__write_atomic(const char *path, const void *data, size_t n,
-                                                   fivo_error *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include "crc_check.h"
 
 #include <fivo/checkpoint.h>
+#include <fivo/atomic_file.h>
 #include <fivo/crc32.h>
 #include <fivo/log.h>
 
@@ -99,7 +100,7 @@ fivo_status fivo_checkpoint_save(const char *path, const fivo_params *params, fi
         return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory building the checkpoint",
                               path);
     }
-    fivo_status s = fivo__write_atomic(path, b.p, b.n, err);
+    fivo_status s = fivo_file_write_atomic(path, b.p, b.n, err);
     free(b.p);
     return s;
 }

@@ -1,6 +1,7 @@
 /* .npz writer: zip (stored, no compression) of .npy v1.0 members. */
 #include "bytes.h"
 
+#include <fivo/atomic_file.h>
 #include <fivo/crc32.h>
 #include <fivo/npz.h>
 
@@ -119,7 +120,7 @@ fivo_status fivo_npz_write(const char *path, const fivo_npz_array *arrays, int c
         free(z.p);
         return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
     }
-    fivo_status s = fivo__write_atomic(path, z.p, z.n, err);
+    fivo_status s = fivo_file_write_atomic(path, z.p, z.n, err);
     free(z.p);
     return s;
 }

@@ -1,7 +1,8 @@
-/* The hard ancestor schemes as SDK functions (see fivo/resample_hard.h). The
- * arithmetic is the bundled plugins' own, step for step, so a wrapper that
- * names a scheme reproduces that plugin's forward pass bit for bit. */
+/* The hard ancestor schemes as SDK functions (see fivo/resample_hard.h): the
+ * one implementation; the bundled plugins of the same names call it, so a
+ * wrapper that names a scheme reproduces that plugin's forward pass. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <fivo/resample_hard.h>
@@ -31,13 +32,14 @@ static void residual(fivo_resample_scratch *s, const double *log_w, int n, const
     double rsum = 0.0;
     for (int i = 0; i < n; i++) {
         double nw = (double)n * w[i];
-        /* same slack and cap as plugins/residual: 1/N * N must keep its copy */
+        /* the tiny slack keeps N * (1/N) = 0.99999999 from losing its copy;
+         * rounding can never hand out more than N */
         int copies = (int)floor(nw + 1e-9);
         if (copies > n - k)
             copies = n - k;
         for (int c = 0; c < copies; c++)
             ancestors[k++] = i;
-        w[i] = nw - (double)copies;
+        w[i] = nw - (double)copies; /* the residual, reused in place */
         if (w[i] < 0.0)
             w[i] = 0.0;
         rsum += w[i];
@@ -45,7 +47,7 @@ static void residual(fivo_resample_scratch *s, const double *log_w, int n, const
     int rest = n - k;
     if (rest == 0)
         return;
-    if (!(rsum > 0.0)) {
+    if (!(rsum > 0.0)) { /* only possible through rounding: fall back to the weights */
         fivo_weights_normalize(log_w, n, w, NULL);
         rsum = 1.0;
     }
@@ -92,4 +94,36 @@ fivo_status fivo_resample_hard(fivo_resample_scheme scheme, fivo_resample_scratc
         break;
     }
     return FIVO_OK;
+}
+
+fivo_status fivo_resampler_state_new(size_t size, const char *who, const char *scheme,
+                                     void **self, fivo_error *err)
+{
+    if (size < sizeof(fivo_resampler_state))
+        return fivo_error_set(err, FIVO_ERR_INVALID, "%s: state of %zu bytes", who, size);
+    fivo_resampler_state *r = calloc(1, size);
+    if (r == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", who);
+    if (scheme != NULL) {
+        void *scratch = NULL;
+        fivo_status st;
+        if ((st = fivo_resample_scheme_parse(scheme, "[resampler] base", &r->scheme, err)) !=
+                FIVO_OK ||
+            (st = fivo_resample_scratch_create(NULL, &scratch, err)) != FIVO_OK) {
+            free(r);
+            return st;
+        }
+        r->scratch = scratch;
+    }
+    *self = r;
+    return FIVO_OK;
+}
+
+void fivo_resampler_state_free(void *self)
+{
+    fivo_resampler_state *r = self;
+    if (r == NULL)
+        return;
+    fivo_resample_scratch_destroy(r->scratch);
+    free(r);
 }

@@ -32,21 +32,49 @@ static const fivo_slot DATASET_SLOTS[] = {
     ONE(fivo_dataset_vtable, info), ONE(fivo_dataset_vtable, batch),
 };
 
-#define ROW(k, nm, help, type, last, min_text, slots)                                        \
-    {k, nm, nm, help, END_OF(type, last), min_text, slots, sizeof slots / sizeof slots[0]}
+/* Each kind's create (or open) slot, called with the open call's arguments. */
+static fivo_status model_create(const void *vt, const fivo_plugin_open_args *a, void **self,
+                                fivo_error *err)
+{
+    return ((const fivo_model_vtable *)vt)->create(a->cfg, a->spec, a->params, self, err);
+}
+
+static fivo_status bound_create(const void *vt, const fivo_plugin_open_args *a, void **self,
+                                fivo_error *err)
+{
+    return ((const fivo_bound_vtable *)vt)->create(a->cfg, self, err);
+}
+
+static fivo_status resampler_create(const void *vt, const fivo_plugin_open_args *a, void **self,
+                                    fivo_error *err)
+{
+    return ((const fivo_resampler_vtable *)vt)->create(a->cfg, self, err);
+}
+
+static fivo_status dataset_open(const void *vt, const fivo_plugin_open_args *a, void **self,
+                                fivo_error *err)
+{
+    return ((const fivo_dataset_vtable *)vt)->open(a->cfg, a->path, a->split, self, err);
+}
+
+/* `last` is the slot that frees an instance (destroy, or close): the
+ * minimum vtable covers it. */
+#define ROW(k, nm, help, type, last, min_text, slots, create_fn)                              \
+    {k,     nm,           nm,         help, END_OF(type, last), min_text, slots,             \
+     sizeof slots / sizeof slots[0], create_fn, SLOT(type, last)}
 
 static const fivo_plugin_kind_info KINDS[] = {
     ROW(FIVO_PLUGIN_MODEL, "model", "`plugin` names the model; other keys are its options",
-        fivo_model_vtable, destroy, "create and destroy", MODEL_SLOTS),
+        fivo_model_vtable, destroy, "create and destroy", MODEL_SLOTS, model_create),
     ROW(FIVO_PLUGIN_BOUND, "bound", "`plugin` names the bound; other keys are its options",
-        fivo_bound_vtable, destroy, "create and destroy", BOUND_SLOTS),
+        fivo_bound_vtable, destroy, "create and destroy", BOUND_SLOTS, bound_create),
     ROW(FIVO_PLUGIN_RESAMPLER, "resampler",
         "`plugin` names the resampler; other keys are its options", fivo_resampler_vtable,
-        destroy, "create and destroy", RESAMPLER_SLOTS),
+        destroy, "create and destroy", RESAMPLER_SLOTS, resampler_create),
     ROW(FIVO_PLUGIN_DATASET, "dataset",
         "`plugin` names the dataset reader; `path` and `split` are the host's, other keys its "
         "options",
-        fivo_dataset_vtable, close, "open and close", DATASET_SLOTS),
+        fivo_dataset_vtable, close, "open and close", DATASET_SLOTS, dataset_open),
 };
 
 const fivo_plugin_kind_info *fivo_plugin_kinds(size_t *n)

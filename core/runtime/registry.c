@@ -461,123 +461,95 @@ static fivo_status find_openable(const fivo_registry *reg, fivo_plugin_kind kind
     return FIVO_OK;
 }
 
+/* Every instance struct is FIVO_PLUGIN_INSTANCE_FIELDS of its vtable type:
+ * the registry fills and clears them through this one layout (by memcpy,
+ * so no instance is accessed through another type). */
+typedef struct instance {
+    FIVO_PLUGIN_INSTANCE_FIELDS(void);
+} instance;
+_Static_assert(sizeof(instance) == sizeof(fivo_model) && sizeof(instance) == sizeof(fivo_bound) &&
+                   sizeof(instance) == sizeof(fivo_resampler) &&
+                   sizeof(instance) == sizeof(fivo_dataset),
+               "instance structs share one layout");
+
+/* fivo_<kind>_open: the plugin `name` of `kind`, created through the kind
+ * table's create with args, into *out (zeroed first, and on any error). */
+static fivo_status open_instance(const fivo_registry *reg, fivo_plugin_kind kind,
+                                 const char *name, const fivo_plugin_open_args *args, void *out,
+                                 fivo_error *err)
+{
+    const fivo_plugin_kind_info *ki = fivo_plugin_kind_lookup(kind);
+    if (out == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_%s_open: no output", ki->name);
+    memset(out, 0, sizeof(instance));
+    const fivo_plugin_info *info;
+    fivo_status st = find_openable(reg, kind, name, &info, err);
+    if (st != FIVO_OK)
+        return st;
+    void *self = NULL;
+    st = ki->create(info->vtable, args, &self, err);
+    if (st != FIVO_OK)
+        return fivo_error_prefix(err, "%s '%s': ", ki->name, info->name);
+    instance inst = {.vt = info->vtable, .vt_size = info->vtable_size, .self = self,
+                     .name = info->name, .extension_data = info->extension_data};
+    memcpy(out, &inst, sizeof inst);
+    return FIVO_OK;
+}
+
+/* fivo_<kind>_close: the kind's destroy (close) slot when the vtable has it. */
+static void close_instance(fivo_plugin_kind kind, void *p)
+{
+    if (p == NULL)
+        return;
+    const fivo_plugin_kind_info *ki = fivo_plugin_kind_lookup(kind);
+    instance inst;
+    memcpy(&inst, p, sizeof inst);
+    const fivo_slot release = {{ki->release}};
+    if (inst.self != NULL && fivo_slot_present(inst.vt, inst.vt_size, &release)) {
+        void (*destroy)(void *self);
+        memcpy(&destroy, (const char *)inst.vt + ki->release.offset, sizeof destroy);
+        destroy(inst.self);
+    }
+    memset(p, 0, sizeof inst);
+}
+
 fivo_status fivo_model_open(const fivo_registry *reg, const char *name, const fivo_config *cfg,
                             const fivo_data_spec *spec, fivo_params *params, fivo_model *out,
                             fivo_error *err)
 {
-    if (out == NULL)
-        return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_model_open: no output");
-    memset(out, 0, sizeof *out);
-    const fivo_plugin_info *info;
-    fivo_status st = find_openable(reg, FIVO_PLUGIN_MODEL, name, &info, err);
-    if (st != FIVO_OK)
-        return st;
-    const fivo_model_vtable *vt = info->vtable;
-    void *self = NULL;
-    st = vt->create(cfg, spec, params, &self, err);
-    if (st != FIVO_OK)
-        return fivo_error_prefix(err, "model '%s': ", info->name);
-    *out = (fivo_model){.vt = vt, .vt_size = info->vtable_size, .self = self, .name = info->name,
-                        .extension_data = info->extension_data};
-    return FIVO_OK;
+    fivo_plugin_open_args a = {.cfg = cfg, .spec = spec, .params = params};
+    return open_instance(reg, FIVO_PLUGIN_MODEL, name, &a, out, err);
 }
 
-void fivo_model_close(fivo_model *m)
-{
-    if (m == NULL)
-        return;
-    if (m->self != NULL && FIVO_MODEL_HAS(m, destroy))
-        m->vt->destroy(m->self);
-    memset(m, 0, sizeof *m);
-}
+void fivo_model_close(fivo_model *m) { close_instance(FIVO_PLUGIN_MODEL, m); }
 
 fivo_status fivo_bound_open(const fivo_registry *reg, const char *name, const fivo_config *cfg,
                             fivo_bound *out, fivo_error *err)
 {
-    if (out == NULL)
-        return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_bound_open: no output");
-    memset(out, 0, sizeof *out);
-    const fivo_plugin_info *info;
-    fivo_status st = find_openable(reg, FIVO_PLUGIN_BOUND, name, &info, err);
-    if (st != FIVO_OK)
-        return st;
-    const fivo_bound_vtable *vt = info->vtable;
-    void *self = NULL;
-    st = vt->create(cfg, &self, err);
-    if (st != FIVO_OK)
-        return fivo_error_prefix(err, "bound '%s': ", info->name);
-    *out = (fivo_bound){.vt = vt, .vt_size = info->vtable_size, .self = self, .name = info->name,
-                        .extension_data = info->extension_data};
-    return FIVO_OK;
+    return open_instance(reg, FIVO_PLUGIN_BOUND, name, &(fivo_plugin_open_args){.cfg = cfg},
+                         out, err);
 }
 
-void fivo_bound_close(fivo_bound *b)
-{
-    if (b == NULL)
-        return;
-    if (b->self != NULL && FIVO_BOUND_HAS(b, destroy))
-        b->vt->destroy(b->self);
-    memset(b, 0, sizeof *b);
-}
+void fivo_bound_close(fivo_bound *b) { close_instance(FIVO_PLUGIN_BOUND, b); }
 
 fivo_status fivo_resampler_open(const fivo_registry *reg, const char *name,
                                 const fivo_config *cfg, fivo_resampler *out, fivo_error *err)
 {
-    if (out == NULL)
-        return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_resampler_open: no output");
-    memset(out, 0, sizeof *out);
-    const fivo_plugin_info *info;
-    fivo_status st = find_openable(reg, FIVO_PLUGIN_RESAMPLER, name, &info, err);
-    if (st != FIVO_OK)
-        return st;
-    const fivo_resampler_vtable *vt = info->vtable;
-    void *self = NULL;
-    st = vt->create(cfg, &self, err);
-    if (st != FIVO_OK)
-        return fivo_error_prefix(err, "resampler '%s': ", info->name);
-    *out = (fivo_resampler){.vt = vt, .vt_size = info->vtable_size, .self = self,
-                            .name = info->name, .extension_data = info->extension_data};
-    return FIVO_OK;
+    return open_instance(reg, FIVO_PLUGIN_RESAMPLER, name, &(fivo_plugin_open_args){.cfg = cfg},
+                         out, err);
 }
 
-void fivo_resampler_close(fivo_resampler *r)
-{
-    if (r == NULL)
-        return;
-    if (r->self != NULL && FIVO_RESAMPLER_HAS(r, destroy))
-        r->vt->destroy(r->self);
-    memset(r, 0, sizeof *r);
-}
+void fivo_resampler_close(fivo_resampler *r) { close_instance(FIVO_PLUGIN_RESAMPLER, r); }
 
 fivo_status fivo_dataset_open(const fivo_registry *reg, const char *name, const fivo_config *cfg,
                               const char *path, const char *split, fivo_dataset *out,
                               fivo_error *err)
 {
-    if (out == NULL)
-        return fivo_error_set(err, FIVO_ERR_INVALID, "fivo_dataset_open: no output");
-    memset(out, 0, sizeof *out);
-    const fivo_plugin_info *info;
-    fivo_status st = find_openable(reg, FIVO_PLUGIN_DATASET, name, &info, err);
-    if (st != FIVO_OK)
-        return st;
-    const fivo_dataset_vtable *vt = info->vtable;
-    void *self = NULL;
-    st = vt->open(cfg, path, split, &self, err);
-    if (st != FIVO_OK)
-        return fivo_error_prefix(err, "dataset '%s': ", info->name);
-    *out = (fivo_dataset){.vt = vt, .vt_size = info->vtable_size, .self = self,
-                          .name = info->name, .extension_data = info->extension_data};
-    return FIVO_OK;
+    fivo_plugin_open_args a = {.cfg = cfg, .path = path, .split = split};
+    return open_instance(reg, FIVO_PLUGIN_DATASET, name, &a, out, err);
 }
 
-void fivo_dataset_close(fivo_dataset *d)
-{
-    if (d == NULL)
-        return;
-    if (d->self != NULL && FIVO_DATASET_HAS(d, close))
-        d->vt->close(d->self);
-    memset(d, 0, sizeof *d);
-}
+void fivo_dataset_close(fivo_dataset *d) { close_instance(FIVO_PLUGIN_DATASET, d); }
 
 /* Entry for fuzz/fuzz_descriptor.c (see registry_check.h). */
 char *fivo__registry_check_descriptor(const fivo_plugin_descriptor *d)

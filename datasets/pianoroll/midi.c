@@ -4,12 +4,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "midi.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include <fivo/atomic_file.h>
 
 #define TICKS_PER_QUARTER 480
 
@@ -132,28 +132,8 @@ fivo_status pr_write_midi(const char *path, const float *frames, int num_frames,
         st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
         goto out;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 8);
-    if (tmp == NULL) {
-        st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    memcpy(tmp, path, plen);
-    strcpy(tmp + plen, ".tmp");
-    FILE *fp = fopen(tmp, "wb");
-    if (fp == NULL || fwrite(file.p, 1, file.n, fp) != file.n || fflush(fp) != 0 ||
-        fsync(fileno(fp)) != 0) {
-        st = fivo_error_set(err, FIVO_ERR_IO, "%s: cannot write MIDI file: %s", path,
-                            strerror(errno));
-        if (fp != NULL)
-            fclose(fp);
-        unlink(tmp);
-    } else if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-        st = fivo_error_set(err, FIVO_ERR_IO, "%s: cannot write MIDI file: %s", path,
-                            strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
+    /* the file is built in memory, then written whole */
+    st = fivo_file_write_atomic(path, file.p, file.n, err);
 out:
     free(t.p);
     free(file.p);

@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sndfile.h>
+
+#include <fivo/atomic_file.h>
 
 /* The number after "key": in a flat JSON object; false when absent. */
 static bool json_number(const char *text, const char *key, double *out)
@@ -54,35 +55,36 @@ fivo_status sp_read_stats(const char *path, double *mean, double *std, fivo_erro
 fivo_status sp_write_wav(const char *path, const float *x, long n, int rate, double mean,
                          double std, fivo_error *err)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
     short *pcm = malloc(sizeof *pcm * (size_t)(n > 0 ? n : 1));
-    fivo_status st = FIVO_OK;
-    if (tmp == NULL || pcm == NULL) {
-        st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    memcpy(tmp, path, plen);
-    strcpy(tmp + plen, ".tmp");
+    if (pcm == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
     for (long i = 0; i < n; i++) {
         double v = nearbyint((double)x[i] * std + mean);
         pcm[i] = (short)(v > 32767.0 ? 32767 : v < -32768.0 ? -32768 : isnan(v) ? 0 : v);
     }
+    fivo_atomic_file *f;
+    fivo_status st = fivo_atomic_file_open(path, &f, err);
+    if (st != FIVO_OK) {
+        free(pcm);
+        return st;
+    }
+    /* libsndfile writes the temp file's descriptor; the helper fsyncs and renames it */
     SF_INFO info = {.samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
-    SNDFILE *sf = sf_open(tmp, SFM_WRITE, &info);
+    SNDFILE *sf = sf_open_fd(fivo_atomic_file_fd(f), SFM_WRITE, &info, SF_FALSE);
     if (sf == NULL) {
         st = fivo_error_set(err, FIVO_ERR_IO, "%s: cannot write WAV: %s", path, sf_strerror(NULL));
-        goto out;
+        fivo_atomic_file_abort(f);
+        free(pcm);
+        return st;
     }
     sf_count_t w = sf_write_short(sf, pcm, n);
     int close_rc = sf_close(sf);
-    if (w != n || close_rc != 0 || rename(tmp, path) != 0) {
+    free(pcm);
+    if (w != n || close_rc != 0) {
         st = fivo_error_set(err, FIVO_ERR_IO, "%s: cannot write WAV (%lld of %ld samples)", path,
                             (long long)w, n);
-        unlink(tmp);
+        fivo_atomic_file_abort(f);
+        return st;
     }
-out:
-    free(tmp);
-    free(pcm);
-    return st;
+    return fivo_atomic_file_commit(f, err);
 }

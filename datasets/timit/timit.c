@@ -27,6 +27,7 @@
 
 #include <sndfile.h>
 
+#include <fivo/atomic_file.h>
 #include <fivo/options.h>
 #include <fivo/plugin_dataset.h>
 #include <fivo/progress.h>
@@ -331,23 +332,14 @@ static fivo_status write_split(const char *what, char **files, size_t nfiles, co
 static fivo_status write_stats(const char *out, double mean, double std, long spt, int64_t count,
                                fivo_error *err)
 {
-    char path[4096], tmp[4096 + 8];
+    char path[4096], text[512];
     if (snprintf(path, sizeof path, "%s/stats.json", out) >= (int)sizeof path)
         return fivo_error_set(err, FIVO_ERR_INVALID, "%s: path too long", out);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return fivo_error_set(err, FIVO_ERR_IO, "%s: %s", tmp, strerror(errno));
-    fprintf(f, "{\"mean\": %.17g, \"std\": %.17g, \"samples_per_timestep\": %ld, "
-               "\"train_samples\": %lld, \"sample_rate\": 16000}\n",
-            mean, std, spt, (long long)count);
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return fivo_error_set(err, FIVO_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return FIVO_OK;
+    int n = snprintf(text, sizeof text,
+                     "{\"mean\": %.17g, \"std\": %.17g, \"samples_per_timestep\": %ld, "
+                     "\"train_samples\": %lld, \"sample_rate\": 16000}\n",
+                     mean, std, spt, (long long)count);
+    return fivo_file_write_atomic(path, text, (size_t)n, err);
 }
 
 static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_error *err)

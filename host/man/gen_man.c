@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "flags.h"
+#include "flag_text.h"
 
 /* roff: escape backslashes and hyphens, and a leading dot or quote. */
 static void roff(const char *s)
@@ -19,17 +19,6 @@ static void roff(const char *s)
         else
             putchar(*s);
     }
-}
-
-static const char *type_name(fivo_option_type t)
-{
-    switch (t) {
-    case FIVO_OPTION_INT: return "INT";
-    case FIVO_OPTION_DOUBLE: return "NUMBER";
-    case FIVO_OPTION_BOOL: return "BOOL";
-    case FIVO_OPTION_STRING: return "STRING";
-    }
-    return "VALUE";
 }
 
 int main(int argc, char **argv)
@@ -65,7 +54,7 @@ int main(int argc, char **argv)
         fputs(".TP\n\\fB\\-\\-", stdout);
         roff(f->flag);
         fputs("\\fR=\\fI", stdout);
-        roff(f->choices != NULL ? f->choices : type_name(f->type));
+        roff(host_flag_value_text(f));
         fputs("\\fR\n", stdout);
         roff(f->help);
         fputs(" Config key [", stdout);
@@ -73,7 +62,7 @@ int main(int argc, char **argv)
         fputs("] ", stdout);
         roff(f->key);
         fputs("; default: ", stdout);
-        roff(f->default_value != NULL ? f->default_value : "(none)");
+        roff(host_flag_default_text(f));
         puts(".");
     }
     puts(".SH CONFIG SECTIONS");

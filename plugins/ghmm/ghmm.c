@@ -396,7 +396,14 @@ static fivo_status log_likelihood(void *self, const fivo_batch *batch, double *o
 }
 
 static const fivo_model_vtable VTABLE = {
-    create, destroy, set_observations, zero_state, propose_and_weight, NULL, log_likelihood};
+    .create = create,
+    .destroy = destroy,
+    .set_observations = set_observations,
+    .zero_state = zero_state,
+    .propose_and_weight = propose_and_weight,
+    .sample_step = NULL,
+    .log_likelihood = log_likelihood,
+};
 
 /* Without a chosen dataset the GHMM trains on its synthetic chain data;
  * given only a path, it reads a speech-format TFRecord with one sample per

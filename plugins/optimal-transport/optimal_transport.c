@@ -28,14 +28,21 @@
  * -80 so no inf enters the arithmetic (exp(-80) is 0 next to any finite
  * weight's share). */
 #include <math.h>
-#include <stdlib.h>
 
 #include <fivo/fivo.h>
+#include <fivo/resample_hard.h>
 
 typedef struct ot {
     double epsilon, tolerance, cost_scale;
     long max_iterations;
 } ot;
+
+/* The plugin's state: the common head first, so fivo_resampler_state_free
+ * is the destroy slot (no hard scheme). */
+typedef struct ot_state {
+    fivo_resampler_state head;
+    ot o;
+} ot_state;
 
 static const fivo_option OPTIONS[] = {
     {"epsilon", FIVO_OPTION_DOUBLE, "0.5",
@@ -61,15 +68,11 @@ static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
         st = fivo_option_int(cfg, "resampler", rows, n, "max_iterations", &o.max_iterations, err);
     if (st != FIVO_OK)
         return st;
-    ot *r = malloc(sizeof *r);
-    if (r == NULL)
-        return fivo_error_set(err, FIVO_ERR_NOMEM, "optimal-transport: out of memory");
-    *r = o;
-    *self = r;
-    return FIVO_OK;
+    st = fivo_resampler_state_new(sizeof(ot_state), "optimal-transport", NULL, self, err);
+    if (st == FIVO_OK)
+        ((ot_state *)*self)->o = o;
+    return st;
 }
-
-static void destroy(void *self) { free(self); }
 
 /* out_i = lse_k(r_k - Cn_ki) for the n x n cost Cn (negated in neg_c): the
  * column reduction that fivo_logsumexp_groups does on the flattened matrix.
@@ -86,7 +89,7 @@ static fivo_status resample_transport(void *self, fivo_ctx *ctx, const fivo_tens
 {
     (void)rng; /* deterministic: no uniforms */
     (void)row;
-    ot *o = self;
+    const ot *o = &((const ot_state *)self)->o;
     int n = log_w->rows;
     if (n <= 0 || log_w->cols != 1 || x == NULL || x->rows != n)
         return fivo_error_set(err, FIVO_ERR_INVALID,
@@ -140,10 +143,7 @@ static fivo_status resample_transport(void *self, fivo_ctx *ctx, const fivo_tens
 
 static const fivo_resampler_vtable VTABLE = {
     .create = create,
-    .destroy = destroy,
-    .resample = NULL,
-    .resample_relaxed = NULL,
-    .resample_weighted = NULL,
+    .destroy = fivo_resampler_state_free,
     .resample_transport = resample_transport,
 };
 
@@ -157,9 +157,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
                    "transport blends, differentiable in weights and particles",
     .vtable = &VTABLE,
     .vtable_size = sizeof VTABLE,
-    .options = OPTIONS,
-    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
-    .option_size = sizeof OPTIONS[0],
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

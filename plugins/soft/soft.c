@@ -11,16 +11,14 @@
  * weights. The score of the ancestor draw is not added (biased gradient, as
  * in the paper). */
 #include <math.h>
-#include <stdlib.h>
 
 #include <fivo/fivo.h>
 #include <fivo/resample_hard.h>
 #include <fivo/weights.h>
 
 typedef struct soft {
+    fivo_resampler_state hard; /* first: fivo_resampler_state_free is the destroy slot */
     double alpha;
-    fivo_resample_scheme base;
-    fivo_resample_scratch *scratch;
 } soft;
 
 static const fivo_option OPTIONS[] = {
@@ -29,15 +27,6 @@ static const fivo_option OPTIONS[] = {
     {"base", FIVO_OPTION_STRING, "multinomial", "the hard scheme that draws from the mixture",
      "multinomial|systematic|stratified|residual", NULL, NULL},
 };
-
-static void destroy(void *self)
-{
-    soft *r = self;
-    if (r == NULL)
-        return;
-    fivo_resample_scratch_destroy(r->scratch);
-    free(r);
-}
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
@@ -49,18 +38,9 @@ static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
         st = fivo_option_string(cfg, "resampler", FIVO_OPTION_ROWS(OPTIONS), "base", &base, err);
     if (st != FIVO_OK)
         return st;
-    soft *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return fivo_error_set(err, FIVO_ERR_NOMEM, "soft: out of memory");
-    r->alpha = alpha;
-    void *scratch = NULL;
-    if ((st = fivo_resample_scheme_parse(base, "[resampler] base", &r->base, err)) != FIVO_OK ||
-        (st = fivo_resample_scratch_create(NULL, &scratch, err)) != FIVO_OK) {
-        free(r);
+    if ((st = fivo_resampler_state_new(sizeof(soft), "soft", base, self, err)) != FIVO_OK)
         return st;
-    }
-    r->scratch = scratch;
-    *self = r;
+    ((soft *)*self)->alpha = alpha;
     return FIVO_OK;
 }
 
@@ -79,7 +59,8 @@ static fivo_status resample_weighted(void *self, fivo_ctx *ctx, const fivo_tenso
     double lse = fivo_logsumexp_d(lw, n);
     for (int j = 0; j < n; j++)
         log_q[j] = log(r->alpha * exp(lw[j] - lse) + (1.0 - r->alpha) / (double)n);
-    fivo_status st = fivo_resample_hard(r->base, r->scratch, log_q, n, rng, row, ancestors, err);
+    fivo_status st =
+        fivo_resample_hard(r->hard.scheme, r->hard.scratch, log_q, n, rng, row, ancestors, err);
     if (st != FIVO_OK)
         return st;
     /* The same mixture on the tape, for the restart weights' gradient. */
@@ -93,9 +74,7 @@ static fivo_status resample_weighted(void *self, fivo_ctx *ctx, const fivo_tenso
 
 static const fivo_resampler_vtable VTABLE = {
     .create = create,
-    .destroy = destroy,
-    .resample = NULL,
-    .resample_relaxed = NULL,
+    .destroy = fivo_resampler_state_free,
     .resample_weighted = resample_weighted,
 };
 
@@ -109,9 +88,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
                    "new weights w / q that carry gradients",
     .vtable = &VTABLE,
     .vtable_size = sizeof VTABLE,
-    .options = OPTIONS,
-    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
-    .option_size = sizeof OPTIONS[0],
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -21,29 +21,13 @@
  * reparameterised samples and the weights). For multinomial, exp(log Z-hat)
  * then has an unbiased gradient: E[d Z-hat] = d p(x)
  * (tests/test_grad_resamplers.cc). */
-#include <stdlib.h>
-
 #include <fivo/fivo.h>
 #include <fivo/resample_hard.h>
-
-typedef struct stop_gradient {
-    fivo_resample_scheme base;
-    fivo_resample_scratch *scratch;
-} stop_gradient;
 
 static const fivo_option OPTIONS[] = {
     {"base", FIVO_OPTION_STRING, "multinomial", "the hard scheme the forward pass uses",
      "multinomial|systematic|stratified|residual", NULL, NULL},
 };
-
-static void destroy(void *self)
-{
-    stop_gradient *r = self;
-    if (r == NULL)
-        return;
-    fivo_resample_scratch_destroy(r->scratch);
-    free(r);
-}
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
@@ -52,26 +36,16 @@ static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
         fivo_option_string(cfg, "resampler", FIVO_OPTION_ROWS(OPTIONS), "base", &base, err);
     if (st != FIVO_OK)
         return st;
-    stop_gradient *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return fivo_error_set(err, FIVO_ERR_NOMEM, "stop-gradient: out of memory");
-    void *scratch = NULL;
-    if ((st = fivo_resample_scheme_parse(base, "[resampler] base", &r->base, err)) != FIVO_OK ||
-        (st = fivo_resample_scratch_create(NULL, &scratch, err)) != FIVO_OK) {
-        free(r);
-        return st;
-    }
-    r->scratch = scratch;
-    *self = r;
-    return FIVO_OK;
+    return fivo_resampler_state_new(sizeof(fivo_resampler_state), "stop-gradient", base, self,
+                                    err);
 }
 
 /* The forward pass alone (what the engine uses where it has no tape). */
 static fivo_status resample(void *self, const double *log_w, int n, const fivo_rng *rng,
                             uint32_t row, int32_t *ancestors, fivo_error *err)
 {
-    stop_gradient *r = self;
-    return fivo_resample_hard(r->base, r->scratch, log_w, n, rng, row, ancestors, err);
+    fivo_resampler_state *r = self;
+    return fivo_resample_hard(r->scheme, r->scratch, log_w, n, rng, row, ancestors, err);
 }
 
 static fivo_status resample_weighted(void *self, fivo_ctx *ctx, const fivo_tensor *log_w,
@@ -91,9 +65,8 @@ static fivo_status resample_weighted(void *self, fivo_ctx *ctx, const fivo_tenso
 
 static const fivo_resampler_vtable VTABLE = {
     .create = create,
-    .destroy = destroy,
+    .destroy = fivo_resampler_state_free,
     .resample = resample,
-    .resample_relaxed = NULL,
     .resample_weighted = resample_weighted,
 };
 
@@ -107,9 +80,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
                    "pass, plus the ancestor score terms in the backward pass",
     .vtable = &VTABLE,
     .vtable_size = sizeof VTABLE,
-    .options = OPTIONS,
-    .num_options = sizeof OPTIONS / sizeof OPTIONS[0],
-    .option_size = sizeof OPTIONS[0],
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -1,38 +1,9 @@
 /* Systematic resampling: one uniform u per filter, points (i + u) / N.
  * Particle i gets floor(N w_i) or ceil(N w_i) offspring (lowest variance of
- * the schemes here). Ancestors come out in increasing order. */
-#include <fivo/fivo.h>
-#include <fivo/resample_scratch.h>
-#include <fivo/weights.h>
+ * the schemes here). Ancestors come out in increasing order.
+ * The arithmetic is fivo_resample_hard's (core/inference/resample_hard.c). */
+#include <fivo/resample_hard.h>
 
-static fivo_status resample(void *self, const double *log_w, int n, const fivo_rng *rng,
-                            uint32_t row, int32_t *ancestors, fivo_error *err)
-{
-    fivo_resample_scratch *s = self;
-    fivo_status st = fivo_resample_scratch_prepare(s, "systematic", log_w, n, err);
-    if (st != FIVO_OK)
-        return st;
-    double u;
-    fivo_rng_uniform_double(rng, row, &u, 1);
-    for (int i = 0; i < n; i++)
-        s->u[i] = ((double)i + u) / (double)n;
-    fivo_weights_find_sorted(s->cdf, n, s->u, n, ancestors);
-    return FIVO_OK;
-}
-
-static const fivo_resampler_vtable VTABLE = {.create = fivo_resample_scratch_create,
-                                             .destroy = fivo_resample_scratch_destroy,
-                                             .resample = resample};
-
-static const fivo_plugin_descriptor DESCRIPTOR = {
-    .abi_major = FIVO_ABI_MAJOR,
-    .abi_minor = FIVO_ABI_MINOR,
-    .kind = FIVO_PLUGIN_RESAMPLER,
-    .name = "systematic",
-    .version = "1.0.0",
-    .description = "systematic resampling: one uniform per filter, floor/ceil(N w) offspring",
-    .vtable = &VTABLE,
-    .vtable_size = sizeof VTABLE,
-};
-
-FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)
+FIVO_HARD_RESAMPLER_PLUGIN(FIVO_SCHEME_SYSTEMATIC, "systematic",
+                           "systematic resampling: one uniform per filter, "
+                           "floor/ceil(N w) offspring")

@@ -238,14 +238,7 @@ static const fivo_model_vtable vrnn_vtable = {
 
 static void vrnn_tilt_describe(const void *self, fivo_tilt_spec *out)
 {
-    const fivo_seqmodel *sm = ((const vrnn *)self)->sm;
-    out->h_size = sm->R;
-    out->lat_size = sm->El;
-    out->num_hidden = sm->num_hidden;
-    for (int i = 0; i < sm->num_hidden; i++)
-        out->hidden[i] = sm->hidden[i];
-    out->binary = sm->binary;
-    out->normal_raw_sigma_bias = sm->emission_raw_sigma_bias;
+    fivo_seqmodel_tilt_describe(((const vrnn *)self)->sm, out);
 }
 
 static fivo_status vrnn_tilt_features(const void *self, fivo_ctx *ctx, const fivo_state *state,
@@ -262,8 +255,9 @@ static fivo_status vrnn_tilt_features(const void *self, fivo_ctx *ctx, const fiv
     return FIVO_OK;
 }
 
-static const fivo_ext_tilt vrnn_tilt = {sizeof(fivo_ext_tilt), vrnn_tilt_describe,
-                                          vrnn_tilt_features};
+static const fivo_ext_tilt vrnn_tilt = {.size = sizeof(fivo_ext_tilt),
+                                          .describe = vrnn_tilt_describe,
+                                          .features = vrnn_tilt_features};
 
 static const void *vrnn_extension_data(const char *uri)
 {

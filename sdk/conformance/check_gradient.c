@@ -2,10 +2,11 @@
  * gradient of L = sum_b w_b log p-hat_b (through the SMC engine: IWAE, or
  * FIVO resampling at every step; fixed random w_b in (-1, 1), L formed in
  * double) w.r.t. registered parameter values against central finite
- * differences, as tests/model_harness.h does; and every registered
- * parameter receiving some gradient. Resampled ancestors are piecewise
- * constant in the parameters and carry no gradient (as in the reference):
- * the fixed seed gives a point where no ancestor changes within h. */
+ * differences (the one such check: tests/seqmodel_suite.h runs it on vrnn
+ * and srnn); and every registered parameter receiving some gradient.
+ * Resampled ancestors are piecewise constant in the parameters and carry no
+ * gradient (as in the reference): the fixed seed gives a point where no
+ * ancestor changes within h. */
 #include "kit.h"
 
 #include <math.h>

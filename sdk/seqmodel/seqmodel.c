@@ -1,5 +1,6 @@
 /* The common part of the recurrent latent-variable models (see fivo/seqmodel.h). */
 #include <fivo/dist.h>
+#include <fivo/ext_tilt.h>
 #include <fivo/options.h>
 #include <fivo/rng.h>
 #include <fivo/seqmodel.h>
@@ -327,4 +328,15 @@ fivo_tensor *fivo_seqmodel_rnn(fivo_ctx *ctx, const fivo_lstm *cell, const fivo_
             back[b * T + t] = b * T + (t < L ? L - 1 - t : t);
     }
     return fivo_gather_rows(ctx, all, back, B * T);
+}
+
+void fivo_seqmodel_tilt_describe(const fivo_seqmodel *sm, fivo_tilt_spec *out)
+{
+    out->h_size = sm->R;
+    out->lat_size = sm->El;
+    out->num_hidden = sm->num_hidden;
+    for (int i = 0; i < sm->num_hidden; i++)
+        out->hidden[i] = sm->hidden[i];
+    out->binary = sm->binary;
+    out->normal_raw_sigma_bias = sm->emission_raw_sigma_bias;
 }

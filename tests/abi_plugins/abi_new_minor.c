@@ -36,9 +36,8 @@ static int newer_future(void *self)
 }
 
 static const newer_resampler_vtable vtable = {
-    {.create = newer_create, .destroy = newer_destroy, .resample = newer_resample,
-     .resample_relaxed = NULL},
-    newer_future,
+    .known = {.create = newer_create, .destroy = newer_destroy, .resample = newer_resample},
+    .future_slot = newer_future,
 };
 
 static const fivo_plugin_descriptor descriptor = {

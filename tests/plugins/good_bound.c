@@ -33,8 +33,9 @@ static const fivo_option options[] = {
 };
 
 static const fivo_plugin_descriptor descriptor = {
-    FIVO_ABI_MAJOR, FIVO_ABI_MINOR, FIVO_PLUGIN_BOUND, "test_bound", "0.1.0",
-    "test bound plugin", &vtable, sizeof vtable, options, 1, sizeof options[0], NULL, 0, NULL,
+    .abi_major = FIVO_ABI_MAJOR, .abi_minor = FIVO_ABI_MINOR, .kind = FIVO_PLUGIN_BOUND,
+    .name = "test_bound", .version = "0.1.0", .description = "test bound plugin",
+    .vtable = &vtable, .vtable_size = sizeof vtable, FIVO_PLUGIN_OPTIONS(options),
 };
 
 FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t major, uint32_t minor)

@@ -167,6 +167,21 @@ typedef const fivo_plugin_descriptor *(*fivo_plugin_query_fn)(uint32_t host_abi_
         return &(descriptor);                                                       \
     }
 
+/* The fields of an opened plugin instance (fivo_model, fivo_bound,
+ * fivo_resampler, fivo_dataset: one layout, the vtable typed by kind), filled
+ * by fivo_<kind>_open and zeroed by fivo_<kind>_close:
+ *   vt, vt_size     the plugin's vtable and its declared size
+ *   self            what the plugin's create (dataset: open) made
+ *   name            the plugin's name (static storage of the plugin)
+ *   extension_data  (2.0) the descriptor's extension_data, or NULL: what the
+ *                   core does not know, e.g. a model's features for a bound */
+#define FIVO_PLUGIN_INSTANCE_FIELDS(vtable_type)                                             \
+    const vtable_type *vt;                                                                   \
+    size_t vt_size;                                                                          \
+    void *self;                                                                              \
+    const char *name;                                                                        \
+    const void *(*extension_data)(const char *uri)
+
 /* True when a vtable of declared size `size` contains `slot` and it is set. */
 #define FIVO_VTABLE_HAS(vt, size, type, slot)                                  \
     ((vt) != NULL && offsetof(type, slot) + sizeof(((type *)0)->slot) <= (size) && \

@@ -40,13 +40,7 @@ typedef struct fivo_bound_vtable {
 } fivo_bound_vtable;
 
 typedef struct fivo_bound {
-    const fivo_bound_vtable *vt;
-    size_t vt_size;
-    void *self;
-    const char *name;
-    /* (2.0) the plugin's descriptor extension_data, or NULL: what the core
-     * does not know, e.g. a model's features for a bound that needs them. */
-    const void *(*extension_data)(const char *uri);
+    FIVO_PLUGIN_INSTANCE_FIELDS(fivo_bound_vtable);
 } fivo_bound;
 
 /* create and destroy slots for a bound with no settings and no state (elbo,

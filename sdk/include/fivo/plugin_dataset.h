@@ -68,13 +68,7 @@ typedef struct fivo_dataset_vtable {
 } fivo_dataset_vtable;
 
 typedef struct fivo_dataset {
-    const fivo_dataset_vtable *vt;
-    size_t vt_size;
-    void *self;
-    const char *name;
-    /* (2.0) the plugin's descriptor extension_data, or NULL: what the core
-     * does not know, e.g. a model's features for a bound that needs them. */
-    const void *(*extension_data)(const char *uri);
+    FIVO_PLUGIN_INSTANCE_FIELDS(fivo_dataset_vtable);
 } fivo_dataset;
 
 #define FIVO_DATASET_HAS(d, slot) FIVO_VTABLE_HAS((d)->vt, (d)->vt_size, fivo_dataset_vtable, slot)

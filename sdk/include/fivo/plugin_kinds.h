@@ -1,7 +1,8 @@
 /* The one table of plugin kinds: name, config section, the slots a vtable
  * must declare to be loaded at all, and the slots it must have to be
- * opened. The registry's checks, open/close, the host's config sections and
- * `--help` all read it, so a new kind is one row. */
+ * opened, how to call its create and destroy. The registry's checks,
+ * open/close, the host's config sections and `--help` all read it, so a new
+ * kind is one row (plus its typed fivo_<kind>_open/close, one line each). */
 #ifndef FIVO_PLUGIN_KINDS_H
 #define FIVO_PLUGIN_KINDS_H
 
@@ -9,6 +10,9 @@
 #include <stddef.h>
 
 #include <fivo/abi.h>
+#include <fivo/config.h>
+#include <fivo/error.h>
+#include <fivo/params.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,6 +31,15 @@ typedef struct fivo_slot {
     fivo_slot_place any_of[FIVO_SLOT_MAX_ALTERNATIVES];
 } fivo_slot;
 
+/* What fivo_<kind>_open passes on to the kind's create (dataset: open)
+ * slot; each kind reads its own fields. */
+typedef struct fivo_plugin_open_args {
+    const fivo_config *cfg;
+    const struct fivo_data_spec *spec; /* model */
+    fivo_params *params;               /* model */
+    const char *path, *split;          /* dataset */
+} fivo_plugin_open_args;
+
 typedef struct fivo_plugin_kind_info {
     fivo_plugin_kind kind;
     const char *name;       /* "model", ... (also its config section) */
@@ -36,6 +49,10 @@ typedef struct fivo_plugin_kind_info {
     const char *min_slots;  /* what that minimum covers, for the refusal */
     const fivo_slot *required; /* slots fivo_<kind>_open requires */
     size_t num_required;
+    /* Calls the create (dataset: open) slot of `vtable` with args. */
+    fivo_status (*create)(const void *vtable, const fivo_plugin_open_args *args, void **self,
+                          fivo_error *err);
+    fivo_slot_place release; /* the destroy (dataset: close) slot, a void (*)(void *self) */
 } fivo_plugin_kind_info;
 
 /* Every kind, in the order of fivo_plugin_kind; *n gets the count. */

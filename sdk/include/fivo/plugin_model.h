@@ -63,14 +63,10 @@ typedef struct fivo_model_vtable {
 } fivo_model_vtable;
 
 /* A loaded model instance. */
+/* An opened model; through extension_data a bound asks the model instance
+ * for an extension, e.g. fivo.ext.tilt. */
 typedef struct fivo_model {
-    const fivo_model_vtable *vt;
-    size_t vt_size; /* the plugin's declared vtable size */
-    void *self;
-    const char *name;
-    /* (2.0) The descriptor's extension_data (NULL when it has none), so a
-     * bound can ask the model instance for an extension, e.g. fivo.ext.tilt. */
-    const void *(*extension_data)(const char *uri);
+    FIVO_PLUGIN_INSTANCE_FIELDS(fivo_model_vtable);
 } fivo_model;
 
 #define FIVO_MODEL_HAS(m, slot) FIVO_VTABLE_HAS((m)->vt, (m)->vt_size, fivo_model_vtable, slot)

@@ -59,13 +59,7 @@ typedef struct fivo_resampler_vtable {
 } fivo_resampler_vtable;
 
 typedef struct fivo_resampler {
-    const fivo_resampler_vtable *vt;
-    size_t vt_size;
-    void *self;
-    const char *name;
-    /* (2.0) the plugin's descriptor extension_data, or NULL: what the core
-     * does not know, e.g. a model's features for a bound that needs them. */
-    const void *(*extension_data)(const char *uri);
+    FIVO_PLUGIN_INSTANCE_FIELDS(fivo_resampler_vtable);
 } fivo_resampler;
 
 #define FIVO_RESAMPLER_HAS(r, slot) \

@@ -104,6 +104,12 @@ fivo_status fivo_seqmodel_init(fivo_seqmodel **out, const char *name, const fivo
 /* Frees sm and what init and emission_init allocated (not the parameters). NULL is fine. */
 void fivo_seqmodel_free(fivo_seqmodel *sm);
 
+/* The fivo.ext.tilt description of a model of this family (the tilt sees
+ * [h_t, encoded z_t]): h_size R, lat_size El, the MLPs' hidden layers, the
+ * emission kind. A model's ext_tilt describe slot calls it with its sm. */
+struct fivo_tilt_spec;
+void fivo_seqmodel_tilt_describe(const fivo_seqmodel *sm, struct fivo_tilt_spec *out);
+
 /* An MLP "<name>/<part>" with the configured hidden layers, in -> out. */
 fivo_status fivo_seqmodel_mlp_init(const fivo_seqmodel *sm, fivo_mlp *mlp, fivo_params *params,
                                    const char *part, int in, int out, fivo_error *err);

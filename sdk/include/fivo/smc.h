@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <fivo/abi.h>
 #include <fivo/batch.h>
+#include <fivo/config.h>
 #include <fivo/plugin_model.h>
 #include <fivo/plugin_resampler.h>
 #include <fivo/tensor.h>
@@ -56,6 +58,22 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
 
 /* Parses "ess" | "always" | "never". */
 fivo_status fivo_criterion_parse(const char *text, fivo_criterion *out, fivo_error *err);
+
+/* The [bound] option rows of a bound that resamples (fivo, fivo-aux), for
+ * its descriptor's option array: resampling_criterion, ess_threshold. */
+#define FIVO_SMC_CRITERION_OPTIONS                                                               \
+    {"resampling_criterion", FIVO_OPTION_STRING, "ess",                                          \
+     "when to resample: ess (ESS <= ess_threshold * N), always, never", "ess|always|never", NULL, \
+     NULL},                                                                                        \
+        {"ess_threshold", FIVO_OPTION_DOUBLE, "0.5",                                             \
+         "fraction of N below which the ESS resamples", NULL, "0", "1"}
+
+/* Reads and checks those two keys of [bound] through `rows` (the bound's
+ * option array, which holds FIVO_SMC_CRITERION_OPTIONS; their defaults also
+ * with cfg NULL). Errors name the key and the value. */
+fivo_status fivo_smc_criterion_read(const fivo_config *cfg, const fivo_option *rows, size_t n,
+                                    fivo_criterion *criterion, double *ess_threshold,
+                                    fivo_error *err);
 
 #ifdef __cplusplus
 }
