@@ -26,7 +26,7 @@ extern "C" {
 
 namespace {
 
-const char *kTiny = "tiny_pianoroll.pkl";
+const char *kTiny = FIXTURE_TINY_PIANOROLL;
 const int kLatent = 8;
 const int kBatch = 4;
 const uint64_t kSeed = 11;
@@ -64,7 +64,7 @@ int dump_batches(const std::string &path, std::string *out)
     const fivo_dataset_vtable *vt = fivo_test::dataset_vtable("pianoroll");
     if (vt == nullptr)
         return -1;
-    fivo_test::Split split(vt, nullptr, fivo_test::shared_data(kTiny), "train");
+    fivo_test::Split split(vt, nullptr, fivo_test::fixture(kTiny), "train");
     EXPECT_EQ(split.status, FIVO_OK) << split.err.message;
     if (split.status != FIVO_OK)
         return -1;
@@ -124,10 +124,9 @@ int dump_batches(const std::string &path, std::string *out)
 
 TEST(XcheckVrnn, ElboMatchesNumpyReimplementation)
 {
-    FIVO_REQUIRE_SHARED(kTiny);
     fivo_test::TempDir dir;
     ASSERT_FALSE(dir.path.empty());
-    const std::string data = fivo_test::shared_data(kTiny);
+    const std::string data = fivo_test::fixture(kTiny);
     const std::string common = "--model=vrnn --bound=elbo --dataset_path='" + data +
                                "' --latent_size=" + std::to_string(kLatent) +
                                " --batch_size=" + std::to_string(kBatch) +
