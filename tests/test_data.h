@@ -4,7 +4,7 @@
 // Only a test of a fact of a real file (JSB's counts, the golden JSB runs)
 // needs that file in FIVO_TEST_SHARED_DATA (../shared/data, or the cmake
 // cache entry FIVO_SHARED_DATA_DIR) and skips, naming it, when it is absent.
-// tests/golden/check.sh words its skip the same way.
+// tests/golden/results.sh words its skip the same way.
 #pragma once
 
 #include <gtest/gtest.h>
