@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# ctest: fivo under mpirun gives the bits of one process (see README "Several
-# processes: MPI").
+# ctest: fivo under mpirun gives the bits of one process (see docs/mpi.md).
 #   run.sh CASE FIVO_EXECUTABLE MPIEXEC_OR_EMPTY FIXTURE_DIR
 # CASE: train_np2 train_np4 ghmm_eval_np2 resume eval_np2 fault_exit fault_nan
 #       fault_error bad_file shards_indivisible
