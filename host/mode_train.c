@@ -117,7 +117,7 @@ static int run_eval(fivo_session *s, fivo_dataset *ds, const char *split, long s
 }
 
 static int save_numbered(fivo_session *s, fivo_adam *adam, long step, double best, long keep,
-                         uint32_t layout)
+                         uint64_t layout)
 {
     if (!prints())
         return 0;
@@ -134,7 +134,7 @@ static int save_numbered(fivo_session *s, fivo_adam *adam, long step, double bes
     return 0;
 }
 
-static int save_best(fivo_session *s, fivo_adam *adam, long step, double best, uint32_t layout)
+static int save_best(fivo_session *s, fivo_adam *adam, long step, double best, uint64_t layout)
 {
     if (!prints())
         return 0;
@@ -239,11 +239,14 @@ int fivo_host_run_train(fivo_host *h)
     ao.learning_rate = o->learning_rate;
     ao.clip_global_norm = o->clip_global_norm;
     fivo_adam *adam = fivo_adam_new(s.params, &ao);
-    if (adam == NULL) {
-        fprintf(stderr, "fivo: error: out of memory for the Adam moments of %d parameters\n",
+    if (adam == NULL)
+        fprintf(stderr, "fivo: error: out of memory for the optimizer (Adam moments of %d "
+                        "parameters)\n",
                 fivo_params_count(s.params));
+    if ((rc = agree_open(adam == NULL, "creating the optimizer", h, split)) != 0) {
+        fivo_adam_free(adam);
         fivo_session_close(&s);
-        return 1;
+        return rc;
     }
     fivo_dataset eval_ds;
     fivo_dataset_info eval_info;
@@ -262,7 +265,7 @@ int fivo_host_run_train(fivo_host *h)
     }
     if ((rc = agree_open(rc, "opening the eval split or the shards", h, o->eval_split)) != 0)
         goto out;
-    const uint32_t layout = fivo_checkpoint_layout(s.batch_size, tr.shards);
+    const uint64_t layout = fivo_checkpoint_layout(s.batch_size, tr.shards);
 
     /* Resume from the newest valid checkpoint (damaged newer ones are
      * refused with a warning naming them); rank 0 reads it for every rank. */
