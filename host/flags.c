@@ -50,9 +50,9 @@ const fivo_host_flag fivo_host_flags[] = {
     /* [train] */
     {"learning_rate", "train", "learning_rate", D, "0.0002", NULL,
      "Adam learning rate (the reference's default).", ">0", NULL, AT(learning_rate)},
-    {"decay_steps", "train", "decay_steps", I, "0", NULL,
+    {"decay_steps", "train", "decay_steps", I, NULL, NULL,
      "Halve the learning rate every this many steps, smoothly: learning_rate * "
-     "0.5^(step / decay_steps), as the reference's experimental trainer (0: constant).", "0",
+     "0.5^(step / decay_steps), as the reference's experimental trainer (unset: constant).", "1",
      NULL, AT(decay_steps)},
     {"max_steps", "train", "max_steps", I, "1000000000", NULL,
      "Gradient steps to train for.", "0", NULL, AT(max_steps)},

@@ -76,19 +76,16 @@ TEST(LrDecay, ResumedRunIsBitIdenticalToUninterrupted)
     EXPECT_FALSE(slurp(ckpt(c.path, 40)) == fa) << "decay_steps=10 changed nothing in 40 steps";
 }
 
-TEST(LrDecay, ZeroIsOff)
+// A decay of 0 or below is refused naming the key (issue 22); leaving the
+// key unset is how the rate stays constant.
+TEST(LrDecay, ZeroAndNegativeAreRefusedNamingTheKey)
 {
-    fivo_test::TempDir a, b;
-    ASSERT_EQ(fivo_test::run(ghmm(a.path, 12, "0")).status, 0);
-    ASSERT_EQ(fivo_test::run(ghmm(b.path, 12, "")).status, 0);
-    EXPECT_TRUE(slurp(ckpt(a.path, 12)) == slurp(ckpt(b.path, 12)));
-}
-
-TEST(LrDecay, NegativeIsRefusedNamingTheKey)
-{
-    fivo_test::TempDir a;
-    fivo_test::Result r = fivo_test::run(ghmm(a.path, 5, "-3"));
-    EXPECT_EQ(r.status, 2);
-    EXPECT_TRUE(fivo_test::has(r.err, "decay_steps")) << r.err;
-    EXPECT_FALSE(std::filesystem::exists(ckpt(a.path, 5)));
+    for (const char *bad : {"0", "-3"}) {
+        fivo_test::TempDir a;
+        fivo_test::Result r = fivo_test::run(ghmm(a.path, 5, bad));
+        EXPECT_EQ(r.status, 2) << bad;
+        EXPECT_TRUE(fivo_test::has(r.err, "decay_steps")) << bad << ": " << r.err;
+        EXPECT_FALSE(std::filesystem::exists(ckpt(a.path, 5))) << bad;
+        EXPECT_FALSE(std::filesystem::exists(a.path + "/config.ini")) << bad;
+    }
 }

@@ -5,7 +5,10 @@
  *   gen_flag_docs modes   the usage lines, with the modes of the mode row
  * scripts/docs.sh puts the output into the docs and checks it is there. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <fivo/registry.h>
 
 #include "flag_text.h"
 
@@ -33,6 +36,13 @@ static void flags_table(void)
         cell(f->flag);
         fputs("` ", stdout);
         cell(host_flag_value_text(f));
+        fivo_option row = fivo_host_flag_option(f);
+        char *range = fivo_option_range_text(&row); /* the range the check applies */
+        if (range != NULL) {
+            putchar(' ');
+            cell(range);
+            free(range);
+        }
         fputs(" | [", stdout);
         cell(f->section);
         fputs("] ", stdout);
