@@ -51,6 +51,20 @@ static fivo_status open_plugins(const fivo_session *s, fivo_replica *r, fivo_err
     r->ctx = fivo_ctx_new((size_t)8 << 20, 0);
     if (r->ctx == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "cannot create the tensor context");
+    /* [train] memory_budget_mb: segments of the tape in training steps */
+    double budget_mb = 64;
+    if ((st = fivo_config_double_or(s->host->cfg, "train", "memory_budget_mb", budget_mb,
+                                    &budget_mb, err)) != FIVO_OK)
+        return st;
+    if (!(budget_mb >= 0 && budget_mb <= 1048576))
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "[train] memory_budget_mb = %g: expected 0 (no limit) to 1048576",
+                              budget_mb);
+    const char *mode = "train";
+    if ((st = fivo_config_string_or(s->host->cfg, "fivo", "mode", mode, &mode, err)) != FIVO_OK)
+        return st;
+    if (strcmp(mode, "train") == 0) /* other modes keep no tape */
+        fivo_ctx_set_memory_budget(r->ctx, (size_t)(budget_mb * 1048576.0));
     return FIVO_OK;
 }
 
