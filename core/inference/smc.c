@@ -12,8 +12,8 @@
  *
  * With a memory budget (fivo_ctx_set_memory_budget) the loop keeps the tape
  * for one segment of steps at a time: a segment ends once its arena use
- * passes half of what the budget leaves after the prefix (what
- * set_observations and zero_state made), the carried values (state rows,
+ * passes half the budget (backward about doubles it; what set_observations
+ * and zero_state made once for all steps comes on top), the carried values (state rows,
  * log weights, log p-hat) are copied to the side region and the segment's
  * memory is released. One tape node then stands for the whole loop; its
  * backward recomputes each segment's forward from its checkpoint, last
@@ -606,13 +606,9 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
         r->ckpt = fivo__side_alloc(ctx, sizeof(smc_ckpt) * ((size_t)T + 1));
         if (r->seg_start == NULL || r->ckpt == NULL)
             return fivo_ctx_status(ctx, err);
-        size_t prefix = fivo__ctx_in_use(ctx);
-        if (fixed == 0 && prefix >= budget)
-            return fivo_error_set(err, FIVO_ERR_NOMEM,
-                                  "memory budget of %.1f MB is too small: %d steps x %d rows "
-                                  "take %.1f MB before the first step, so it needs more than that",
-                                  (double)budget / 1048576.0, T, R, (double)prefix / 1048576.0);
-        limit = fixed > 0 ? 0 : (budget - prefix) / 2; /* backward about doubles a segment */
+        /* The budget is the tape's: what set_observations made once for
+         * all steps (the encoded observations, O(T x B)) comes on top. */
+        limit = fixed > 0 ? 0 : budget / 2; /* backward about doubles a segment */
     }
     r->nseg = 1;
     if (segmented)
@@ -632,7 +628,7 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
                                   "memory budget of %.1f MB is too small for one step of %d rows "
                                   "(%d steps): it needs at least %.1f MB",
                                   (double)budget / 1048576.0, R, T,
-                                  (double)(budget - 2 * limit + 2 * used) / 1048576.0 + 0.1);
+                                  (double)(2 * used) / 1048576.0 + 0.1);
         smc_ckpt *c = &r->ckpt[r->nseg];
         if (!checkpoint(ctx, r, c))
             return fivo_ctx_status(ctx, err);

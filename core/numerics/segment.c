@@ -127,8 +127,8 @@ void fivo_ctx_set_memory_budget(fivo_ctx *ctx, size_t bytes)
         return;
     /* The arena reaches its size at once: one block of the budget, touched
      * now, so later steps fault no pages in (blocks are never freed). */
-    size_t want = bytes + bytes / 4;
-    if (ctx->total_bytes < want) {
+    size_t want = bytes;
+    if (ctx->total_bytes + ctx->block_size < want) {
         fivo_ctx_mark m = fivo__ctx_mark(ctx);
         size_t peak = ctx->peak, extra = want - ctx->total_bytes;
         if (extra < ctx->block_size + FIVO_ALIGN)

@@ -63,8 +63,9 @@ int fivo_ctx_threads(const fivo_ctx *ctx);
  * each step adds its own product as it is reached (the reference path the
  * tests compare against; equal to float rounding). */
 void fivo_ctx_set_deferred_grads(fivo_ctx *ctx, bool on);
-/* Memory budget of a training step's arena (0, the default: keep the whole
- * tape). With a budget, fivo_smc_run keeps the tape only for a segment of
+/* Memory budget of a training step's tape in fivo_smc_run (0, the default:
+ * keep the whole tape; what set_observations makes once for all steps comes
+ * on top). With a budget, fivo_smc_run keeps the tape only for a segment of
  * steps at a time: forward keeps each segment's input state, backward
  * recomputes the segment's forward and runs its backward (the gradients
  * are bit-identical to the whole tape's). Setting it also sizes the arena
