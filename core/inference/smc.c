@@ -24,8 +24,10 @@
  * weight-gradient chunks are cut as in one flush, so the gradients are
  * bit-identical to the whole tape's, whatever the segment length. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <fivo/plugin_bound.h>
 #include <fivo/smc.h>
 #include <fivo/weights.h>
 
@@ -625,10 +627,10 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
             continue;
         if (fixed == 0 && t == r->seg_start[r->nseg - 1])
             return fivo_error_set(err, FIVO_ERR_NOMEM,
-                                  "memory budget of %.1f MB is too small for one step of %d rows "
-                                  "(%d steps): it needs at least %.1f MB",
-                                  (double)budget / 1048576.0, R, T,
-                                  (double)(2 * used) / 1048576.0 + 0.1);
+                                  "memory budget of %.2f MB is too small for one step of %d rows: "
+                                  "it needs at least %.2f MB",
+                                  (double)budget / 1048576.0, R,
+                                  (double)(2 * used) / 1048576.0 + 0.01);
         smc_ckpt *c = &r->ckpt[r->nseg];
         if (!checkpoint(ctx, r, c))
             return fivo_ctx_status(ctx, err);
@@ -669,4 +671,35 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
     }
     out->log_phat = r->phat_out;
     return fivo_ctx_status(ctx, err);
+}
+
+fivo_status fivo_smc_check_budget(const struct fivo_bound *bound, const fivo_model *model,
+                                  const fivo_resampler *resampler, int batch_size, int dim,
+                                  int num_particles, size_t budget, fivo_error *err)
+{
+    if (budget == 0)
+        return FIVO_OK;
+    if (batch_size < 1 || dim < 1)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "memory check: %d sequences of width %d",
+                              batch_size, dim);
+    /* two steps of zeros: the first must fit in a segment of its own */
+    size_t n = (size_t)2 * (size_t)batch_size * (size_t)dim;
+    float *x = calloc(n, sizeof *x);
+    int32_t *len = calloc((size_t)batch_size, sizeof *len);
+    fivo_ctx *ctx = fivo_ctx_new((size_t)1 << 20, 0);
+    fivo_status st = FIVO_OK;
+    if (x == NULL || len == NULL || ctx == NULL) {
+        st = fivo_error_set(err, FIVO_ERR_NOMEM, "memory check: out of memory");
+    } else {
+        for (int b = 0; b < batch_size; b++)
+            len[b] = 2;
+        fivo_batch batch = {2, batch_size, dim, x, x, len, NULL};
+        ctx->memory_budget = budget; /* no pre-sizing for a probe */
+        fivo_smc_result res;
+        st = fivo_bound_compute(bound, ctx, model, resampler, &batch, num_particles, &res, err);
+    }
+    fivo_ctx_free(ctx);
+    free(x);
+    free(len);
+    return st;
 }
