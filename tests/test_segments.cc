@@ -243,10 +243,17 @@ TEST(Segments, ABudgetTooSmallForOneStepIsRefusedWithTheFigure)
     fivo_error err{};
     EXPECT_EQ(fivo_bound_compute(&s.bound, ctx, &s.model, &s.resampler, &d.b, 4, &res, &err),
               FIVO_ERR_NOMEM);
-    EXPECT_NE(std::strstr(err.message, "memory budget of 0.1 MB is too small for one step"), nullptr) << err.message;
+    EXPECT_NE(std::strstr(err.message, "memory budget of 0.12 MB is too small for one step"), nullptr) << err.message;
     EXPECT_NE(std::strstr(err.message, "needs"), nullptr) << err.message;
     std::printf("refused: %s\n", err.message);
     fivo_ctx_free(ctx);
+    // the host's check before training says the same from a two-step probe
+    fivo_error e2{};
+    EXPECT_EQ(fivo_smc_check_budget(&s.bound, &s.model, &s.resampler, 4, 40, 4, (size_t)1 << 17, &e2),
+              FIVO_ERR_NOMEM);
+    EXPECT_NE(std::strstr(e2.message, "it needs at least"), nullptr) << e2.message;
+    EXPECT_EQ(fivo_smc_check_budget(&s.bound, &s.model, &s.resampler, 4, 40, 4, (size_t)8 << 20, &e2),
+              FIVO_OK) << e2.message;
 }
 
 namespace {
