@@ -172,12 +172,19 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
     s->opened_resampler = r.opened_resampler;
     if (st != FIVO_OK)
         return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
-    /* [train] memory_budget_mb too small for one step: refused before training */
-    if (fivo_smc_check_budget(&s->bound, &s->model, &s->resampler, s->batch_size, s->spec.dim,
-                              s->num_samples, fivo_ctx_memory_budget(s->ctx), &err) != FIVO_OK) {
+    /* [train] memory_budget_mb too small for one step: refused before
+     * training. The probe runs the model once more, so only below the
+     * default of 64 MB, which fits any step we know of (step 0 checks again
+     * anyway, as it does for a model that refuses the probe's batch). */
+    size_t budget = fivo_ctx_memory_budget(s->ctx);
+    if (budget > 0 && budget < ((size_t)64 << 20) &&
+        fivo_smc_check_budget(&s->bound, &s->model, &s->resampler, s->batch_size, s->spec.dim,
+                              s->num_samples, budget, &err) ==
+        FIVO_ERR_NOMEM) {
         fivo_error_prefix(&err, "[train] memory_budget_mb: ");
-        return fail(s, &err, err.code == FIVO_ERR_NOMEM ? 2 : 1);
+        return fail(s, &err, 2);
     }
+    memset(&err, 0, sizeof err);
     /* [fivo] threads (0 or unset: every core we may use); bits do not
      * depend on it */
     long threads = 0;

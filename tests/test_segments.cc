@@ -294,3 +294,38 @@ TEST(Segments, ALongBatchTrainsUnderAFixedRss)
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0) << "peak RSS over the ceiling (see stderr)";
 }
+
+// The host refuses a budget too small for one step before training: exit 2,
+// the figure named, nothing in the logdir.
+TEST(Segments, TheHostRefusesATooSmallBudgetBeforeTraining)
+{
+    char dir[] = "/tmp/fivo_segments_XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string logdir = std::string(dir) + "/run";
+    std::string cmd = std::string(FIVO_TEST_HOST) +
+                      " --mode=train --model=ghmm --bound=fivo --max_steps=3 "
+                      "--memory_budget_mb=0.0001 --logdir=" + logdir + " 2>&1";
+    FILE *p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p) != nullptr)
+        out += buf;
+    int status = pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << out;
+    EXPECT_NE(out.find("[train] memory_budget_mb: memory budget of 0.00 MB is too small for one "
+                       "step"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("it needs at least"), std::string::npos) << out;
+    int files = 0;
+    std::string ls = "ls -A " + logdir + " 2>/dev/null";
+    FILE *l = popen(ls.c_str(), "r");
+    while (l != nullptr && std::fgets(buf, sizeof buf, l) != nullptr)
+        files++;
+    if (l != nullptr)
+        pclose(l);
+    EXPECT_EQ(files, 0) << "the logdir holds files";
+    std::string rm = "rm -rf " + std::string(dir);
+    EXPECT_EQ(std::system(rm.c_str()), 0);
+}
