@@ -13,7 +13,13 @@
  *
  *   fivo_bench_train --data F [--model vrnn] [--bound fivo] [--latent 32]
  *       [--batch 4] [--particles 4] [--steps 60] [--warmup 10] [--eval]
- *       [--seed 1] [--lr 1e-4] [--threads N (0: all cores; default 1)] */
+ *       [--seed 1] [--lr 1e-4] [--threads N (0: all cores; default 1)]
+ *       [--budget-mb 64 (the host's [train] memory_budget_mb; 0: whole tape)]
+ *       [--segment STEPS (fixed segment length instead)]
+ *       [--synthetic T (a random 88-wide binary batch of length T instead of
+ *        the pickle's; --data is still read for the data's mean)]
+ * "arena_peak_mb" is the arena's peak; "faults_per_step" counts from the
+ * step after --warmup on. */
 #define _POSIX_C_SOURCE 200809L
 #include <fivo/fivo.h>
 #include <fivo/threads.h>
@@ -82,7 +88,8 @@ int main(int argc, char **argv)
     const char *latent = "32", *proposal = "filtering";
     int batch = 4, particles = 4, steps = 60, warmup = 10, eval = 0, threads = 1;
     long seed = 1;
-    double lr = 1e-4;
+    double lr = 1e-4, budget_mb = 64;
+    int segment = 0, synthetic = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--eval")) {
@@ -118,6 +125,12 @@ int main(int argc, char **argv)
             lr = atof(v);
         else if (!strcmp(a, "--threads"))
             threads = atoi(v);
+        else if (!strcmp(a, "--budget-mb"))
+            budget_mb = atof(v);
+        else if (!strcmp(a, "--segment"))
+            segment = atoi(v);
+        else if (!strcmp(a, "--synthetic"))
+            synthetic = atoi(v);
         else {
             fprintf(stderr, "fivo_bench_train: unknown flag %s\n", a);
             return 2;
@@ -158,6 +171,37 @@ int main(int argc, char **argv)
     if (fivo_ctx_set_threads(ctx, threads > 0 ? threads : fivo_threads_available(), &err))
         return die("threads", &err);
     threads = fivo_ctx_threads(ctx);
+    if (!eval)
+        fivo_ctx_set_memory_budget(ctx, (size_t)(budget_mb * 1048576.0));
+    fivo_ctx_set_segment_steps(ctx, segment);
+    /* --synthetic: one batch of B sequences of length T, notes drawn at the
+     * data's mean rates */
+    float *syn_in = NULL, *syn_tgt = NULL;
+    int32_t *syn_len = NULL;
+    if (synthetic > 0) {
+        size_t n = (size_t)synthetic * (size_t)batch * (size_t)info.dim;
+        syn_in = calloc(n, sizeof *syn_in);
+        syn_tgt = calloc(n, sizeof *syn_tgt);
+        syn_len = calloc((size_t)batch, sizeof *syn_len);
+        if (!syn_in || !syn_tgt || !syn_len)
+            return die("synthetic batch", NULL);
+        fivo_rng g = fivo_rng_make((uint64_t)seed, FIVO_RNG_USER, 1);
+        float *u = malloc(n * sizeof *u);
+        if (!u)
+            return die("synthetic batch", NULL);
+        fivo_rng_uniform(&g, 0, u, (int)n);
+        for (size_t k = 0; k < n; k++) {
+            int j = (int)(k % (size_t)info.dim);
+            syn_tgt[k] = u[k] < info.mean[j] ? 1.0f : 0.0f;
+        }
+        for (size_t k = (size_t)batch * info.dim; k < n; k++) {
+            int j = (int)(k % (size_t)info.dim);
+            syn_in[k] = syn_tgt[k - (size_t)batch * info.dim] - (float)info.mean[j];
+        }
+        for (int b = 0; b < batch; b++)
+            syn_len[b] = synthetic;
+        free(u);
+    }
     int n = strcmp(bound_name, "elbo") == 0 ? 1 : particles;
     double t0 = 0, last = NAN, flops0 = 0, c0 = 0;
     long faults0 = 0;
@@ -174,7 +218,9 @@ int main(int argc, char **argv)
             timesteps = 0;
         }
         fivo_batch b;
-        if (fivo_dataset_read_batch(&ds, batch, true, (uint64_t)seed, (uint64_t)step, &b, &err))
+        if (synthetic > 0)
+            b = (fivo_batch){synthetic, batch, info.dim, syn_in, syn_tgt, syn_len, NULL};
+        else if (fivo_dataset_read_batch(&ds, batch, true, (uint64_t)seed, (uint64_t)step, &b, &err))
             return die("batch", &err);
         fivo_ctx_reset(ctx);
         fivo_ctx_set_grad_enabled(ctx, !eval);
@@ -213,11 +259,15 @@ int main(int argc, char **argv)
            "\"timesteps_per_cpu_sec\": %.1f, "
            "\"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"peak_fraction\": %.3f, "
            "\"faults_per_step\": %.1f, "
-           "\"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f, \"last_bound_per_t\": %.4f}\n",
+           "\"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f, \"budget_mb\": %g, "
+           "\"synthetic_T\": %d, \"last_bound_per_t\": %.4f}\n",
            eval ? "eval" : "train", model_name, bound_name, latent, batch, n, threads,
            ob ? ob : "unset", steps, dt, steps / dt, timesteps / dt, timesteps / cpu, gflops, peak,
            gflops / (threads * peak), steps > 0 ? (double)faults / steps : 0.0,
-           ru.ru_maxrss / 1024.0, fivo_ctx_peak_bytes(ctx) / 1048576.0, last);
+           ru.ru_maxrss / 1024.0, fivo_ctx_peak_bytes(ctx) / 1048576.0, budget_mb, synthetic, last);
+    free(syn_in);
+    free(syn_tgt);
+    free(syn_len);
     fivo_ctx_free(ctx);
     fivo_adam_free(adam);
     fivo_resampler_close(&res);

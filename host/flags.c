@@ -71,6 +71,11 @@ const fivo_host_flag fivo_host_flags[] = {
      "needs eval_every > 0); best.fivo keeps the best.", "0", NULL, AT(early_stopping_patience)},
     {"clip_global_norm", "train", "clip_global_norm", D, "0", NULL,
      "Clip gradients to this global norm (0: no clipping).", "0", NULL, AT(clip_global_norm)},
+    {"memory_budget_mb", "train", "memory_budget_mb", D, "64", NULL,
+     "Memory for a training step's tape per shard thread, in MB (0: no limit; the observations "
+     "encoded once per batch come on top). Longer batches keep the tape for a segment of steps "
+     "at a time and recompute it in backward (same bits); the arena is sized to it at once. Too "
+     "small for one step is refused with the figure needed.", "0", "1048576", AT(memory_budget_mb)},
     {"tensorboard", "train", "tensorboard", B, "true", NULL,
      "Also write train and eval reports to a TensorBoard event file in logdir.", NULL, NULL, AT(tensorboard)},
 

@@ -40,6 +40,10 @@ static fivo_status open_plugins(const fivo_session *s, fivo_replica *r, fivo_err
     r->ctx = fivo_ctx_new((size_t)8 << 20, 0);
     if (r->ctx == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "cannot create the tensor context");
+    /* [train] memory_budget_mb: segments of the tape in training steps
+     * (other modes keep no tape) */
+    if (strcmp(s->host->set.mode, "train") == 0)
+        fivo_ctx_set_memory_budget(r->ctx, (size_t)(s->host->set.memory_budget_mb * 1048576.0));
     return FIVO_OK;
 }
 
@@ -136,6 +140,19 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
     s->opened_resampler = r.opened_resampler;
     if (st != FIVO_OK)
         return fail(s, &err, err.code == FIVO_ERR_INVALID ? 2 : 1);
+    /* [train] memory_budget_mb too small for one step: refused before
+     * training. The probe runs the model once more, so only for a budget the
+     * user chose; the default fits any step we know of, and step 0 checks
+     * again anyway, as it does for a model that refuses the probe's batch. */
+    size_t budget = fivo_ctx_memory_budget(s->ctx);
+    if (budget > 0 && fivo_option_is_set(h->cfg, "train", "memory_budget_mb") &&
+        fivo_smc_check_budget(&s->bound, &s->model, &s->resampler, s->batch_size, s->spec.dim,
+                              s->num_samples, budget, &err) ==
+        FIVO_ERR_NOMEM) {
+        fivo_error_prefix(&err, "[train] memory_budget_mb: ");
+        return fail(s, &err, 2);
+    }
+    memset(&err, 0, sizeof err);
     /* [fivo] threads, resolved (settings.c); bits do not depend on it */
     if (fivo_ctx_set_threads(s->ctx, (int)h->set.threads, &err) != FIVO_OK)
         return fail(s, &err, 1);

@@ -23,6 +23,7 @@ typedef struct fivo_host_settings {
     double learning_rate, checkpoint_every_secs, clip_global_norm;
     long max_steps, summarize_every, eval_every, keep_checkpoints, early_stopping_patience;
     long decay_steps;
+    double memory_budget_mb; /* 0: no limit */
     bool normalize_by_seq_len, tensorboard;
     /* [eval] */
     const char *eval_split, *checkpoint, *eval_bounds;

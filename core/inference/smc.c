@@ -8,12 +8,30 @@
  * more at the sequence's last step if it did not resample there. (The
  * reference adds the final update at the batch's last step; since masked
  * weights stop changing after a sequence ends the per-sequence value is the
- * same.) Ancestor indices carry no gradient: resampling gathers rows. */
+ * same.) Ancestor indices carry no gradient: resampling gathers rows.
+ *
+ * With a memory budget (fivo_ctx_set_memory_budget) the loop keeps the tape
+ * for one segment of steps at a time: a segment ends once its arena use
+ * passes half the budget (backward about doubles it; what set_observations
+ * and zero_state made once for all steps comes on top), the carried values (state rows,
+ * log weights, log p-hat) are copied to the side region and the segment's
+ * memory is released. One tape node then stands for the whole loop; its
+ * backward recomputes each segment's forward from its checkpoint, last
+ * segment first, seeds the outputs' gradients (the later segment's input
+ * gradients, or the loss's on log p-hat), runs that segment's tape backward
+ * and releases it. The recomputed steps draw the same random numbers (the
+ * streams are keyed by step) and run the same ops on the same bits, and the
+ * weight-gradient chunks are cut as in one flush, so the gradients are
+ * bit-identical to the whole tape's, whatever the segment length. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <fivo/plugin_bound.h>
 #include <fivo/smc.h>
 #include <fivo/weights.h>
+
+#include "ctx_internal.h" /* segments: marks, releases, the side region */
 
 fivo_status fivo_criterion_parse(const char *text, fivo_criterion *out, fivo_error *err)
 {
@@ -154,132 +172,110 @@ static fivo_tensor *filter_particles(fivo_ctx *ctx, const fivo_state *s, smc_wor
     return s->count == 1 ? cols[0] : fivo_concat_cols(ctx, s->count, (const fivo_tensor *const *)cols);
 }
 
-fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batch *batch,
-                         const fivo_smc_options *opts, fivo_smc_result *out, fivo_error *err)
-{
-    memset(out, 0, sizeof *out);
-    fivo_status st = check_args(model, batch, opts, err);
-    if (st != FIVO_OK)
-        return st;
 
+/* The carried values at a segment's start, frozen in the side region. */
+typedef struct smc_frozen {
+    int rows, cols;
+    uint32_t flags;
+    float *data;
+} smc_frozen;
+
+typedef struct smc_ckpt {
+    int count;
+    smc_frozen st[FIVO_STATE_MAX], lw, phat;
+} smc_ckpt;
+
+/* One run: what the steps need, kept in the arena's prefix so the
+ * checkpoint node's backward can replay steps after fivo_smc_run returned. */
+typedef struct smc_run {
+    fivo_model model; /* copies: the caller's may live on its stack */
+    fivo_batch batch;
+    fivo_smc_options opts;
+    bool transport, relaxed, weighted, blended;
+    double log_n, log_ess_min;
     smc_work w;
-    w.N = opts->num_particles;
-    w.B = batch->batch_size;
-    w.T = batch->max_len;
-    w.R = w.N * w.B;
-    const int N = w.N, B = w.B, T = w.T, R = w.R;
+    uint32_t *keys;
+    fivo_tensor *zeros_r, *zeros_b, *zeros_n;
+    fivo_smc_result *out; /* NULL while replaying */
+    int64_t valid_steps, resample_steps, var_count;
+    double var_sum;
+    /* carried through the steps */
+    fivo_state state, state0;
+    fivo_tensor *log_w, *log_phat;
+    /* segments: [seg_start[s], seg_start[s + 1]); ckpt[s] for s >= 1 */
+    int nseg;
+    int *seg_start;
+    smc_ckpt *ckpt;
+    fivo_tensor *phat_out; /* the checkpoint node's output */
+} smc_run;
+
+static void set_keys(fivo_ctx *ctx, const smc_run *r)
+{
+    fivo_ctx_set_row_keys(ctx, r->batch.seq_ids != NULL ? r->keys : NULL, r->w.R);
+}
+
+/* One step t of the loop, on r's carried values. replay: a segment's
+ * recomputation in backward (no diagnostics, no result arrays). */
+static fivo_status smc_step(fivo_ctx *ctx, smc_run *r, int t, bool replay, fivo_error *err)
+{
+    smc_work *wk = &r->w;
+    const int N = wk->N, B = wk->B, R = wk->R;
+    const fivo_model *model = &r->model;
+    const fivo_batch *batch = &r->batch;
+    const fivo_smc_options *opts = &r->opts;
     const fivo_resampler *resampler = opts->resampler;
-    const bool can_resample = opts->criterion != FIVO_RESAMPLE_NEVER;
-    /* Slot precedence (fivo/plugin_resampler.h): transport, relaxed,
-     * weighted, plain. Existing resamplers' vtables end before the 2.0 slots,
-     * so they take exactly the paths they always took. */
-    const bool transport = can_resample && FIVO_RESAMPLER_HAS(resampler, resample_transport);
-    const bool relaxed =
-        can_resample && !transport && FIVO_RESAMPLER_HAS(resampler, resample_relaxed);
-    const bool weighted = can_resample && !transport && !relaxed &&
-                          FIVO_RESAMPLER_HAS(resampler, resample_weighted);
-    const bool blended = transport || relaxed;
-    const double log_n = log((double)N);
-    const double log_ess_min =
-        opts->ess_threshold > 0.0 ? log(opts->ess_threshold * (double)N) : -INFINITY;
+    const bool blended = r->blended, transport = r->transport, weighted = r->weighted;
+    smc_work w = *wk;
+    fivo_status st;
 
-    w.active = fivo_ctx_alloc(ctx, (size_t)R);
-    w.add = fivo_ctx_alloc(ctx, (size_t)B);
-    w.res = fivo_ctx_alloc(ctx, (size_t)B);
-    w.reset = fivo_ctx_alloc(ctx, (size_t)R);
-    w.index = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)R);
-    w.filter_rows = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)N);
-    w.ancestors = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)N);
-    w.lw = fivo_ctx_alloc(ctx, sizeof(double) * (size_t)N);
-    w.blend = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B);
-    w.parts = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B);
-    w.lw_new = weighted ? fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B) : NULL;
-    uint32_t *keys = fivo_ctx_alloc(ctx, sizeof(uint32_t) * (size_t)R);
-    out->log_weights = fivo_ctx_alloc(ctx, sizeof(float) * (size_t)T * (size_t)R);
-    out->resampled = fivo_ctx_alloc(ctx, (size_t)T * (size_t)B);
-    if (!w.active || !w.add || !w.res || !w.reset || !w.index || !w.filter_rows ||
-        !w.ancestors || !w.lw || !w.blend || !w.parts || (weighted && !w.lw_new) || !keys ||
-        !out->log_weights ||
-        !out->resampled)
-        return fivo_error_set(err, FIVO_ERR_NOMEM, "smc: arena exhausted");
-
-    /* Stable random numbers per sequence: proposal noise keyed by
-     * seq_id * N + particle, resampling uniforms by seq_id. */
-    if (batch->seq_ids != NULL) {
-        for (int p = 0; p < N; p++)
-            for (int b = 0; b < B; b++)
-                keys[p * B + b] = (uint32_t)batch->seq_ids[b] * (uint32_t)N + (uint32_t)p;
-        fivo_ctx_set_row_keys(ctx, keys, R);
-    } else {
-        fivo_ctx_set_row_keys(ctx, NULL, R);
-    }
-
-    st = fivo_model_set_observations(model, ctx, batch, N, err);
+    fivo_state next;
+    memset(&next, 0, sizeof next);
+    fivo_tensor *alpha = NULL;
+    st = fivo_model_propose_and_weight(model, ctx, &r->state, t, &next, &alpha, err);
     if (st != FIVO_OK)
-        return fivo_error_prefix(err, "model '%s' set_observations: ", model->name);
-    fivo_state state;
-    memset(&state, 0, sizeof state);
-    st = fivo_model_zero_state(model, ctx, R, &state, err);
-    if (st != FIVO_OK)
-        return fivo_error_prefix(err, "model '%s' zero_state: ", model->name);
-    if ((st = check_state(&state, R, "zero_state", 0, err)) != FIVO_OK)
+        return fivo_error_prefix(err, "model '%s' at step %d: ", model->name, t);
+    if ((st = fivo_ctx_status(ctx, err)) != FIVO_OK)
+        return fivo_error_prefix(err, "model '%s' at step %d: ", model->name, t);
+    if (alpha == NULL || alpha->rows != R || alpha->cols != 1)
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "model '%s' at step %d: log weight is %d x %d, expected %d x 1",
+                              model->name, t, alpha ? alpha->rows : -1,
+                              alpha ? alpha->cols : -1, R);
+    if ((st = check_state(&next, R, "propose_and_weight", t, err)) != FIVO_OK)
         return st;
 
-    fivo_tensor *zeros_r = fivo_tensor_zeros(ctx, R, 1);
-    fivo_tensor *zeros_b = fivo_tensor_zeros(ctx, B, 1);
-    fivo_tensor *zeros_n = weighted ? fivo_tensor_zeros(ctx, N, 1) : NULL;
-    fivo_tensor *log_w = zeros_r;
-    fivo_tensor *log_phat = zeros_b;
-    int64_t valid_steps = 0, resample_steps = 0, var_count = 0;
-    double var_sum = 0.0;
-
-    for (int t = 0; t < T; t++) {
-        fivo_state next;
-        memset(&next, 0, sizeof next);
-        fivo_tensor *alpha = NULL;
-        st = fivo_model_propose_and_weight(model, ctx, &state, t, &next, &alpha, err);
-        if (st != FIVO_OK)
-            return fivo_error_prefix(err, "model '%s' at step %d: ", model->name, t);
-        if ((st = fivo_ctx_status(ctx, err)) != FIVO_OK)
-            return fivo_error_prefix(err, "model '%s' at step %d: ", model->name, t);
-        if (alpha == NULL || alpha->rows != R || alpha->cols != 1)
-            return fivo_error_set(err, FIVO_ERR_INVALID,
-                                  "model '%s' at step %d: log weight is %d x %d, expected %d x 1",
-                                  model->name, t, alpha ? alpha->rows : -1,
-                                  alpha ? alpha->cols : -1, R);
-        if ((st = check_state(&next, R, "propose_and_weight", t, err)) != FIVO_OK)
-            return st;
-
-        /* Mask incremental weights past each sequence's end. */
-        bool all_active = true;
-        for (int p = 0; p < N; p++)
-            for (int b = 0; b < B; b++) {
-                uint8_t a = t < batch->lengths[b];
-                w.active[p * B + b] = a;
-                all_active = all_active && a;
-            }
-        log_w = fivo_add(ctx, log_w, all_active ? alpha
-                                                : fivo_select_rows(ctx, w.active, alpha, zeros_r));
-        memcpy(out->log_weights + (size_t)t * R, log_w->data, sizeof(float) * (size_t)R);
-
-        /* Per filter: check, diagnostics, criterion, ancestors. */
-        bool any_add = false, any_res = false;
-        fivo_rng rng = fivo_ctx_rng(ctx, FIVO_RNG_RESAMPLE, (uint32_t)t);
+    /* Mask incremental weights past each sequence's end. */
+    bool all_active = true;
+    for (int p = 0; p < N; p++)
         for (int b = 0; b < B; b++) {
-            w.add[b] = 0;
-            w.res[b] = 0;
-            w.blend[b] = NULL;
-            if (weighted)
-                w.lw_new[b] = NULL;
-            for (int p = 0; p < N; p++)
-                w.index[p * B + b] = p * B + b;
-            if (t >= batch->lengths[b])
-                continue;
-            for (int p = 0; p < N; p++)
-                w.lw[p] = log_w->data[p * B + b];
-            if ((st = fivo_weights_check(w.lw, N, err)) != FIVO_OK)
-                return seq_error(err, batch, t, b);
-            valid_steps++;
+            uint8_t a = t < batch->lengths[b];
+            w.active[p * B + b] = a;
+            all_active = all_active && a;
+        }
+    fivo_tensor *log_w = fivo_add(ctx, r->log_w, all_active ? alpha
+                                          : fivo_select_rows(ctx, w.active, alpha, r->zeros_r));
+    if (!replay)
+        memcpy(r->out->log_weights + (size_t)t * R, log_w->data, sizeof(float) * (size_t)R);
+
+    /* Per filter: check, diagnostics, criterion, ancestors. */
+    bool any_add = false, any_res = false;
+    fivo_rng rng = fivo_ctx_rng(ctx, FIVO_RNG_RESAMPLE, (uint32_t)t);
+    for (int b = 0; b < B; b++) {
+        w.add[b] = 0;
+        w.res[b] = 0;
+        w.blend[b] = NULL;
+        if (weighted)
+            w.lw_new[b] = NULL;
+        for (int p = 0; p < N; p++)
+            w.index[p * B + b] = p * B + b;
+        if (t >= batch->lengths[b])
+            continue;
+        for (int p = 0; p < N; p++)
+            w.lw[p] = log_w->data[p * B + b];
+        if ((st = fivo_weights_check(w.lw, N, err)) != FIVO_OK)
+            return seq_error(err, batch, t, b);
+        if (!replay) {
+            r->valid_steps++;
             /* Variance of the log weights over the particles (normalisation
              * is a shift, so it does not change it); finite ones only. */
             double m = 0.0, s2 = 0.0;
@@ -291,93 +287,419 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
                     m += d / nf;
                     s2 += d * (w.lw[p] - m);
                 }
-            var_sum += s2 / nf;
-            var_count++;
+            r->var_sum += s2 / nf;
+            r->var_count++;
+        }
 
-            bool resample = opts->criterion == FIVO_RESAMPLE_ALWAYS ||
-                            (opts->criterion == FIVO_RESAMPLE_ESS &&
-                             fivo_weights_log_ess(w.lw, N) <= log_ess_min);
-            w.res[b] = resample;
-            w.add[b] = resample || t == batch->lengths[b] - 1;
-            any_add = any_add || w.add[b];
-            if (!resample)
-                continue;
-            any_res = true;
-            resample_steps++;
-            uint32_t key = batch->seq_ids != NULL ? (uint32_t)batch->seq_ids[b] : (uint32_t)b;
-            if (blended) {
+        bool resample = opts->criterion == FIVO_RESAMPLE_ALWAYS ||
+                        (opts->criterion == FIVO_RESAMPLE_ESS &&
+                         fivo_weights_log_ess(w.lw, N) <= r->log_ess_min);
+        w.res[b] = resample;
+        w.add[b] = resample || t == batch->lengths[b] - 1;
+        any_add = any_add || w.add[b];
+        if (!resample)
+            continue;
+        any_res = true;
+        if (!replay)
+            r->resample_steps++;
+        uint32_t key = batch->seq_ids != NULL ? (uint32_t)batch->seq_ids[b] : (uint32_t)b;
+        if (blended) {
+            for (int p = 0; p < N; p++)
+                w.filter_rows[p] = p * B + b;
+            fivo_tensor *lwb = fivo_gather_rows(ctx, log_w, w.filter_rows, N);
+            st = transport ? fivo_resampler_resample_transport(
+                                 resampler, ctx, lwb, filter_particles(ctx, &next, &w), &rng,
+                                 key, &w.blend[b], err)
+                           : fivo_resampler_resample_relaxed(resampler, ctx, lwb, &rng, key,
+                                                             &w.blend[b], err);
+            if (st == FIVO_OK && (w.blend[b] == NULL || w.blend[b]->rows != N ||
+                                  w.blend[b]->cols != N))
+                st = fivo_error_set(err, FIVO_ERR_INVALID,
+                                    "resampler '%s' returned a blend that is not %d x %d",
+                                    resampler->name, N, N);
+        } else {
+            if (weighted) {
                 for (int p = 0; p < N; p++)
                     w.filter_rows[p] = p * B + b;
                 fivo_tensor *lwb = fivo_gather_rows(ctx, log_w, w.filter_rows, N);
-                st = transport ? fivo_resampler_resample_transport(
-                                     resampler, ctx, lwb, filter_particles(ctx, &next, &w), &rng,
-                                     key, &w.blend[b], err)
-                               : fivo_resampler_resample_relaxed(resampler, ctx, lwb, &rng, key,
-                                                                 &w.blend[b], err);
-                if (st == FIVO_OK && (w.blend[b] == NULL || w.blend[b]->rows != N ||
-                                      w.blend[b]->cols != N))
+                st = fivo_resampler_resample_weighted(resampler, ctx, lwb, w.lw, &rng,
+                                                      key, w.ancestors, &w.lw_new[b], err);
+                if (st == FIVO_OK && (w.lw_new[b] == NULL || w.lw_new[b]->rows != N ||
+                                      w.lw_new[b]->cols != 1))
                     st = fivo_error_set(err, FIVO_ERR_INVALID,
-                                        "resampler '%s' returned a blend that is not %d x %d",
-                                        resampler->name, N, N);
+                                        "resampler '%s' returned restart weights that are "
+                                        "not %d x 1",
+                                        resampler->name, N);
             } else {
-                if (weighted) {
-                    for (int p = 0; p < N; p++)
-                        w.filter_rows[p] = p * B + b;
-                    fivo_tensor *lwb = fivo_gather_rows(ctx, log_w, w.filter_rows, N);
-                    st = fivo_resampler_resample_weighted(resampler, ctx, lwb, w.lw, &rng,
-                                                          key, w.ancestors, &w.lw_new[b], err);
-                    if (st == FIVO_OK && (w.lw_new[b] == NULL || w.lw_new[b]->rows != N ||
-                                          w.lw_new[b]->cols != 1))
-                        st = fivo_error_set(err, FIVO_ERR_INVALID,
-                                            "resampler '%s' returned restart weights that are "
-                                            "not %d x 1",
-                                            resampler->name, N);
-                } else {
-                    st = fivo_resampler_resample(resampler, w.lw, N, &rng, key, w.ancestors,
-                                                 err);
-                }
-                for (int p = 0; st == FIVO_OK && p < N; p++) {
-                    if (w.ancestors[p] < 0 || w.ancestors[p] >= N)
-                        st = fivo_error_set(err, FIVO_ERR_INVALID,
-                                            "resampler '%s' returned ancestor %d outside [0, %d)",
-                                            resampler->name, (int)w.ancestors[p], N);
-                    else
-                        w.index[p * B + b] = w.ancestors[p] * B + b;
-                }
+                st = fivo_resampler_resample(resampler, w.lw, N, &rng, key, w.ancestors,
+                                             err);
             }
-            if (st != FIVO_OK)
-                return seq_error(err, batch, t, b);
+            for (int p = 0; st == FIVO_OK && p < N; p++) {
+                if (w.ancestors[p] < 0 || w.ancestors[p] >= N)
+                    st = fivo_error_set(err, FIVO_ERR_INVALID,
+                                        "resampler '%s' returned ancestor %d outside [0, %d)",
+                                        resampler->name, (int)w.ancestors[p], N);
+                else
+                    w.index[p * B + b] = w.ancestors[p] * B + b;
+            }
         }
-
-        /* log Z-hat += logsumexp(w) - log N where resampled or ending. */
-        if (any_add) {
-            fivo_tensor *upd = fivo_add_scalar(ctx, fivo_logsumexp_groups(ctx, log_w, N),
-                                               (float)-log_n);
-            log_phat = fivo_add(ctx, log_phat, fivo_select_rows(ctx, w.add, upd, zeros_b));
-        }
-        if (any_res) {
-            for (int k = 0; k < next.count; k++)
-                next.t[k] = blended ? blend_rows(ctx, next.t[k], &w)
-                                    : fivo_gather_rows(ctx, next.t[k], w.index, R);
-            for (int p = 0; p < N; p++)
-                for (int b = 0; b < B; b++)
-                    w.reset[p * B + b] = w.res[b];
-            log_w = fivo_select_rows(ctx, w.reset,
-                                     weighted ? restart_weights(ctx, zeros_n, &w) : zeros_r, log_w);
-        }
-        memcpy(out->resampled + (size_t)t * B, w.res, (size_t)B);
-        state = next;
-        if ((st = fivo_ctx_status(ctx, err)) != FIVO_OK)
-            return fivo_error_prefix(err, "smc at step %d: ", t);
+        if (st != FIVO_OK)
+            return seq_error(err, batch, t, b);
     }
 
-    out->log_phat = log_phat;
+    /* log Z-hat += logsumexp(w) - log N where resampled or ending. */
+    if (any_add) {
+        fivo_tensor *upd = fivo_add_scalar(ctx, fivo_logsumexp_groups(ctx, log_w, N),
+                                           (float)-r->log_n);
+        r->log_phat = fivo_add(ctx, r->log_phat, fivo_select_rows(ctx, w.add, upd, r->zeros_b));
+    }
+    if (any_res) {
+        for (int k = 0; k < next.count; k++)
+            next.t[k] = blended ? blend_rows(ctx, next.t[k], &w)
+                                : fivo_gather_rows(ctx, next.t[k], w.index, R);
+        for (int p = 0; p < N; p++)
+            for (int b = 0; b < B; b++)
+                w.reset[p * B + b] = w.res[b];
+        log_w = fivo_select_rows(ctx, w.reset,
+                                 weighted ? restart_weights(ctx, r->zeros_n, &w) : r->zeros_r,
+                                 log_w);
+    }
+    if (!replay)
+        memcpy(r->out->resampled + (size_t)t * B, w.res, (size_t)B);
+    r->log_w = log_w;
+    r->state = next;
+    if ((st = fivo_ctx_status(ctx, err)) != FIVO_OK)
+        return fivo_error_prefix(err, "smc at step %d: ", t);
+    return FIVO_OK;
+}
+
+/* ---- segments --------------------------------------------------------- */
+
+static bool freeze(fivo_ctx *ctx, const fivo_tensor *t, smc_frozen *f)
+{
+    f->rows = t->rows;
+    f->cols = t->cols;
+    f->flags = t->flags & FIVO_TENSOR_REQUIRES_GRAD;
+    size_t n = fivo_tensor_size(t);
+    f->data = fivo__side_alloc(ctx, n * sizeof(float));
+    if (f->data == NULL)
+        return false;
+    memcpy(f->data, t->data, n * sizeof(float));
+    return true;
+}
+
+/* A leaf in the arena with a frozen value: a segment's input. */
+static fivo_tensor *thaw(fivo_ctx *ctx, const smc_frozen *f)
+{
+    fivo_tensor *t = fivo_tensor_from(ctx, f->rows, f->cols, f->data);
+    t->flags |= f->flags;
+    return t;
+}
+
+/* A frozen value as a tensor outside the tape (final state and weights). */
+static fivo_tensor *frozen_tensor(fivo_ctx *ctx, const smc_frozen *f)
+{
+    fivo_tensor *t = fivo__side_alloc(ctx, sizeof *t);
+    if (t == NULL)
+        return fivo_tensor_from(ctx, f->rows, f->cols, f->data);
+    memset(t, 0, sizeof *t);
+    t->rows = f->rows;
+    t->cols = f->cols;
+    t->data = f->data;
+    t->node = -1;
+    return t;
+}
+
+static bool checkpoint(fivo_ctx *ctx, const smc_run *r, smc_ckpt *c)
+{
+    c->count = r->state.count;
+    for (int k = 0; k < c->count; k++)
+        if (!freeze(ctx, r->state.t[k], &c->st[k]))
+            return false;
+    return freeze(ctx, r->log_w, &c->lw) && freeze(ctx, r->log_phat, &c->phat);
+}
+
+static void restore(fivo_ctx *ctx, smc_run *r, const smc_ckpt *c)
+{
+    r->state.count = c->count;
+    for (int k = 0; k < c->count; k++)
+        r->state.t[k] = thaw(ctx, &c->st[k]);
+    r->log_w = thaw(ctx, &c->lw);
+    r->log_phat = thaw(ctx, &c->phat);
+}
+
+/* Seeds t's gradient with g (a later segment's gradient of its input). */
+static void seed(fivo_ctx *ctx, fivo_tensor *t, const float *g)
+{
+    if (g == NULL || !fivo__req(t))
+        return;
+    size_t n = fivo_tensor_size(t);
+    bool fresh;
+    float *d = fivo__grad_fresh(ctx, t, &fresh);
+    if (d == NULL)
+        return;
+    if (fresh)
+        memcpy(d, g, n * sizeof(float));
+    else
+        for (size_t i = 0; i < n; i++)
+            d[i] += g[i];
+}
+
+/* A segment input's gradient, copied out before the release (NULL: none). */
+static float *harvest(const fivo_tensor *t, float *dst)
+{
+    if (t->grad == NULL || dst == NULL)
+        return NULL;
+    memcpy(dst, t->grad, fivo_tensor_size(t) * sizeof(float));
+    return dst;
+}
+
+static void segments_backward(fivo_ctx *ctx, fivo_node *n)
+{
+    smc_run *r = n->aux;
+    const int B = r->w.B, R = r->w.R, K = r->state0.count;
+    const int saved_nodes = ctx->nnodes, saved_floor = ctx->seg_floor;
+    fivo_error err = {0};
+    /* carried gradients: room for the largest input of each kind */
+    float *cst[FIVO_STATE_MAX] = {0}, *cg_st[FIVO_STATE_MAX] = {0};
+    size_t cap[FIVO_STATE_MAX] = {0};
+    for (int s = 1; s < r->nseg; s++)
+        for (int k = 0; k < r->ckpt[s].count; k++) {
+            size_t sz = (size_t)r->ckpt[s].st[k].rows * (size_t)r->ckpt[s].st[k].cols;
+            if (sz > cap[k])
+                cap[k] = sz;
+        }
+    for (int k = 0; k < FIVO_STATE_MAX; k++)
+        if (cap[k] > 0)
+            cst[k] = fivo__alloc_floats(ctx, cap[k]);
+    float *clw = fivo__alloc_floats(ctx, (size_t)R), *cphat = fivo__alloc_floats(ctx, (size_t)B);
+    if (clw == NULL || cphat == NULL || r->phat_out->grad == NULL)
+        return;
+    memcpy(cphat, r->phat_out->grad, sizeof(float) * (size_t)B);
+    float *g_lw = NULL, *g_phat = cphat;
+    int count_out = 0;
+    (void)K;
+    set_keys(ctx, r);
+    fivo_ctx_mark m = fivo__ctx_mark(ctx);
+    ctx->seg_floor = m.nnodes;
+    for (int s = r->nseg - 1; s >= 0 && ctx->status == FIVO_OK; s--) {
+        if (s == 0) {
+            r->state = r->state0;
+            r->log_w = r->zeros_r;
+            r->log_phat = r->zeros_b;
+        } else {
+            restore(ctx, r, &r->ckpt[s]);
+        }
+        fivo_state in = r->state;
+        fivo_tensor *in_lw = r->log_w, *in_phat = r->log_phat;
+        for (int t = r->seg_start[s]; t < r->seg_start[s + 1]; t++)
+            if (smc_step(ctx, r, t, true, &err) != FIVO_OK) {
+                fivo_ctx_fail(ctx, err.code ? err.code : FIVO_ERR_INVALID,
+                              "smc: recomputing step %d in backward: %s", t, err.message);
+                break;
+            }
+        if (ctx->status != FIVO_OK)
+            break;
+        seed(ctx, r->log_phat, g_phat);
+        seed(ctx, r->log_w, g_lw);
+        for (int k = 0; k < count_out && k < r->state.count; k++)
+            seed(ctx, r->state.t[k], cg_st[k]);
+        fivo__backward_tail(ctx, m.nnodes);
+        if (s > 0) {
+            g_phat = harvest(in_phat, cphat);
+            g_lw = harvest(in_lw, clw);
+            count_out = in.count;
+            for (int k = 0; k < in.count; k++)
+                cg_st[k] = harvest(in.t[k], cst[k]);
+        }
+        fivo__wgrad_stage(ctx);
+        fivo__ctx_release(ctx, &m);
+    }
+    ctx->seg_floor = saved_floor;
+    ctx->nnodes = saved_nodes;
+}
+
+fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batch *batch,
+                         const fivo_smc_options *opts, fivo_smc_result *out, fivo_error *err)
+{
+    memset(out, 0, sizeof *out);
+    fivo_status st = check_args(model, batch, opts, err);
+    if (st != FIVO_OK)
+        return st;
+
+    smc_run *r = fivo_ctx_alloc(ctx, sizeof *r);
+    if (r == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "smc: arena exhausted");
+    memset(r, 0, sizeof *r);
+    r->model = *model;
+    r->batch = *batch;
+    r->opts = *opts;
+    r->out = out;
+    smc_work *wk = &r->w;
+    wk->N = opts->num_particles;
+    wk->B = batch->batch_size;
+    wk->T = batch->max_len;
+    wk->R = wk->N * wk->B;
+    const int N = wk->N, B = wk->B, T = wk->T, R = wk->R;
+    const fivo_resampler *resampler = opts->resampler;
+    const bool can_resample = opts->criterion != FIVO_RESAMPLE_NEVER;
+    /* Slot precedence (fivo/plugin_resampler.h): transport, relaxed,
+     * weighted, plain. Existing resamplers' vtables end before the 2.0 slots,
+     * so they take exactly the paths they always took. */
+    r->transport = can_resample && FIVO_RESAMPLER_HAS(resampler, resample_transport);
+    r->relaxed = can_resample && !r->transport && FIVO_RESAMPLER_HAS(resampler, resample_relaxed);
+    r->weighted = can_resample && !r->transport && !r->relaxed &&
+                  FIVO_RESAMPLER_HAS(resampler, resample_weighted);
+    r->blended = r->transport || r->relaxed;
+    r->log_n = log((double)N);
+    r->log_ess_min = opts->ess_threshold > 0.0 ? log(opts->ess_threshold * (double)N) : -INFINITY;
+    const bool weighted = r->weighted;
+
+    wk->active = fivo_ctx_alloc(ctx, (size_t)R);
+    wk->add = fivo_ctx_alloc(ctx, (size_t)B);
+    wk->res = fivo_ctx_alloc(ctx, (size_t)B);
+    wk->reset = fivo_ctx_alloc(ctx, (size_t)R);
+    wk->index = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)R);
+    wk->filter_rows = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)N);
+    wk->ancestors = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)N);
+    wk->lw = fivo_ctx_alloc(ctx, sizeof(double) * (size_t)N);
+    wk->blend = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B);
+    wk->parts = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B);
+    wk->lw_new = weighted ? fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B) : NULL;
+    uint32_t *keys = r->keys = fivo_ctx_alloc(ctx, sizeof(uint32_t) * (size_t)R);
+    out->log_weights = fivo_ctx_alloc(ctx, sizeof(float) * (size_t)T * (size_t)R);
+    out->resampled = fivo_ctx_alloc(ctx, (size_t)T * (size_t)B);
+    if (!wk->active || !wk->add || !wk->res || !wk->reset || !wk->index || !wk->filter_rows ||
+        !wk->ancestors || !wk->lw || !wk->blend || !wk->parts || (weighted && !wk->lw_new) ||
+        !keys || !out->log_weights || !out->resampled)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "smc: arena exhausted");
+
+    /* Stable random numbers per sequence: proposal noise keyed by
+     * seq_id * N + particle, resampling uniforms by seq_id. */
+    if (batch->seq_ids != NULL)
+        for (int p = 0; p < N; p++)
+            for (int b = 0; b < B; b++)
+                keys[p * B + b] = (uint32_t)batch->seq_ids[b] * (uint32_t)N + (uint32_t)p;
+    set_keys(ctx, r);
+
+    st = fivo_model_set_observations(model, ctx, batch, N, err);
+    if (st != FIVO_OK)
+        return fivo_error_prefix(err, "model '%s' set_observations: ", model->name);
+    st = fivo_model_zero_state(model, ctx, R, &r->state0, err);
+    if (st != FIVO_OK)
+        return fivo_error_prefix(err, "model '%s' zero_state: ", model->name);
+    if ((st = check_state(&r->state0, R, "zero_state", 0, err)) != FIVO_OK)
+        return st;
+
+    r->zeros_r = fivo_tensor_zeros(ctx, R, 1);
+    r->zeros_b = fivo_tensor_zeros(ctx, B, 1);
+    r->zeros_n = weighted ? fivo_tensor_zeros(ctx, N, 1) : NULL;
+    r->state = r->state0;
+    r->log_w = r->zeros_r;
+    r->log_phat = r->zeros_b;
+
+    /* Segments only where a budget is set and a tape is kept. */
+    const size_t budget = ctx->memory_budget;
+    const int fixed = ctx->segment_steps;
+    const bool segmented = (budget > 0 || fixed > 0) && ctx->grad_enabled && T > 1;
+    size_t limit = 0;
+    if (segmented) {
+        r->seg_start = fivo__side_alloc(ctx, sizeof(int) * ((size_t)T + 1));
+        r->ckpt = fivo__side_alloc(ctx, sizeof(smc_ckpt) * ((size_t)T + 1));
+        if (r->seg_start == NULL || r->ckpt == NULL)
+            return fivo_ctx_status(ctx, err);
+        /* The budget is the tape's: what set_observations made once for
+         * all steps (the encoded observations, O(T x B)) comes on top. */
+        limit = fixed > 0 ? 0 : budget / 2; /* backward about doubles a segment */
+    }
+    r->nseg = 1;
+    if (segmented)
+        r->seg_start[0] = 0;
+    fivo_ctx_mark m = fivo__ctx_mark(ctx);
+
+    for (int t = 0; t < T; t++) {
+        if ((st = smc_step(ctx, r, t, false, err)) != FIVO_OK)
+            return st;
+        if (!segmented || t + 1 == T)
+            continue;
+        size_t used = fivo__ctx_in_use(ctx) - (m.used_before + (size_t)(m.ptr - ctx->blocks[m.cur].base));
+        if (fixed > 0 ? t + 1 - r->seg_start[r->nseg - 1] < fixed : used < limit)
+            continue;
+        if (fixed == 0 && t == r->seg_start[r->nseg - 1])
+            return fivo_error_set(err, FIVO_ERR_NOMEM,
+                                  "memory budget of %.2f MB is too small for one step of %d rows: "
+                                  "it needs at least %.2f MB",
+                                  (double)budget / 1048576.0, R,
+                                  (double)(2 * used) / 1048576.0 + 0.01);
+        smc_ckpt *c = &r->ckpt[r->nseg];
+        if (!checkpoint(ctx, r, c))
+            return fivo_ctx_status(ctx, err);
+        r->seg_start[r->nseg++] = t + 1;
+        fivo__ctx_release(ctx, &m);
+        restore(ctx, r, c);
+    }
+
     out->max_len = T;
     out->batch_size = B;
     out->num_particles = N;
-    out->resample_rate = valid_steps > 0 ? (double)resample_steps / (double)valid_steps : 0.0;
-    out->log_weight_var = var_count > 0 ? var_sum / (double)var_count : 0.0;
-    out->final_state = state;
-    out->final_log_weights = log_w;
-    return FIVO_OK;
+    out->resample_rate =
+        r->valid_steps > 0 ? (double)r->resample_steps / (double)r->valid_steps : 0.0;
+    out->log_weight_var = r->var_count > 0 ? r->var_sum / (double)r->var_count : 0.0;
+    if (r->nseg == 1) { /* the whole tape fits: nothing to recompute */
+        out->log_phat = r->log_phat;
+        out->final_state = r->state;
+        out->final_log_weights = r->log_w;
+        return FIVO_OK;
+    }
+    /* Freeze the results, release the last segment and stand one node for
+     * the loop. The final state and weights are values only. */
+    smc_ckpt *fin = fivo__side_alloc(ctx, sizeof *fin);
+    if (fin == NULL || !checkpoint(ctx, r, fin))
+        return fivo_ctx_status(ctx, err);
+    r->seg_start[r->nseg] = T;
+    r->out = NULL;
+    fivo__ctx_release(ctx, &m);
+    out->final_state.count = fin->count;
+    for (int k = 0; k < fin->count; k++)
+        out->final_state.t[k] = frozen_tensor(ctx, &fin->st[k]);
+    out->final_log_weights = frozen_tensor(ctx, &fin->lw);
+    r->phat_out = fivo_tensor_from(ctx, B, 1, fin->phat.data);
+    if (fin->phat.flags & FIVO_TENSOR_REQUIRES_GRAD) {
+        fivo_node *n = fivo__record(ctx, segments_backward, r->phat_out);
+        if (n != NULL)
+            n->aux = r;
+    }
+    out->log_phat = r->phat_out;
+    return fivo_ctx_status(ctx, err);
+}
+
+fivo_status fivo_smc_check_budget(const struct fivo_bound *bound, const fivo_model *model,
+                                  const fivo_resampler *resampler, int batch_size, int dim,
+                                  int num_particles, size_t budget, fivo_error *err)
+{
+    if (budget == 0)
+        return FIVO_OK;
+    if (batch_size < 1 || dim < 1)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "memory check: %d sequences of width %d",
+                              batch_size, dim);
+    /* two steps of zeros: the first must fit in a segment of its own */
+    size_t n = (size_t)2 * (size_t)batch_size * (size_t)dim;
+    float *x = calloc(n, sizeof *x);
+    int32_t *len = calloc((size_t)batch_size, sizeof *len);
+    fivo_ctx *ctx = fivo_ctx_new((size_t)1 << 20, 0);
+    fivo_status st = FIVO_OK;
+    if (x == NULL || len == NULL || ctx == NULL) {
+        st = fivo_error_set(err, FIVO_ERR_NOMEM, "memory check: out of memory");
+    } else {
+        for (int b = 0; b < batch_size; b++)
+            len[b] = 2;
+        fivo_batch batch = {2, batch_size, dim, x, x, len, NULL};
+        ctx->memory_budget = budget; /* no pre-sizing for a probe */
+        fivo_smc_result res;
+        st = fivo_bound_compute(bound, ctx, model, resampler, &batch, num_particles, &res, err);
+    }
+    fivo_ctx_free(ctx);
+    free(x);
+    free(len);
+    return st;
 }

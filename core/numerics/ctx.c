@@ -54,6 +54,8 @@ void fivo_ctx_free(fivo_ctx *ctx)
     if (ctx == NULL)
         return;
     fivo__arena_free(ctx);
+    fivo__side_free(ctx);
+    fivo__wgrad_free(ctx);
     fivo_threads_free(ctx->threads);
     free(ctx->wg);
     free(ctx->tr);
@@ -66,8 +68,11 @@ void fivo_ctx_free(fivo_ctx *ctx)
 void fivo_ctx_reset(fivo_ctx *ctx)
 {
     fivo__arena_reset(ctx);
+    fivo__side_reset(ctx);
+    ctx->seg_floor = 0;
     ctx->nnodes = 0;
     ctx->nwg = 0;
+    ctx->wgrad_streamed = false;
     ctx->ntr = 0;
     ctx->status = FIVO_OK;
     ctx->message[0] = '\0';

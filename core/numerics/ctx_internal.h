@@ -36,6 +36,14 @@ typedef struct fivo_wgrad_group {
     bool bias;
     int rows;
     fivo_wgrad_part *head, *tail; /* arena, in tape order */
+    /* Streaming flush (segments release their arena): rows packed so far
+     * of the chunk being filled, or a bias's running double sums; malloc'd,
+     * kept across steps. */
+    float *stage;
+    double *bias_acc;
+    size_t stage_floats;
+    int staged, bias_cap;
+    bool streamed;
 } fivo_wgrad_group;
 
 struct fivo_threads;
@@ -52,6 +60,22 @@ typedef struct fivo_arena_block {
     size_t size;
 } fivo_arena_block;
 
+/* A side region for what must outlive a released segment (gradients of
+ * values made before it, checkpointed states): malloc'd chunks kept across
+ * steps, bump-allocated, emptied at reset. */
+typedef struct fivo_side_chunk {
+    char *base;
+    size_t size, used;
+} fivo_side_chunk;
+
+/* A point in the arena and the tape to come back to (segment.c). */
+typedef struct fivo_ctx_mark {
+    int cur;
+    char *ptr;
+    size_t used_before;
+    int nnodes, ntr;
+} fivo_ctx_mark;
+
 struct fivo_ctx {
     /* Bump pointer into the current block: the hot path touches only these. */
     char *ptr;
@@ -64,6 +88,16 @@ struct fivo_ctx {
     size_t max_bytes;           /* 0 = no limit */
     size_t used_before;         /* bytes used in blocks before `cur` */
     size_t peak;
+
+    fivo_side_chunk *side;
+    int nside, cap_side, side_cur;
+    size_t memory_budget;       /* 0: keep the whole tape (no segments) */
+    int segment_steps;          /* > 0: segments of this many steps */
+    /* While a segment's backward runs: tensors made by nodes below this
+     * index (before the segment) get gradient buffers from the side region,
+     * so they survive the segment's release. 0 otherwise. */
+    int seg_floor;
+    bool wgrad_streamed;        /* some group holds staged rows */
 
     /* The tape: a vector kept across resets (grows only while warming up). */
     fivo_node *nodes;
@@ -149,11 +183,14 @@ static inline bool fivo__req(const fivo_tensor *t)
  * until the next record call. */
 FIVO_INTERNAL fivo_node *fivo__record(fivo_ctx *ctx, fivo_backward_fn fn, fivo_tensor *out);
 
+FIVO_INTERNAL float *fivo__side_grad(fivo_ctx *ctx, fivo_tensor *t, bool zero);
+
 /* The gradient buffer of t, allocated and zeroed on first use. */
 static inline float *fivo__grad(fivo_ctx *ctx, fivo_tensor *t)
 {
     if (t->grad == NULL)
-        t->grad = fivo__zeros(ctx, fivo_tensor_size(t));
+        t->grad = t->node < ctx->seg_floor && t->node >= 0 ? fivo__side_grad(ctx, t, true)
+                                                             : fivo__zeros(ctx, fivo_tensor_size(t));
     return t->grad;
 }
 
@@ -165,8 +202,28 @@ static inline float *fivo__grad_fresh(fivo_ctx *ctx, fivo_tensor *t, bool *fresh
 {
     *fresh = t->grad == NULL;
     if (t->grad == NULL)
-        t->grad = fivo__alloc_floats(ctx, fivo_tensor_size(t));
+        t->grad = t->node < ctx->seg_floor && t->node >= 0
+                      ? fivo__side_grad(ctx, t, false)
+                      : fivo__alloc_floats(ctx, fivo_tensor_size(t));
     return t->grad;
 }
+
+/* Segments (segment.c): marks, releases, the side region, a backward over
+ * the tape's tail. */
+FIVO_INTERNAL fivo_ctx_mark fivo__ctx_mark(const fivo_ctx *ctx);
+FIVO_INTERNAL void fivo__ctx_release(fivo_ctx *ctx, const fivo_ctx_mark *m);
+FIVO_INTERNAL size_t fivo__ctx_in_use(const fivo_ctx *ctx);
+FIVO_INTERNAL void *fivo__side_alloc(fivo_ctx *ctx, size_t bytes);
+FIVO_INTERNAL void fivo__side_reset(fivo_ctx *ctx);
+FIVO_INTERNAL void fivo__side_free(fivo_ctx *ctx);
+FIVO_INTERNAL size_t fivo__side_bytes(const fivo_ctx *ctx);
+/* Runs the backward of nodes nnodes-1 .. first (skipping those no
+ * gradient reached). */
+FIVO_INTERNAL void fivo__backward_tail(fivo_ctx *ctx, int first);
+/* Moves the pending weight-gradient notes out of the arena: full chunks
+ * are formed now, the rest copied to each group's stage; the chunks (and
+ * so the bits) are those of one flush at the end. */
+FIVO_INTERNAL void fivo__wgrad_stage(fivo_ctx *ctx);
+FIVO_INTERNAL void fivo__wgrad_free(fivo_ctx *ctx);
 
 #endif

@@ -40,11 +40,14 @@ static fivo_wgrad_group *find_group(fivo_ctx *ctx, float *dst, int ld, int in, i
             fivo_ctx_fail(ctx, FIVO_ERR_NOMEM, "backward: cannot note %d weight gradients", cap);
             return NULL;
         }
+        memset(g + ctx->cap_wg, 0, (size_t)(cap - ctx->cap_wg) * sizeof *g);
         ctx->wg = g;
         ctx->cap_wg = cap;
     }
     fivo_wgrad_group *gr = &ctx->wg[ctx->nwg];
     ctx->wg_last = ctx->nwg++;
+    gr->staged = 0; /* the slot keeps its stage buffers */
+    gr->streamed = false;
     gr->dst = dst;
     gr->ld = ld;
     gr->in = in;
@@ -97,13 +100,13 @@ FIVO_KERNEL static void sum_rows_kernel(int rows, int cols, const float *restric
             acc[j] += (double)g[(size_t)r * cols + j];
 }
 
-static void flush_bias(fivo_ctx *ctx, const fivo_wgrad_group *gr)
+static void flush_bias(fivo_ctx *ctx, fivo_wgrad_group *gr)
 {
     double *acc = fivo__alloc(ctx, (size_t)gr->out * sizeof(double));
     if (acc == NULL)
         return;
     for (int j = 0; j < gr->out; j++)
-        acc[j] = 0.0;
+        acc[j] = gr->streamed ? gr->bias_acc[j] : 0.0;
     for (const fivo_wgrad_part *p = gr->head; p != NULL; p = p->next)
         sum_rows_kernel(p->rows, gr->out, p->g, acc);
     for (int j = 0; j < gr->out; j++)
@@ -123,8 +126,108 @@ static bool reserve_pack(fivo_ctx *ctx, size_t floats)
     return ctx->pack != NULL;
 }
 
-static void flush_weight(fivo_ctx *ctx, const fivo_wgrad_group *gr)
+/* Streaming: the rows of the chunk being filled live in the group's stage
+ * (x rows, then at stage + cap * in the g rows); a chunk is formed when the
+ * next part would not fit, exactly where one flush at the end cuts it. */
+static int stage_rows(const fivo_wgrad_group *gr)
 {
+    return (int)(gr->stage_floats / (size_t)(gr->in + gr->out));
+}
+
+static void stage_emit(fivo_ctx *ctx, fivo_wgrad_group *gr)
+{
+    if (gr->staged == 0)
+        return;
+    const float *xs = gr->stage, *gs = gr->stage + (size_t)stage_rows(gr) * gr->in;
+    fivo__sgemm(ctx, true, false, gr->in, gr->out, gr->staged, xs, gr->in, gs, gr->out, 1.0f,
+                gr->dst, gr->ld);
+    gr->staged = 0;
+}
+
+static void stage_weight(fivo_ctx *ctx, fivo_wgrad_group *gr)
+{
+    if (!gr->streamed) {
+        gr->staged = 0;
+        gr->streamed = true;
+    }
+    for (const fivo_wgrad_part *p = gr->head; p != NULL && ctx->status == FIVO_OK; p = p->next) {
+        if (gr->staged > 0 && gr->staged + p->rows > FIVO_WGRAD_CHUNK)
+            stage_emit(ctx, gr);
+        int need = gr->staged + p->rows > FIVO_WGRAD_CHUNK ? gr->staged + p->rows : FIVO_WGRAD_CHUNK;
+        if (stage_rows(gr) < need) { /* here staged is 0 unless the stage is new */
+            size_t floats = (size_t)need * (size_t)(gr->in + gr->out);
+            float *st = aligned_alloc(FIVO_ALIGN, (floats * sizeof(float) + FIVO_ALIGN - 1) &
+                                                      ~(size_t)(FIVO_ALIGN - 1));
+            if (st == NULL) {
+                fivo_ctx_fail(ctx, FIVO_ERR_NOMEM, "backward: cannot stage %zu floats", floats);
+                return;
+            }
+            free(gr->stage);
+            gr->stage = st;
+            gr->stage_floats = floats;
+        }
+        int cap = stage_rows(gr);
+        float *xs = gr->stage + (size_t)gr->staged * gr->in;
+        float *gs = gr->stage + (size_t)cap * gr->in + (size_t)gr->staged * gr->out;
+        if (p->ldx == gr->in)
+            memcpy(xs, p->x, (size_t)p->rows * gr->in * sizeof(float));
+        else
+            for (int r = 0; r < p->rows; r++)
+                memcpy(xs + (size_t)r * gr->in, p->x + (size_t)r * p->ldx,
+                       (size_t)gr->in * sizeof(float));
+        memcpy(gs, p->g, (size_t)p->rows * gr->out * sizeof(float));
+        gr->staged += p->rows;
+    }
+    gr->head = gr->tail = NULL;
+}
+
+static void stage_bias(fivo_ctx *ctx, fivo_wgrad_group *gr)
+{
+    if (gr->bias_cap < gr->out) {
+        double *a = realloc(gr->bias_acc, (size_t)gr->out * sizeof *a);
+        if (a == NULL) {
+            fivo_ctx_fail(ctx, FIVO_ERR_NOMEM, "backward: cannot stage a bias of %d", gr->out);
+            return;
+        }
+        gr->bias_acc = a;
+        gr->bias_cap = gr->out;
+    }
+    if (!gr->streamed) {
+        for (int j = 0; j < gr->out; j++)
+            gr->bias_acc[j] = 0.0;
+        gr->streamed = true;
+    }
+    for (const fivo_wgrad_part *p = gr->head; p != NULL; p = p->next)
+        sum_rows_kernel(p->rows, gr->out, p->g, gr->bias_acc);
+    gr->head = gr->tail = NULL;
+}
+
+void fivo__wgrad_stage(fivo_ctx *ctx)
+{
+    for (int i = 0; i < ctx->nwg && ctx->status == FIVO_OK; i++) {
+        if (ctx->wg[i].bias)
+            stage_bias(ctx, &ctx->wg[i]);
+        else
+            stage_weight(ctx, &ctx->wg[i]);
+    }
+    ctx->wgrad_streamed = true;
+}
+
+void fivo__wgrad_free(fivo_ctx *ctx)
+{
+    for (int i = 0; i < ctx->cap_wg; i++) {
+        free(ctx->wg[i].stage);
+        free(ctx->wg[i].bias_acc);
+    }
+}
+
+static void flush_weight(fivo_ctx *ctx, fivo_wgrad_group *gr)
+{
+    if (gr->streamed) {
+        stage_weight(ctx, gr);
+        stage_emit(ctx, gr);
+        return;
+    }
     const fivo_wgrad_part *p = gr->head;
     if (p != NULL && p->next == NULL && p->ldx == gr->in) {
         /* one part: no copy */
@@ -165,6 +268,9 @@ void fivo__wgrad_flush(fivo_ctx *ctx)
         else
             flush_weight(ctx, &ctx->wg[i]);
     }
+    for (int i = 0; i < ctx->nwg; i++)
+        ctx->wg[i].streamed = false;
+    ctx->wgrad_streamed = false;
     ctx->nwg = 0;
     ctx->wg_last = 0;
 }

@@ -56,6 +56,15 @@ typedef struct fivo_smc_result {
 fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batch *batch,
                          const fivo_smc_options *opts, fivo_smc_result *out, fivo_error *err);
 
+/* With a memory budget (fivo_ctx_set_memory_budget): runs the bound on a
+ * two-step batch of zeros of batch_size sequences on a scratch context and
+ * refuses a budget too small for one step, naming the figure it needs (for
+ * the host to check before training). FIVO_OK when budget is 0. */
+struct fivo_bound;
+fivo_status fivo_smc_check_budget(const struct fivo_bound *bound, const fivo_model *model,
+                                  const fivo_resampler *resampler, int batch_size, int dim,
+                                  int num_particles, size_t budget, fivo_error *err);
+
 /* Parses "ess" | "always" | "never". */
 fivo_status fivo_criterion_parse(const char *text, fivo_criterion *out, fivo_error *err);
 

@@ -63,6 +63,18 @@ int fivo_ctx_threads(const fivo_ctx *ctx);
  * each step adds its own product as it is reached (the reference path the
  * tests compare against; equal to float rounding). */
 void fivo_ctx_set_deferred_grads(fivo_ctx *ctx, bool on);
+/* Memory budget of a training step's tape in fivo_smc_run (0, the default:
+ * keep the whole tape; what set_observations makes once for all steps comes
+ * on top). With a budget, fivo_smc_run keeps the tape only for a segment of
+ * steps at a time: forward keeps each segment's input state, backward
+ * recomputes the segment's forward and runs its backward (the gradients
+ * are bit-identical to the whole tape's). Setting it also sizes the arena
+ * to the budget at once, so later steps fault no pages in. */
+void fivo_ctx_set_memory_budget(fivo_ctx *ctx, size_t bytes);
+size_t fivo_ctx_memory_budget(const fivo_ctx *ctx);
+/* Fixed segment length in steps (0, the default: from the budget; tests and
+ * benchmarks set it to compare lengths). */
+void fivo_ctx_set_segment_steps(fivo_ctx *ctx, int steps);
 /* 2 m n k summed over every product the context ran since creation
  * (forward and backward): the FLOP count benchmarks report. */
 double fivo_ctx_gemm_flops(const fivo_ctx *ctx);
