@@ -4,6 +4,8 @@
 // refusal of options that do not apply, and determinism.
 #include "model_harness.h"
 
+#include <fivo/ext_tilt.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -479,4 +481,34 @@ TEST(ToyModels, SameSeedSameBits)
         }
         EXPECT_EQ(std::memcmp(out[0].data(), out[1].data(), 2 * sizeof(float)), 0);
     }
+}
+
+// The tilt extension (for fivo-aux): a one-hot of t and z_t, so a linear
+// tilt has per-step offsets as the reference's R.
+TEST(ToyForward, TiltExtensionFeatures)
+{
+    mh::Loaded m("forward", {}, real_spec(5));
+    ASSERT_TRUE(m.have_model) << m.err.message;
+    const fivo_ext_tilt *e = fivo_model_ext_tilt(&m.model);
+    ASSERT_NE(e, nullptr);
+    fivo_tilt_spec ts{};
+    e->describe(m.model.self, &ts);
+    EXPECT_EQ(ts.h_size, 5);
+    EXPECT_EQ(ts.lat_size, 1);
+    EXPECT_EQ(ts.num_hidden, 0);
+    EXPECT_FALSE(ts.binary);
+    fivo_ctx *ctx = fivo_ctx_new(1 << 16, 0);
+    fivo_state st{};
+    st.count = 1;
+    st.t[0] = fivo_tensor_fill(ctx, 3, 1, 0.25f);
+    const fivo_tensor *h = nullptr, *lat = nullptr;
+    fivo_error e2{};
+    ASSERT_EQ(e->features(m.model.self, ctx, &st, 2, &h, &lat, &e2), FIVO_OK) << e2.message;
+    ASSERT_EQ(h->cols, 5);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 5; c++)
+            EXPECT_EQ(h->data[r * 5 + c], c == 2 ? 1.0f : 0.0f);
+    EXPECT_EQ(lat, st.t[0]);
+    EXPECT_NE(e->features(m.model.self, ctx, &st, 7, &h, &lat, &e2), FIVO_OK);
+    fivo_ctx_free(ctx);
 }

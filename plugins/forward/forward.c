@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fivo/ext_tilt.h>
 #include <fivo/fivo.h>
 
 #define FWD_LOG_2PI 1.8378770664093454836
@@ -513,6 +514,46 @@ static fivo_status log_likelihood(void *self, const fivo_batch *batch, double *o
 static const fivo_model_vtable VTABLE = {
     create, destroy, set_observations, zero_state, propose_and_weight, NULL, log_likelihood};
 
+/* The tilt extension, for fivo-aux: the bound's r(x_{t+1} | h_t, z_t) scores
+ * the next step's target, which here is x itself, so the tilt is the
+ * reference's lookahead r(x | z_t) (models.py R). Its inputs: h_t = one-hot
+ * of t (a per-step mean offset and scale, as R's per-step parameters; the
+ * true lookahead N(x; z_t + b_{t+1} + .. + b_T, v (T - t)) has them) and z_t.
+ * A linear tilt (no hidden layer) holds the exact lookahead of the unimodal
+ * p up to the scale's parameterisation. */
+static void tilt_describe(const void *self, fivo_tilt_spec *out)
+{
+    const forward *m = self;
+    memset(out, 0, sizeof *out);
+    out->h_size = m->T;
+    out->lat_size = 1;
+    out->num_hidden = 0;
+    out->binary = false;
+    out->normal_raw_sigma_bias = 0.5f;
+}
+
+static fivo_status tilt_features(const void *self, fivo_ctx *ctx, const fivo_state *state, int t,
+                                 const fivo_tensor **h, const fivo_tensor **lat, fivo_error *err)
+{
+    const forward *m = self;
+    if (state->count != 1 || state->t[0]->cols != 1 || t < 0 || t >= m->T)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "forward: tilt features of a foreign state");
+    fivo_tensor *onehot = fivo_tensor_zeros(ctx, state->t[0]->rows, m->T);
+    if (onehot != NULL)
+        for (int r = 0; r < onehot->rows; r++)
+            onehot->data[(size_t)r * m->T + t] = 1.0f;
+    *h = onehot;
+    *lat = state->t[0];
+    return fivo_ctx_status(ctx, err);
+}
+
+static const fivo_ext_tilt TILT = {sizeof(fivo_ext_tilt), tilt_describe, tilt_features};
+
+static const void *extension_data(const char *uri)
+{
+    return strcmp(uri, FIVO_EXT_TILT_URI) == 0 ? &TILT : NULL;
+}
+
 static const fivo_dataset_preference PREFERENCES[] = {{"toy", 0, NULL, 0}};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
@@ -528,6 +569,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
     FIVO_PLUGIN_OPTIONS(OPTIONS),
     .dataset_preferences = PREFERENCES,
     .num_dataset_preferences = sizeof PREFERENCES / sizeof PREFERENCES[0],
+    .extension_data = extension_data,
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)
