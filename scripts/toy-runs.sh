@@ -12,26 +12,29 @@ mkdir -p "$out"
 # The reference's run.sh for the forward model: T 5, variance 0.1, 4
 # particles, batch 4, lr 1e-4, resampling always, multinomial, train_p off.
 # (elbo and iwae take no resampling criterion; eval's fivo resamples always.)
+# The forward model has the tilt extension, so fivo-aux runs on it.
 runsh="--num_samples=4 --batch_size=4 --learning_rate=0.0001 --random_seed=1234"
 always=--resampling_criterion=always
 gaps() { # the eval line's <bound>_gap_per_t for elbo, iwae, fivo
     grep '^eval step' "$1" | tail -1 | tr ',' '\n' |
-        sed -n 's/^ *\(elbo\|iwae\|fivo\)_gap_per_t \(.*\)/\1 \2/p' | tr '\n' ' '
+        sed -n 's/^ *\(elbo\|iwae\|fivo\|fivo-aux\)_gap_per_t \(.*\)/\1 \2/p' | tr '\n' ' '
 }
 run() { # name bound steps settings...
     local name=$1 bound=$2 steps=$3
     shift 3
-    local dir="$out/$name-$bound"
+    local dir="$out/$name-$bound" ev=""
     rm -rf "$dir"
-    "$fivo" --mode=eval --split=valid $runsh $always "$@" --logdir="$dir" > "$dir.init.log" 2>&1
+    # fivo-aux's tilt lives in the bound: evaluate it too
+    [ "$bound" = fivo-aux ] && ev="--bound=fivo-aux --set eval.bounds=elbo,iwae,fivo,fivo-aux"
+    "$fivo" --mode=eval --split=valid $runsh $always $ev "$@" --logdir="$dir" > "$dir.init.log" 2>&1
     local crit=""
-    [ "$bound" = fivo ] && crit=$always
+    [ "$bound" = elbo ] || [ "$bound" = iwae ] || crit=$always
     "$fivo" --mode=train --bound="$bound" $runsh $crit "$@" --max_steps="$steps" \
         --summarize_every="$steps" --eval_every="$steps" --logdir="$dir" > "$dir.train.log" 2>&1
-    "$fivo" --mode=eval --split=valid $runsh $always "$@" --logdir="$dir" > "$dir.eval.log" 2>&1
+    "$fivo" --mode=eval --split=valid $runsh $always $ev "$@" --logdir="$dir" > "$dir.eval.log" 2>&1
     echo "$name trained with $bound, $steps steps: init [$(gaps "$dir.init.log")] final [$(gaps "$dir.eval.log")]"
 }
-for b in elbo iwae fivo; do
+for b in elbo iwae fivo fivo-aux; do
     run forward-unimodal "$b" "$steps" --model=forward
 done
 run forward-bimodal fivo "$steps" --model=forward --set model.p_type=bimodal
