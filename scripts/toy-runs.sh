@@ -24,8 +24,12 @@ run() { # name bound steps settings...
     shift 3
     local dir="$out/$name-$bound" ev=""
     rm -rf "$dir"
-    # fivo-aux's tilt lives in the bound: evaluate it too
-    [ "$bound" = fivo-aux ] && ev="--bound=fivo-aux --set eval.bounds=elbo,iwae,fivo,fivo-aux"
+    # fivo-aux's tilt lives in the bound: evaluate it too; --resampling_criterion
+    # then sets fivo-aux's, so eval's fivo gets "always" from a [bound.fivo] section
+    if [ "$bound" = fivo-aux ]; then
+        printf '[bound.fivo]\nresampling_criterion = always\n' > "$out/eval-fivo-always.ini"
+        ev="--config $out/eval-fivo-always.ini --bound=fivo-aux --set eval.bounds=elbo,iwae,fivo,fivo-aux"
+    fi
     "$fivo" --mode=eval --split=valid $runsh $always $ev "$@" --logdir="$dir" > "$dir.init.log" 2>&1
     local crit=""
     [ "$bound" = elbo ] || [ "$bound" = iwae ] || crit=$always
