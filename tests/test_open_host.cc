@@ -266,7 +266,8 @@ TEST(OpenHost, EveryBundledPluginsDefaultsAndChoicesAreTheDeclaredOnes)
             EXPECT_EQ(fivo_resampler_open(reg, p->name, cfg, &rs, &err), FIVO_OK) << err.message;
             fivo_resampler_close(&rs);
         } else if (p->kind == FIVO_PLUGIN_MODEL) {
-            bool one_d = std::string(p->name) == "ghmm";
+            const std::string n = p->name; /* the 1-D chains: ghmm and the toy models */
+            bool one_d = n == "ghmm" || n == "forward" || n == "long_chain";
             fivo_data_spec spec = {one_d ? 1 : 8, one_d ? "real" : "binary", nullptr, 0};
             fivo_params *params = fivo_params_new(1);
             fivo_model m;
