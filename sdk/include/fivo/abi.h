@@ -21,7 +21,9 @@
  * History: 1.0 the first ABI. 2.0 (this wave, before any outside plugin
  * existed): option rows gained `choices` (a new row stride, which no minor
  * can express for 1.0 plugins), the descriptor gained option_size, model
- * dataset preferences and extension_data. */
+ * dataset preferences and extension_data. 2.1: the bound vtable's
+ * train_loss slot; the fivo.ext.tilt extension's step_terms slot and
+ * fivo_tilt_spec.latent_size (fivo-aux-td). */
 #ifndef FIVO_ABI_H
 #define FIVO_ABI_H
 
@@ -35,7 +37,7 @@ extern "C" {
 #endif
 
 #define FIVO_ABI_MAJOR 2u
-#define FIVO_ABI_MINOR 0u
+#define FIVO_ABI_MINOR 1u
 
 /* The one symbol a plugin module exports. */
 #define FIVO_PLUGIN_QUERY_SYMBOL "fivo_plugin_query"
