@@ -34,7 +34,8 @@ struct Td {
     mh::Loaded m;
     fivo_bound td{}, plain{};
     bool ok = false;
-    Td(const char *model, const char *proposal, const mh::TinyBatch &tb, bool binary, const char *crit)
+    Td(const char *model, const char *proposal, const mh::TinyBatch &tb, bool binary, const char *crit,
+       bool input_grad = true)
         : m(model, {{"latent_size", "3"}, {"proposal_type", proposal}}, spec_of(tb, binary))
     {
         EXPECT_TRUE(m.have_model && m.have_resampler) << m.err.message;
@@ -42,6 +43,8 @@ struct Td {
         fivo_registry_load_file(m.reg, (dir + "/fivo-aux-td.so").c_str(), &m.err);
         fivo_registry_load_file(m.reg, (dir + "/fivo.so").c_str(), &m.err);
         fivo_config_set(m.cfg, "bound", "resampling_criterion", crit);
+        if (!input_grad)
+            fivo_config_set(m.cfg, "bound", "twist_input_grad", "false");
         fivo_data_spec spec = spec_of(tb, binary);
         ok = fivo_bound_open(m.reg, "fivo-aux-td", m.cfg, &td, &m.err) == FIVO_OK &&
              fivo_bound_open(m.reg, "fivo", m.cfg, &plain, &m.err) == FIVO_OK &&
@@ -294,6 +297,37 @@ TEST(FivoAuxTd, TwistTrainsOnlyThroughTheBellmanLoss)
                 }
                 EXPECT_GT(twist_b, 1e-3) << model << ": the Bellman loss should train the twist";
             }
+            fivo_ctx_free(ctx);
+        }
+}
+
+// [bound] twist_input_grad = false: the Bellman loss trains the twist and
+// nothing else (by default it also reaches the model's h_t and z_t encoding).
+TEST(FivoAuxTd, TwistInputGradOffKeepsTheBellmanLossOnTheTwist)
+{
+    for (const char *model : {"vrnn", "srnn"})
+        for (bool input_grad : {true, false}) {
+            mh::TinyBatch tb(5, 3, 4, true, 3);
+            fivo_ctx *ctx = fivo_ctx_new(1 << 21, 0);
+            Td a(model, "filtering", tb, true, "always", input_grad);
+            ASSERT_TRUE(a.ok);
+            perturb(a.m.params);
+            fivo_tensor *bell = nullptr;
+            a.run(ctx, a.td, tb.batch, 4, &bell);
+            ASSERT_NE(bell, nullptr);
+            auto gb = grads_of(ctx, a.m.params, bell);
+            double twist = 0, other = 0;
+            for (int i = 0; i < fivo_params_count(a.m.params); i++) {
+                const char *name;
+                fivo_params_at(a.m.params, i, &name);
+                for (float g : gb[i])
+                    (is_twist(name) ? twist : other) += std::fabs(g);
+            }
+            EXPECT_GT(twist, 1e-4) << model;
+            if (input_grad)
+                EXPECT_GT(other, 1e-6) << model;
+            else
+                EXPECT_EQ(other, 0.0) << model;
             fivo_ctx_free(ctx);
         }
 }

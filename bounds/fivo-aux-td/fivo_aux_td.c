@@ -21,7 +21,8 @@
  * log r~ = 0 (it trains nothing but is counted in the loss's value), the
  * next prior enters with stop_gradient, and the twist's input features
  * keep their gradient (the Bellman loss also shapes h_t and z_t's
- * encoding).
+ * encoding; [bound] twist_input_grad = false stops it there, so the twist
+ * alone learns from it).
  *
  * Metrics (train reports): bellman_loss, the mean over sequences of the
  * Bellman loss / length; log_r_diff, the mean over sequences of the
@@ -45,6 +46,7 @@
 typedef struct auxtd {
     fivo_criterion criterion;
     double ess_threshold;
+    bool input_grad; /* twist_input_grad */
     /* bind */
     const void *model_self;
     const fivo_ext_tilt *ext;
@@ -73,7 +75,10 @@ typedef struct twisted {
     double *diff;
 } twisted;
 
-static const fivo_option OPTIONS[] = {FIVO_SMC_CRITERION_OPTIONS};
+static const fivo_option OPTIONS[] = {
+    FIVO_SMC_CRITERION_OPTIONS,
+    {"twist_input_grad", FIVO_OPTION_BOOL, "true",
+     "the Bellman loss also trains the model's h_t and z_t encoding (true: as the reference)", NULL}};
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
@@ -83,11 +88,16 @@ static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
         fivo_smc_criterion_read(cfg, FIVO_OPTION_ROWS(OPTIONS), &criterion, &thr, err);
     if (st != FIVO_OK)
         return st;
+    bool input_grad = true;
+    if (cfg != NULL &&
+        (st = fivo_config_bool_or(cfg, "bound", "twist_input_grad", true, &input_grad, err)) != FIVO_OK)
+        return fivo_error_prefix(err, "fivo-aux-td: ");
     auxtd *s = calloc(1, sizeof *s);
     if (s == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "fivo-aux-td: out of memory");
     s->criterion = criterion;
     s->ess_threshold = thr;
+    s->input_grad = input_grad;
     *self = s;
     return FIVO_OK;
 }
@@ -150,6 +160,10 @@ static fivo_status twist_params(fivo_ctx *ctx, const twisted *w, const fivo_stat
     const fivo_tensor *parts[3];
     if (s->ext->features(s->model_self, ctx, inner, t, &parts[0], &parts[1], err) != FIVO_OK)
         return FIVO_ERR_INVALID;
+    if (!s->input_grad) {
+        parts[0] = fivo_stop_gradient(ctx, parts[0]);
+        parts[1] = fivo_stop_gradient(ctx, parts[1]);
+    }
     const fivo_batch *b = w->batch;
     fivo_tensor *x_b = fivo_tensor_from(ctx, b->batch_size, s->D,
                                         b->targets + (size_t)(t + 1) * b->batch_size * s->D);
