@@ -12,6 +12,8 @@
 #include <fivo/params.h>
 #include <fivo/tfrecord.h>
 
+#include "fixtures.h"
+
 static const char *g_out;
 
 static void put(const char *target, const char *name, const void *data, size_t n)
@@ -45,35 +47,28 @@ static void put_file(const char *target, const char *name, const char *src)
     unlink(src);
 }
 
-/* {'train': [[(60, 64), (62,), ()]], 'valid': ..., 'test': ...}, protocol 2. */
-static size_t pickle_proto2(unsigned char *o)
-{
-    size_t n = 0;
-    o[n++] = 0x80, o[n++] = 2, o[n++] = '}', o[n++] = '(';
-    static const char *const splits[] = {"train", "valid", "test"};
-    for (int s = 0; s < 3; s++) {
-        size_t len = strlen(splits[s]);
-        o[n++] = 'X';
-        o[n++] = (unsigned char)len, o[n++] = 0, o[n++] = 0, o[n++] = 0;
-        memcpy(o + n, splits[s], len);
-        n += len;
-        o[n++] = ']', o[n++] = '(', o[n++] = ']', o[n++] = '(';
-        o[n++] = 'K', o[n++] = 60, o[n++] = 'K', o[n++] = (unsigned char)(64 + s), o[n++] = 0x86;
-        o[n++] = 'K', o[n++] = 62, o[n++] = 0x85;
-        o[n++] = ')';
-        o[n++] = 'e', o[n++] = 'e';
-    }
-    o[n++] = 'u', o[n++] = '.';
-    return n;
-}
-
+/* The tests' pianoroll fixtures (tests/fixtures), cut to 2 steps a sequence:
+ * protocol 2 with numpy int64 notes as in JSB, protocol 0 with a stored
+ * train_mean as in the reference's tiny file; and a hand-written protocol 0
+ * with longs, a float and memo reuse. */
 static void pickle_seeds(void)
 {
-    unsigned char buf[256];
-    size_t n = pickle_proto2(buf);
-    put("pickle", "seed-proto2", buf, n);
-    put("pianoroll", "seed-proto2", buf, n);
-    /* Protocol 0 text: {'train': [[(60L, 64L)]]} with memo and a float. */
+    static const struct {
+        const char *name;
+        unsigned char *(*bytes)(int, size_t *);
+    } fx[] = {{"seed-proto2-jsb", fixture_jsb_like_bytes},
+              {"seed-proto0-tiny", fixture_tiny_pianoroll_bytes}};
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; i++) {
+        size_t n = 0;
+        unsigned char *b = fx[i].bytes(2, &n);
+        if (b == NULL) {
+            fprintf(stderr, "seeds: out of memory\n");
+            exit(1);
+        }
+        put("pickle", fx[i].name, b, n);
+        put("pianoroll", fx[i].name, b, n);
+        free(b);
+    }
     static const char p0[] = "(dp0\nS'train'\np1\n(lp2\n(lp3\n(I60\nL64L\ntp4\naa"
                              "sS'valid'\np5\ng2\nsS'test'\np6\n(lp7\nsS'x'\nF0.5\ns.";
     put("pickle", "seed-proto0", p0, sizeof p0 - 1);
@@ -120,6 +115,9 @@ static void tfrecord_seeds(void)
         exit(1);
     }
     put_file("tfrecord", "seed-3records", path);
+    if (fixture_write_tiny_speech(path) != 0)
+        exit(1);
+    put_file("tfrecord", "seed-tiny-speech", path);
 }
 
 static void timit_seeds(void)

@@ -46,6 +46,9 @@ const fivo_host_flag fivo_host_flags[] = {
 
     /* [train] */
     {"learning_rate", "train", "learning_rate", D, "0.0002", NULL, "Adam learning rate."},
+    {"decay_steps", "train", "decay_steps", I, "0", NULL,
+     "Halve the learning rate every this many steps, smoothly: learning_rate * "
+     "0.5^(step / decay_steps), as the reference's experimental trainer (0: constant)."},
     {"max_steps", "train", "max_steps", I, "1000000000", NULL,
      "Gradient steps to train for."},
     {"summarize_every", "train", "summarize_every", I, "50", NULL,

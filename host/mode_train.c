@@ -49,7 +49,7 @@ static void on_signal(int sig) { stop_signal = sig; }
 
 typedef struct train_opts {
     double learning_rate, clip_global_norm, checkpoint_every_secs;
-    long max_steps, summarize_every, eval_every, keep, patience;
+    long max_steps, summarize_every, eval_every, keep, patience, decay_steps;
     bool normalize;
     const char *eval_split;
 } train_opts;
@@ -73,6 +73,7 @@ static int read_opts(const fivo_config *cfg, train_opts *o)
     if (fivo_config_double_or(cfg, "train", "learning_rate", 2e-4, &o->learning_rate, &err) ||
         fivo_config_double_or(cfg, "train", "clip_global_norm", 0.0, &o->clip_global_norm,
                               &err) ||
+        fivo_config_int_or(cfg, "train", "decay_steps", 0, &o->decay_steps, &err) ||
         fivo_config_int_or(cfg, "train", "max_steps", 1000000000L, &o->max_steps, &err) ||
         fivo_config_int_or(cfg, "train", "summarize_every", 50, &o->summarize_every, &err) ||
         fivo_config_int_or(cfg, "train", "eval_every", 0, &o->eval_every, &err) ||
@@ -89,6 +90,12 @@ static int read_opts(const fivo_config *cfg, train_opts *o)
         o->eval_every < 0 || o->patience < 0) {
         fprintf(stderr, "fivo: error: [train] needs learning_rate > 0, max_steps >= 0, "
                         "summarize_every >= 1, eval_every >= 0 and early_stopping_patience >= 0\n");
+        return 2;
+    }
+    if (o->decay_steps < 0) {
+        fprintf(stderr, "fivo: error: [train] decay_steps = %ld: must be >= 0 (0: a constant "
+                        "learning rate; N: it halves every N steps)\n",
+                o->decay_steps);
         return 2;
     }
     if (o->patience > 0 && o->eval_every == 0) {
@@ -163,7 +170,7 @@ static int run_eval(fivo_session *s, fivo_dataset *ds, const char *split, long s
 }
 
 static int save_numbered(fivo_session *s, fivo_adam *adam, long step, double best, long keep,
-                         uint32_t layout)
+                         uint64_t layout)
 {
     if (!prints())
         return 0;
@@ -180,7 +187,7 @@ static int save_numbered(fivo_session *s, fivo_adam *adam, long step, double bes
     return 0;
 }
 
-static int save_best(fivo_session *s, fivo_adam *adam, long step, double best, uint32_t layout)
+static int save_best(fivo_session *s, fivo_adam *adam, long step, double best, uint64_t layout)
 {
     if (!prints())
         return 0;
@@ -297,6 +304,15 @@ int fivo_host_run_train(fivo_host *h)
     ao.learning_rate = o.learning_rate;
     ao.clip_global_norm = o.clip_global_norm;
     fivo_adam *adam = fivo_adam_new(s.params, &ao);
+    if (adam == NULL)
+        fprintf(stderr, "fivo: error: out of memory for the optimizer (Adam moments of %d "
+                        "parameters)\n",
+                fivo_params_count(s.params));
+    if ((rc = agree_open(adam == NULL, "creating the optimizer", h, split)) != 0) {
+        fivo_adam_free(adam);
+        fivo_session_close(&s);
+        return rc;
+    }
     fivo_dataset eval_ds;
     fivo_dataset_info eval_info;
     bool have_eval = false, have_trainer = false;
@@ -313,7 +329,7 @@ int fivo_host_run_train(fivo_host *h)
     }
     if ((rc = agree_open(rc, "opening the eval split or the shards", h, o.eval_split)) != 0)
         goto out;
-    const uint32_t layout = fivo_checkpoint_layout(s.batch_size, tr.shards);
+    const uint64_t layout = fivo_checkpoint_layout(s.batch_size, tr.shards);
 
     /* Resume from the newest valid checkpoint (damaged newer ones are
      * refused with a warning naming them); rank 0 reads it for every rank. */
@@ -384,6 +400,11 @@ int fivo_host_run_train(fivo_host *h)
         stop = stop_signal != 0;
         if (stop && tr.ranks == 1)
             break;
+        /* From Adam's update count, which the checkpoint restores: a resumed
+         * run decays exactly as an uninterrupted one. */
+        if (o.decay_steps > 0)
+            fivo_adam_set_learning_rate(
+                adam, fivo_lr_decay(o.learning_rate, o.decay_steps, fivo_adam_get_step(adam)));
         if ((st = train_step(&s, &tr, adam, step, pending, &stop, &win, &err)) != FIVO_OK) {
             numeric_failure = st == FIVO_ERR_NUMERIC;
             if (prints())

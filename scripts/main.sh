@@ -17,7 +17,16 @@ run=${RUN_DIR:-/tmp/fivo/main-$(date +%Y%m%d-%H%M%S)-$$}
 ./build/bin/fivo plot --logdir="$run/ghmm_fivo" || true
 # Then, when the JSB Chorales pickle is at hand, a short run of the README's
 # JSB recipe: train a VRNN with FIVO, evaluate ELBO/IWAE/FIVO, sample.
-jsb=${JSB:-../shared/data/jsb_chorales.pickle}
+# JSB=path names the pickle; else $PIANOROLL_DIR/jsb.pkl, as the reference
+# (scripts/download_pianorolls.sh "$PIANOROLL_DIR" writes it); else the
+# shared copy beside this checkout.
+if [ -n "${JSB:-}" ]; then
+    jsb=$JSB
+elif [ -n "${PIANOROLL_DIR:-}" ] && [ -f "$PIANOROLL_DIR/jsb.pkl" ]; then
+    jsb=$PIANOROLL_DIR/jsb.pkl
+else
+    jsb=../shared/data/jsb_chorales.pickle
+fi
 if [ -f "$jsb" ]; then
     logdir=$run/jsb_vrnn_fivo
     ./build/bin/fivo --config examples/jsb.ini --dataset_path="$jsb" --logdir="$logdir" \
@@ -31,5 +40,6 @@ if [ -f "$jsb" ]; then
     ./build/bin/fivo plot --logdir="$logdir" || true
     echo "main.sh: outputs in $run (tensorboard --logdir $run)"
 else
-    echo "main.sh: $jsb not found; skipping the JSB recipe (see README)"
+    echo "main.sh: $jsb not found; skipping the JSB recipe (get it with"
+    echo "  PIANOROLL_DIR=~/pianorolls scripts/download_pianorolls.sh \"\$PIANOROLL_DIR\"; see docs/datasets-download.md)"
 fi

@@ -7,7 +7,8 @@
 # "possibly lost" are fine. Not part of .ci/run: about 3 minutes on 2 cores.
 #   BUILD_DIR=dir   build folder (default build-valgrind)
 #   JOBS=N          parallel build jobs and test executables (default 2)
-#   FIVO_SHARED_DATA_DIR=dir   shared test data (default: the build's)
+#   FIVO_SHARED_DATA_DIR=dir   the real data files (default: the build's), for
+#                              the few tests of their facts
 #   ONLY=regex      run only the test executables whose name matches
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +51,8 @@ printf '%s\n' "${tests[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} 
 # With MPI: two ranks of a short sharded training run with periodic eval,
 # each under valgrind (Open MPI's own allocations suppressed, see
 # scripts/valgrind-openmpi.supp). About a minute.
-data="${FIVO_SHARED_DATA_DIR:-$(sed -n 's/^FIVO_SHARED_DATA_DIR:PATH=//p' "$build/CMakeCache.txt")}"
+# On the tiny pianoroll fixture the build writes (tests/fixtures).
+data="$build/test_fixtures"
 if grep -q "^FIVO_HAVE_MPI:INTERNAL=ON" "$build/CMakeCache.txt" 2>/dev/null && [ -f "$data/tiny_pianoroll.pkl" ]; then
   mpi_dir="$(mktemp -d /tmp/fivo_valgrind_mpi_XXXXXX)"
   supp=(--suppressions="$(pwd)/scripts/valgrind-openmpi.supp")

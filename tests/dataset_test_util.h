@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_data.h"
+
 extern "C" {
 #include <fivo/plugin_dataset.h>
 }
@@ -47,14 +49,9 @@ inline const fivo_dataset_vtable *dataset_vtable(const std::string &name)
     return static_cast<const fivo_dataset_vtable *>(d->vtable);
 }
 
-inline std::string shared_data(const char *file)
-{
-    return std::string(FIVO_TEST_SHARED_DATA) + "/" + file;
-}
-
 inline bool exists(const std::string &p)
 {
-    return access(p.c_str(), F_OK) == 0;
+    return file_exists(p);
 }
 
 inline std::string read_bytes(const std::string &p)
@@ -105,13 +102,6 @@ struct TempDir {
         return out;
     }
 };
-
-#define FIVO_REQUIRE_SHARED(file)                                                                  \
-    do {                                                                                           \
-        if (!fivo_test::exists(fivo_test::shared_data(file)))                                     \
-            GTEST_SKIP() << "shared test data " << fivo_test::shared_data(file)                    \
-                         << " is absent (../shared/data not available)";                          \
-    } while (0)
 
 // An open split that closes itself.
 struct Split {

@@ -114,6 +114,78 @@ TEST(Checkpoint, RoundTripIsBitExact)
     EXPECT_EQ(file_size(path + ".tmp"), -1);
 }
 
+std::string slurp(const std::string &path)
+{
+    std::ifstream f(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+uint32_t u32_at(const std::string &b, size_t off)
+{
+    uint32_t v = 0;
+    for (int k = 3; k >= 0; k--)
+        v = (v << 8) | (unsigned char)b[off + (size_t)k];
+    return v;
+}
+
+// The training layout (global batch, shards) is stored in full: past 2047
+// shards it was packed into 11 bits as 0, and a resume warned of a changed
+// layout. Layouts that fit version 1 keep its bytes (older fivo reads them).
+TEST(Checkpoint, LayoutIsStoredInFull)
+{
+    std::string dir = temp_dir();
+    Model a(1);
+    const struct {
+        int batch, shards;
+        uint32_t version;
+    } cases[] = {{8, 4, 1},      {0xFFFFF, 2047, 1},     {4096, 2048, 2},
+                 {100000, 4000, 2}, {(1 << 20) + 6, 2, 2}, {2000000000, 1000000000, 2}};
+    for (const auto &c : cases) {
+        fivo_checkpoint_meta meta{};
+        meta.step = 1;
+        meta.flags = fivo_checkpoint_layout(c.batch, c.shards);
+        int b = 0, sh = 0;
+        ASSERT_TRUE(fivo_checkpoint_layout_get(meta.flags, &b, &sh)) << c.batch << "/" << c.shards;
+        EXPECT_EQ(b, c.batch);
+        EXPECT_EQ(sh, c.shards);
+        fivo_error err{};
+        std::string path = dir + "/layout.fivo";
+        ASSERT_EQ(fivo_checkpoint_save(path.c_str(), a.p, a.adam, &meta, &err), FIVO_OK)
+            << err.message;
+        std::string bytes = slurp(path);
+        EXPECT_EQ(u32_at(bytes, 8), c.version) << c.batch << "/" << c.shards;
+        if (c.version == 1) { // the version-1 packing, as before
+            EXPECT_EQ(u32_at(bytes, 48),
+                      0x80000000u | (uint32_t)c.batch | ((uint32_t)c.shards << 20));
+        }
+        fivo_checkpoint_meta got{};
+        ASSERT_EQ(fivo_checkpoint_verify(path.c_str(), &got, &err), FIVO_OK) << err.message;
+        b = sh = 0;
+        ASSERT_TRUE(fivo_checkpoint_layout_get(got.flags, &b, &sh));
+        EXPECT_EQ(b, c.batch) << "version " << c.version;
+        EXPECT_EQ(sh, c.shards) << "version " << c.version;
+        Model m(2);
+        ASSERT_EQ(fivo_checkpoint_load(path.c_str(), m.p, m.adam, &got, &err), FIVO_OK)
+            << err.message;
+        expect_equal_models(a, m);
+        EXPECT_EQ(got.flags, meta.flags);
+    }
+    // One shard: no layout, flags 0, version 1.
+    EXPECT_EQ(fivo_checkpoint_layout(64, 1), 0u);
+    // A version this fivo does not know is refused, naming the versions it reads.
+    fivo_checkpoint_meta meta{};
+    fivo_error err{};
+    std::string path = dir + "/v9.fivo";
+    ASSERT_EQ(fivo_checkpoint_save(path.c_str(), a.p, nullptr, &meta, &err), FIVO_OK);
+    std::string bytes = slurp(path);
+    bytes[8] = 9;
+    std::ofstream(path, std::ios::binary) << bytes;
+    EXPECT_EQ(fivo_checkpoint_verify(path.c_str(), nullptr, &err), FIVO_ERR_FORMAT);
+    EXPECT_NE(std::string(err.message).find("version 9, this fivo reads versions 1 to 2"),
+              std::string::npos)
+        << err.message;
+}
+
 TEST(Checkpoint, KeepsTheLastK)
 {
     std::string dir = temp_dir();

@@ -2,10 +2,11 @@
 // checkpoints, eval metric values and samples.npz whatever the thread count
 // (--threads 1, 2, 3) and whatever OPENBLAS_NUM_THREADS says (1, 2), and a
 // different seed gives different ones (so the comparison can fail). Covers
-// the VRNN and SRNN with FIVO on ../shared/data/tiny_pianoroll.pkl, at a
+// the VRNN and SRNN with FIVO on the tiny pianoroll fixture (tests/fixtures), at a
 // latent size large enough for the products to run on the thread pool; and
 // with [fivo] shards, whose shards then run on the threads.
 #include <gtest/gtest.h>
+#include "test_data.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -20,7 +21,7 @@
 
 namespace {
 
-const std::string kData = std::string(FIVO_TEST_SHARED_DATA) + "/tiny_pianoroll.pkl";
+const std::string kData = FIVO_TEST_TINY_PIANOROLL;
 const int kSteps = 12;
 
 std::string slurp(const std::string &path)
@@ -72,15 +73,7 @@ std::string run(const std::string &model, int threads, int blas_threads, int see
     return ckpt + "\n--eval--\n" + eval + "\n--npz--\n" + npz;
 }
 
-class Determinism : public ::testing::TestWithParam<const char *> {
-  protected:
-    void SetUp() override
-    {
-        struct stat st;
-        if (stat(kData.c_str(), &st) != 0)
-            GTEST_SKIP() << "shared data " << kData << " is absent (FIVO_TEST_SHARED_DATA)";
-    }
-};
+class Determinism : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(Determinism, SameSeedSameBitsOnAnyThreadCount)
 {

@@ -272,7 +272,7 @@ TEST(GradResamplers, TransportBlendMarginalsAndGradients)
 // E[Z-hat] = p(x) on the GHMM with its exact Kalman likelihood: asserted for
 // the schemes that are unbiased (within 4 standard errors), measured for the
 // ones that are not (relaxed, optimal-transport blend particles, which moves
-// them off the model's distribution). Prints the README's bias table.
+// them off the model's distribution). Prints the bias table of docs/results.md.
 TEST(GradResamplers, UnbiasednessOfZhatOnTheGhmm)
 {
     Registry reg;

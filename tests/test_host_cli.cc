@@ -1,6 +1,7 @@
 // The fivo executable's command line and config handling, run as a process.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -212,13 +213,36 @@ TEST_F(HostCli, HelpDocumentsEveryReferenceFlagAndSection)
     EXPECT_TRUE(has(r.out, "proposal_type=filtering|smoothing|prior; default: filtering")) << r.out;
 }
 
+// Every spelling of a boolean flag gives the value it spells: the train
+// summary says "per timestep" when normalize_by_seq_len is true and "per
+// sequence" when false (one GHMM step: no data file).
 TEST_F(HostCli, BoolFlagSpellings)
 {
-    for (const char *a : {"--normalize_by_seq_len=false", "--nonormalize_by_seq_len",
-                          "--normalize_by_seq_len", "--normalize_by_seq_len=1"}) {
-        Result r = run({"plugins", a});
-        EXPECT_EQ(r.status, 0) << a << ": " << r.err;
+    const struct {
+        const char *flag;
+        bool value;
+    } cases[] = {{"--normalize_by_seq_len=false", false}, {"--nonormalize_by_seq_len", false},
+                 {"--normalize_by_seq_len=0", false},     {"--normalize_by_seq_len=no", false},
+                 {"--normalize_by_seq_len", true},        {"--normalize_by_seq_len=1", true},
+                 {"--normalize_by_seq_len=true", true},   {"--normalize_by_seq_len=yes", true}};
+    for (const auto &c : cases) {
+        std::string logdir = dir + "/run";
+        Result r = run({"--mode=train", "--model=ghmm", "--max_steps=1", "--summarize_every=1",
+                        "--logdir=" + logdir, c.flag});
+        EXPECT_EQ(r.status, 0) << c.flag << ": " << r.err;
+        const char *want = c.value ? "bound per timestep" : "bound per sequence";
+        const char *other = c.value ? "bound per sequence" : "bound per timestep";
+        EXPECT_TRUE(has(r.out, want)) << c.flag << " should parse as " << c.value << ": " << r.out;
+        EXPECT_FALSE(has(r.out, other)) << c.flag << ": " << r.out;
+        std::error_code ec;
+        std::filesystem::remove_all(logdir, ec);
     }
+    // The default is true.
+    Result r = run({"--mode=train", "--model=ghmm", "--max_steps=1", "--summarize_every=1",
+                    "--logdir=" + dir + "/default"});
+    EXPECT_TRUE(has(r.out, "bound per timestep")) << r.out;
+    std::error_code ec;
+    std::filesystem::remove_all(dir + "/default", ec);
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 
 #include "host_runner.h"
 #include "reliability_util.h"
+#include "test_data.h"
 
 namespace {
 
@@ -55,13 +56,9 @@ TEST(LogdirLock, SecondWriterRefusedEvalWorksStaleLockNeverBlocks)
     {
         // A VRNN logdir of its own, sampled into the locked folder: refused;
         // into a free folder: fine.
-        if (!rel::exists(FIVO_TEST_SHARED_DATA "/tiny_pianoroll.pkl"))
-            GTEST_SKIP() << FIVO_TEST_SHARED_DATA "/tiny_pianoroll.pkl is absent: the VRNN part "
-                            "(sampling into a locked folder) is not run";
         fivo_test::TempDir v;
         std::vector<std::string> vrnn = {"--model=vrnn", "--latent_size=4", "--logdir=" + v.path,
-                                         "--dataset_path=" FIVO_TEST_SHARED_DATA
-                                         "/tiny_pianoroll.pkl"};
+                                         "--dataset_path=" FIVO_TEST_TINY_PIANOROLL};
         auto tr = vrnn;
         tr.insert(tr.end(), {"--mode=train", "--max_steps=2"});
         ASSERT_EQ(rel::run(tr).status, 0);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "host_runner.h"
+#include "test_data.h"
 
 namespace {
 
@@ -103,9 +104,7 @@ TEST(Progress, EvalAndSampleShowDoneOfTotal)
                         "--proposal_type=true-smoothing", "--logdir=" + tmp.path});
     ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_TRUE(fivo_test::has(r.out, "\reval 256/256 seq (100%)")) << r.out;
-    const std::string data = std::string(FIVO_TEST_SHARED_DATA) + "/tiny_pianoroll.pkl";
-    if (access(data.c_str(), R_OK) != 0)
-        GTEST_SKIP() << data << " is absent";
+    const std::string data = FIVO_TEST_TINY_PIANOROLL;
     std::vector<std::string> common = {"--dataset_path=" + data, "--logdir=" + tmp.path,
                                        "--latent_size=8", "--batch_size=2", "--num_samples=2"};
     std::vector<std::string> train = common;

@@ -21,13 +21,14 @@ extern "C" {
 
 #include "host_runner.h"
 #include "py_runner.h"
+#include "test_data.h"
 
 namespace {
 
 using fivo_test::Result;
 using fivo_test::run;
 
-const std::string kPiano = std::string(FIVO_TEST_SHARED_DATA) + "/tiny_pianoroll.pkl";
+const std::string kPiano = FIVO_TEST_TINY_PIANOROLL;
 
 bool exists(const std::string &p)
 {
@@ -46,21 +47,10 @@ std::vector<std::string> files_in(const std::string &dir)
 }
 
 // A speech folder: train file of `n` utterances of `len` frames of 200
-// standardised-looking samples (a sine plus noise), and stats.json.
+// standardised-looking samples (tests/fixtures), and stats.json.
 void write_speech(const std::string &dir, int n, int len, bool stats)
 {
-    fivo_tfrecord_writer *w = nullptr;
-    fivo_error err{};
-    ASSERT_EQ(fivo_tfrecord_writer_open((dir + "/train").c_str(), &w, &err), FIVO_OK)
-        << err.message;
-    std::vector<float> x((size_t)len * 200);
-    for (int s = 0; s < n; s++) {
-        for (size_t i = 0; i < x.size(); i++)
-            x[i] = (float)(std::sin(0.05 * (double)i * (s + 1)) + 0.1 * std::cos(1.7 * i));
-        ASSERT_EQ(fivo_tfrecord_writer_write(w, x.data(), x.size() * sizeof(float), &err),
-                  FIVO_OK);
-    }
-    ASSERT_EQ(fivo_tfrecord_writer_commit(w, &err), FIVO_OK) << err.message;
+    ASSERT_EQ(fixture_write_speech_utterances((dir + "/train").c_str(), n, len), 0);
     if (stats) {
         std::ofstream f(dir + "/stats.json");
         f << "{\"mean\": 3.25, \"std\": 812.5, \"samples_per_timestep\": 200}\n";
@@ -71,8 +61,6 @@ void write_speech(const std::string &dir, int n, int len, bool stats)
 
 TEST(SampleMedia, PianorollSamplesAreMidiFilesOfTheSampledFrames)
 {
-    if (!exists(kPiano))
-        GTEST_SKIP() << kPiano << " is absent";
     fivo_test::TempDir tmp;
     std::vector<std::string> common = {"--dataset_path=" + kPiano, "--logdir=" + tmp.path,
                                        "--latent_size=8", "--batch_size=2", "--num_samples=3",

@@ -7,6 +7,7 @@
 
 #include "host_runner.h"
 #include "reliability_util.h"
+#include "test_data.h"
 
 namespace {
 
@@ -25,7 +26,7 @@ TEST(SizeLimits, AbsurdSizesAreRefusedWithTheMemoryTheyNeed)
     for (auto &c : cases) {
         auto t0 = std::chrono::steady_clock::now();
         rel::Run r = rel::run({"--mode=train", "--model=vrnn", "--logdir=" + d.path,
-                               "--dataset_path=" FIVO_TEST_SHARED_DATA "/tiny_pianoroll.pkl",
+                               "--dataset_path=" FIVO_TEST_TINY_PIANOROLL,
                                c.flag});
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         EXPECT_EQ(r.status, 2) << c.flag << "\n" << r.out;
@@ -48,11 +49,9 @@ TEST(SizeLimits, OrdinarySizesPass)
     rel::Run g = rel::run({"--mode=train", "--model=ghmm", "--logdir=" + d.path,
                            "--max_steps=3", "--batch_size=64", "--num_samples=64"});
     EXPECT_EQ(g.status, 0) << g.out;
-    if (!rel::exists(FIVO_TEST_SHARED_DATA "/tiny_pianoroll.pkl"))
-        GTEST_SKIP() << FIVO_TEST_SHARED_DATA "/tiny_pianoroll.pkl is absent: the VRNN part is not run";
     fivo_test::TempDir v;
     rel::Run r = rel::run({"--mode=train", "--model=vrnn", "--logdir=" + v.path,
-                           "--dataset_path=" FIVO_TEST_SHARED_DATA "/tiny_pianoroll.pkl",
+                           "--dataset_path=" FIVO_TEST_TINY_PIANOROLL,
                            "--max_steps=1", "--latent_size=64", "--num_samples=16"});
     EXPECT_EQ(r.status, 0) << r.out;
 }

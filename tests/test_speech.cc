@@ -22,7 +22,9 @@ const fivo_dataset_vtable *vt()
     return v;
 }
 
-const char *kTiny = "tiny_speech_dataset.tfrecord";
+// The build's copy of the reference's tiny speech file (byte for byte the
+// same: tests/fixtures).
+const char *kTiny = FIXTURE_TINY_SPEECH;
 
 struct Cfg {
     fivo_config *c = fivo_config_new();
@@ -34,9 +36,8 @@ struct Cfg {
 
 TEST(Speech, TinyFileLikeTheReferenceTest)
 {
-    FIVO_REQUIRE_SHARED(kTiny);
     Cfg cfg("2");
-    Split s(vt(), cfg.c, fivo_test::shared_data(kTiny), "train");
+    Split s(vt(), cfg.c, fivo_test::fixture(kTiny), "train");
     ASSERT_EQ(s.status, FIVO_OK) << s.err.message;
     fivo_dataset_info in = s.info();
     EXPECT_EQ(in.num_sequences, 4);
@@ -87,9 +88,8 @@ TEST(Speech, TinyFileLikeTheReferenceTest)
 
 TEST(Speech, FolderOfSplits)
 {
-    FIVO_REQUIRE_SHARED(kTiny);
     TempDir dir;
-    std::string bytes = fivo_test::read_bytes(fivo_test::shared_data(kTiny));
+    std::string bytes = fivo_test::read_bytes(fivo_test::fixture(kTiny));
     fivo_test::write_bytes(dir / "train", bytes);               // converter's names
     fivo_test::write_bytes(dir / "test.tfrecord", bytes.substr(0, 24)); // or with extension
     Cfg cfg("2");
@@ -106,26 +106,25 @@ TEST(Speech, FolderOfSplits)
 
 TEST(Speech, BadInput)
 {
-    FIVO_REQUIRE_SHARED(kTiny);
     // Default 200 samples per timestep: the 8-byte first record cannot be cut.
-    Split s(vt(), nullptr, fivo_test::shared_data(kTiny), "train");
+    Split s(vt(), nullptr, fivo_test::fixture(kTiny), "train");
     EXPECT_EQ(s.status, FIVO_ERR_FORMAT);
     EXPECT_NE(std::string(s.err.message).find("record 0 at offset 0"), std::string::npos)
         << s.err.message;
     EXPECT_NE(std::string(s.err.message).find("samples_per_timestep"), std::string::npos);
     // 3 samples per timestep: record 0 has 2 samples.
     Cfg three("3");
-    Split s3(vt(), three.c, fivo_test::shared_data(kTiny), "train");
+    Split s3(vt(), three.c, fivo_test::fixture(kTiny), "train");
     EXPECT_EQ(s3.status, FIVO_ERR_FORMAT);
     // A bad config value names the key.
     Cfg bad("two");
-    Split sb(vt(), bad.c, fivo_test::shared_data(kTiny), "train");
+    Split sb(vt(), bad.c, fivo_test::fixture(kTiny), "train");
     EXPECT_EQ(sb.status, FIVO_ERR_INVALID);
     EXPECT_NE(std::string(sb.err.message).find("samples_per_timestep"), std::string::npos)
         << sb.err.message;
     // A corrupt file: the CRC error comes through open.
     TempDir dir;
-    std::string bytes = fivo_test::read_bytes(fivo_test::shared_data(kTiny));
+    std::string bytes = fivo_test::read_bytes(fivo_test::fixture(kTiny));
     bytes[60 + 12] ^= 1;
     fivo_test::write_bytes(dir / "c.tfrecord", bytes);
     Cfg two("2");

@@ -1,10 +1,11 @@
-// End to end through the fivo executable on ../shared/data/tiny_pianoroll.pkl:
+// End to end through the fivo executable on the tiny pianoroll fixture (tests/fixtures):
 // training raises the bound; eval reports finite ELBO <= IWAE; an interrupted
 // (SIGTERM) and resumed run ends bit-identical to an uninterrupted one; a
 // damaged newest checkpoint is refused and the previous one used; a NaN
 // stops training naming the step and keeps the last good checkpoint;
 // samples.npz is a valid stored zip of .npy files with the documented shapes.
 #include <gtest/gtest.h>
+#include "test_data.h"
 
 #include <cmath>
 #include <cstdio>
@@ -24,17 +25,7 @@
 
 namespace {
 
-const std::string kData = std::string(FIVO_TEST_SHARED_DATA) + "/tiny_pianoroll.pkl";
-
-bool have_data()
-{
-    struct stat st;
-    return stat(kData.c_str(), &st) == 0;
-}
-
-#define NEED_DATA()                                                                          \
-    if (!have_data())                                                                        \
-    GTEST_SKIP() << "shared data " << kData << " is absent (FIVO_TEST_SHARED_DATA)"
+const std::string kData = FIVO_TEST_TINY_PIANOROLL;
 
 std::string temp_dir()
 {
@@ -101,7 +92,6 @@ double number(const std::string &json, const std::string &key)
 
 TEST(TrainE2E, TrainingRaisesTheBoundAndEvalIsConsistent)
 {
-    NEED_DATA();
     std::string dir = temp_dir();
     HostRun t = run(" --mode=train" + base_flags(dir) + " --max_steps=300 --summarize_every=25");
     ASSERT_EQ(t.status, 0) << t.out;
@@ -139,7 +129,6 @@ std::string ckpt(const std::string &dir, int step)
 
 TEST(TrainE2E, KilledAndResumedRunIsBitIdentical)
 {
-    NEED_DATA();
     const int kSteps = 150;
     std::string a = temp_dir(), b = temp_dir();
     HostRun ra = run(" --mode=train" + base_flags(a) + " --max_steps=" + std::to_string(kSteps));
@@ -192,7 +181,6 @@ TEST(TrainE2E, KilledAndResumedRunIsBitIdentical)
 
 TEST(TrainE2E, DamagedNewestCheckpointIsRefusedAndThePreviousUsed)
 {
-    NEED_DATA();
     std::string dir = temp_dir();
     ASSERT_EQ(run(" --mode=train" + base_flags(dir) + " --max_steps=5").status, 0);
     ASSERT_EQ(run(" --mode=train" + base_flags(dir) + " --max_steps=9").status, 0);
@@ -209,7 +197,6 @@ TEST(TrainE2E, DamagedNewestCheckpointIsRefusedAndThePreviousUsed)
 
 TEST(TrainE2E, NanStopsNamingTheStepAndKeepsTheLastGoodCheckpoint)
 {
-    NEED_DATA();
     std::string dir = temp_dir();
     ASSERT_EQ(run(" --mode=train" + base_flags(dir) + " --max_steps=4").status, 0);
     std::string good = slurp(ckpt(dir, 4));
@@ -230,7 +217,6 @@ uint32_t u32(const std::string &s, size_t at) { return u16(s, at) | (uint32_t)u1
 
 TEST(TrainE2E, SamplesNpzIsAValidZipOfNpyFiles)
 {
-    NEED_DATA();
     std::string dir = temp_dir();
     ASSERT_EQ(run(" --mode=train" + base_flags(dir) + " --max_steps=5").status, 0);
     HostRun s = run(" --mode=sample" + base_flags(dir) + " --prefix_length=6 --sample_length=9");

@@ -9,6 +9,7 @@
 
 #include "host_runner.h"
 #include "reliability_util.h"
+#include "test_data.h"
 
 namespace {
 
@@ -203,13 +204,9 @@ TEST(WriteFaults, BestCheckpointAndSamples)
     {
         // samples.npz (a VRNN on the tiny pianoroll: the GHMM cannot
         // sample): a good one first, then a failing rewrite keeps it.
-        if (!rel::exists(FIVO_TEST_SHARED_DATA "/tiny_pianoroll.pkl"))
-            GTEST_SKIP() << FIVO_TEST_SHARED_DATA "/tiny_pianoroll.pkl is absent: the samples.npz "
-                            "part is not run";
         fivo_test::TempDir d;
         std::vector<std::string> args = {"--model=vrnn", "--latent_size=4", "--logdir=" + d.path,
-                                         "--dataset_path=" FIVO_TEST_SHARED_DATA
-                                         "/tiny_pianoroll.pkl", "--max_steps=10"};
+                                         "--dataset_path=" FIVO_TEST_TINY_PIANOROLL, "--max_steps=10"};
         auto tr = args;
         tr.push_back("--mode=train");
         ASSERT_EQ(rel::run(tr).status, 0);

@@ -10,7 +10,7 @@
 
 namespace {
 
-const char *kTiny = "tiny_pianoroll.pkl";
+const char *kTiny = FIXTURE_TINY_PIANOROLL;
 const int kLatent = 8;
 const int kBatch = 4;
 const uint64_t kSeed = 11;
@@ -32,11 +32,10 @@ double py_per_seq(const std::string &ckpt, const std::string &dump, const std::s
 
 TEST(XcheckSrnn, ElboMatchesNumpyReimplementation)
 {
-    FIVO_REQUIRE_SHARED(kTiny);
     for (const char *proposal : {"filtering", "smoothing"}) {
         fivo_test::TempDir dir;
         ASSERT_FALSE(dir.path.empty());
-        const std::string data = fivo_test::shared_data(kTiny);
+        const std::string data = fivo_test::fixture(kTiny);
         const std::string common = "--model=srnn --bound=elbo --proposal_type=" + std::string(proposal) +
                                    " --dataset_path='" + data + "' --latent_size=" +
                                    std::to_string(kLatent) + " --batch_size=" + std::to_string(kBatch) +

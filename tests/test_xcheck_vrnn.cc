@@ -10,7 +10,7 @@
 
 namespace {
 
-const char *kTiny = "tiny_pianoroll.pkl";
+const char *kTiny = FIXTURE_TINY_PIANOROLL;
 const int kLatent = 8;
 const int kBatch = 4;
 const uint64_t kSeed = 11;
@@ -19,10 +19,9 @@ const uint64_t kSeed = 11;
 
 TEST(XcheckVrnn, ElboMatchesNumpyReimplementation)
 {
-    FIVO_REQUIRE_SHARED(kTiny);
     fivo_test::TempDir dir;
     ASSERT_FALSE(dir.path.empty());
-    const std::string data = fivo_test::shared_data(kTiny);
+    const std::string data = fivo_test::fixture(kTiny);
     const std::string common = "--model=vrnn --bound=elbo --dataset_path='" + data +
                                "' --latent_size=" + std::to_string(kLatent) +
                                " --batch_size=" + std::to_string(kBatch) +

@@ -59,7 +59,7 @@ inline int dump_batches(const std::string &path, std::string *out, const char *d
     const fivo_dataset_vtable *vt = fivo_test::dataset_vtable("pianoroll");
     if (vt == nullptr)
         return -1;
-    fivo_test::Split split(vt, nullptr, fivo_test::shared_data(data), "train");
+    fivo_test::Split split(vt, nullptr, fivo_test::fixture(data), "train");
     EXPECT_EQ(split.status, FIVO_OK) << split.err.message;
     if (split.status != FIVO_OK)
         return -1;

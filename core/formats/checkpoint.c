@@ -20,7 +20,31 @@
 
 static const char MAGIC[8] = {'F', 'I', 'V', 'O', 'C', 'K', 'P', 'T'};
 static const char END_MAGIC[8] = {'F', 'I', 'V', 'O', 'E', 'N', 'D', '!'};
-#define HEADER_BYTES (8 + 4 + 4 + 8 + 8 + 8 + 8 + 4 + 4)
+/* Header bytes by version: version 2 widens the flags from u32 to u64. */
+#define HEADER_BYTES_V1 (8 + 4 + 4 + 8 + 8 + 8 + 8 + 4 + 4)
+#define HEADER_BYTES_V2 (HEADER_BYTES_V1 + 4)
+
+/* Version 1's u32 flags: bit 31 | batch_size (bits 0..19) | shards (bits
+ * 20..30); false when the layout does not fit them. */
+static bool flags_to_v1(uint64_t flags, uint32_t *v1)
+{
+    int batch = 0, shards = 0;
+    if (!fivo_checkpoint_layout_get(flags, &batch, &shards)) {
+        *v1 = 0;
+        return flags == 0;
+    }
+    if (batch > 0xFFFFF || shards > 0x7FF)
+        return false;
+    *v1 = 0x80000000u | (uint32_t)batch | ((uint32_t)shards << 20);
+    return true;
+}
+
+static uint64_t flags_from_v1(uint32_t v1)
+{
+    if (!(v1 & 0x80000000u))
+        return 0;
+    return fivo_checkpoint_layout((int)(v1 & 0xFFFFFu), (int)((v1 >> 20) & 0x7FFu));
+}
 
 enum { REC_PARAM = 0, REC_ADAM_M = 1, REC_ADAM_V = 2 };
 
@@ -73,14 +97,20 @@ fivo_status fivo_checkpoint_save(const char *path, const fivo_params *params, fi
     int np = fivo_params_count(params);
     uint32_t nrec = (uint32_t)np * (adam ? 3u : 1u);
     fivo__bytes b = {0};
+    uint64_t flags = meta ? meta->flags : 0;
+    uint32_t v1_flags = 0;
+    bool v1 = flags_to_v1(flags, &v1_flags);
     fivo__bytes_put(&b, MAGIC, 8);
-    fivo__bytes_u32(&b, FIVO_CHECKPOINT_VERSION);
+    fivo__bytes_u32(&b, v1 ? 1u : 2u);
     fivo__bytes_u32(&b, nrec);
     fivo__bytes_u64(&b, meta ? meta->step : 0);
     fivo__bytes_u64(&b, meta ? meta->seed : 0);
     fivo__bytes_u64(&b, adam ? fivo_adam_get_step(adam) : (meta ? meta->adam_step : 0));
     put_f64(&b, meta ? meta->best_bound : NAN);
-    fivo__bytes_u32(&b, meta ? meta->flags : 0);
+    if (v1)
+        fivo__bytes_u32(&b, v1_flags);
+    else
+        fivo__bytes_u64(&b, flags);
     if (!b.oom)
         fivo__bytes_u32(&b, fivo_crc32_update(0, b.p, b.n));
     for (int i = 0; i < np; i++) {
@@ -173,18 +203,25 @@ static fivo_status parse(const char *path, parsed *out, fivo_error *err)
         parsed_free(out);
         return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: not a fivo checkpoint (bad magic)", path);
     }
-    if (n < HEADER_BYTES + 12) {
+    if (n < HEADER_BYTES_V1 + 12) {
         parsed_free(out);
         return fivo_error_set(err, FIVO_ERR_FORMAT,
                               "%s: truncated checkpoint (%zu bytes, shorter than a header)", path,
                               n);
     }
     uint32_t version = get_u32(p + 8);
-    if (version != FIVO_CHECKPOINT_VERSION) {
+    if (version < 1 || version > FIVO_CHECKPOINT_VERSION) {
         parsed_free(out);
         return fivo_error_set(err, FIVO_ERR_FORMAT,
-                              "%s: checkpoint version %u, this fivo reads version %u", path,
+                              "%s: checkpoint version %u, this fivo reads versions 1 to %u", path,
                               version, FIVO_CHECKPOINT_VERSION);
+    }
+    const size_t header = version == 1 ? HEADER_BYTES_V1 : HEADER_BYTES_V2;
+    if (n < header + 12) {
+        parsed_free(out);
+        return fivo_error_set(err, FIVO_ERR_FORMAT,
+                              "%s: truncated checkpoint (%zu bytes, shorter than a header)", path,
+                              n);
     }
     if (memcmp(p + n - 12, END_MAGIC, 8) != 0) {
         parsed_free(out);
@@ -198,8 +235,7 @@ static fivo_status parse(const char *path, parsed *out, fivo_error *err)
         return fivo_error_set(err, FIVO_ERR_FORMAT,
                               "%s: corrupted checkpoint (file checksum mismatch)", path);
     }
-    if (FIVO_CRC_MISMATCH(fivo_crc32_update(0, p, HEADER_BYTES - 4),
-                          get_u32(p + HEADER_BYTES - 4))) {
+    if (FIVO_CRC_MISMATCH(fivo_crc32_update(0, p, header - 4), get_u32(p + header - 4))) {
         parsed_free(out);
         return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: corrupted checkpoint header", path);
     }
@@ -209,7 +245,7 @@ static fivo_status parse(const char *path, parsed *out, fivo_error *err)
     out->meta.adam_step = get_u64(p + 32);
     uint64_t bb = get_u64(p + 40);
     memcpy(&out->meta.best_bound, &bb, 8);
-    out->meta.flags = get_u32(p + 48);
+    out->meta.flags = version == 1 ? flags_from_v1(get_u32(p + 48)) : get_u64(p + 48);
     size_t end = n - 12;
     if (out->nrec > end / 20) {
         uint32_t nrec = out->nrec; /* p is freed with out (found by fuzz_checkpoint) */
@@ -222,7 +258,7 @@ static fivo_status parse(const char *path, parsed *out, fivo_error *err)
         parsed_free(out);
         return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
     }
-    size_t off = HEADER_BYTES;
+    size_t off = header;
     for (uint32_t i = 0; i < out->nrec; i++) {
         size_t start = off;
         record *r = &out->recs[i];

@@ -40,6 +40,9 @@ static const fivo_option pr_options[] = {
      "the reference's --data_dimension: when given, must equal max_note - min_note + 1", NULL},
     {"midi_bpm", FIVO_OPTION_INT, "120",
      "tempo of MIDI samples: one frame is one quarter note at this many per minute", NULL},
+    {"expect_counts", FIVO_OPTION_STRING, "",
+     "train/valid/test sequence counts the file must have, e.g. 694/173/170 (a recipe's "
+     "dataset); another file is refused naming it (empty: any)", NULL},
 };
 
 static void pr_close(void *self)
@@ -203,11 +206,39 @@ static bool bit(const uint64_t *b, int j)
     return (b[j >> 6] >> (j & 63)) & 1u;
 }
 
+/* [dataset] expect_counts: a recipe names its dataset by its split sizes, so
+ * a pickle of another dataset is refused before training, naming the file. */
+static fivo_status check_counts(const char *path, const pkl_value *root, const char *want,
+                                fivo_error *err)
+{
+    long w[3];
+    char tail;
+    if (sscanf(want, "%ld/%ld/%ld%c", &w[0], &w[1], &w[2], &tail) != 3 || w[0] < 0 ||
+        w[1] < 0 || w[2] < 0)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] expect_counts = '%s': need "
+                              "TRAIN/VALID/TEST sequence counts, e.g. 694/173/170", want);
+    static const char *const names[3] = {"train", "valid", "test"};
+    long got[3];
+    for (int i = 0; i < 3; i++) {
+        const pkl_value *v = pkl_dict_get(root, names[i]);
+        got[i] = v != NULL && is_seq(v) ? (long)v->u.seq.len : -1;
+    }
+    if (got[0] == w[0] && got[1] == w[1] && got[2] == w[2])
+        return FIVO_OK;
+    char have[96];
+    snprintf(have, sizeof have, "%ld/%ld/%ld", got[0], got[1], got[2]);
+    return fivo_error_set(err, FIVO_ERR_INVALID, "%s: [dataset] expect_counts = %s (the "
+                          "recipe's dataset), but the file has %s train/valid/test sequences "
+                          "(-1: no such split); is it another dataset? (--set "
+                          "dataset.expect_counts= accepts any)", path, want, have);
+}
+
 static fivo_status pr_open(const fivo_config *cfg, const char *path, const char *split,
                            void **self, fivo_error *err)
 {
     *self = NULL;
     long min_note = 0, max_note = 0, dim = 0, bpm = 0; /* defaults: pr_options (also with no config) */
+    const char *expect = "";
     if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "min_note", &min_note,
                         err) != FIVO_OK ||
         fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "midi_bpm", &bpm, err) !=
@@ -215,7 +246,9 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
         fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "max_note", &max_note,
                         err) != FIVO_OK ||
         fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "data_dimension", &dim,
-                        err) != FIVO_OK)
+                        err) != FIVO_OK ||
+        fivo_option_string(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "expect_counts",
+                           &expect, err) != FIVO_OK)
         return err ? err->code : FIVO_ERR_INVALID;
     if (dim != 0 && dim != max_note - min_note + 1)
         return fivo_error_set(err, FIVO_ERR_INVALID,
@@ -256,6 +289,9 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
                             "splits", path, pkl_type_name(root->type));
         goto fail;
     }
+    if (expect != NULL && expect[0] != '\0' &&
+        (st = check_counts(path, root, expect, err)) != FIVO_OK)
+        goto fail;
     seqs = pkl_dict_get(root, split);
     if (seqs == NULL) {
         st = fivo_error_set(err, FIVO_ERR_NOT_FOUND, "%s: no split '%s' in the pickle (it has%s%s%s)",

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# ctest: fivo under mpirun gives the bits of one process (see README "Several
-# processes: MPI").
-#   run.sh CASE FIVO_EXECUTABLE MPIEXEC_OR_EMPTY SHARED_DATA_DIR
+# ctest: fivo under mpirun gives the bits of one process (see docs/mpi.md).
+#   run.sh CASE FIVO_EXECUTABLE MPIEXEC_OR_EMPTY FIXTURE_DIR
 # CASE: train_np2 train_np4 ghmm_eval_np2 resume eval_np2 fault_exit fault_nan
 #       fault_error bad_file shards_indivisible
-# Exits 77 (skipped) when fivo was built without MPI or the data is missing.
+# FIXTURE_DIR: the build's test fixtures (tests/fixtures), for the tiny
+# pianoroll. Exits 77 (skipped) when fivo was built without MPI.
 set -uo pipefail
 case_name="$1" fivo="$2" mpiexec="$3" data="$4/tiny_pianoroll.pkl"
 if [ -z "$mpiexec" ]; then
@@ -12,8 +12,8 @@ if [ -z "$mpiexec" ]; then
   exit 77
 fi
 if [ ! -f "$data" ]; then
-  echo "SKIP: $data not found"
-  exit 77
+  echo "FAIL: the fixture $data is missing (the build writes it: target fivo_test_fixture_files)"
+  exit 1
 fi
 # Open MPI refuses root without these; 2 cores need --oversubscribe for 4 ranks.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

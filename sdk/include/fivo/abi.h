@@ -18,12 +18,12 @@
  *    so a plugin built for an older minor loads fine and what it lacks
  *    counts as absent.
  *
- * History: 1.0 the first ABI. 2.0 (this wave, before any outside plugin
- * existed): option rows gained `choices` (a new row stride, which no minor
- * can express for 1.0 plugins), the descriptor gained option_size, model
- * dataset preferences and extension_data. 2.1: the bound vtable's
- * train_loss slot; the fivo.ext.tilt extension's step_terms slot and
- * fivo_tilt_spec.latent_size (fivo-aux-td). */
+ * History: 1.0 the first ABI. 2.0, made before any outside plugin
+ * existed: option rows gained `choices` (a new row stride, which no minor
+ * can express for 1.0 plugins, so the host refuses them), the descriptor
+ * gained option_size, model dataset preferences and extension_data.
+ * 2.1: the bound vtable's train_loss slot; the fivo.ext.tilt extension's
+ * latent_size and step_terms slots (fivo-aux-td). */
 #ifndef FIVO_ABI_H
 #define FIVO_ABI_H
 

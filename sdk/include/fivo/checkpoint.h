@@ -11,7 +11,12 @@
  *
  * File layout (little endian):
  *   "FIVOCKPT" u32 version u32 num_records
- *   u64 step u64 seed u64 adam_step f64 best_bound u32 flags u32 header_crc
+ *   u64 step u64 seed u64 adam_step f64 best_bound FLAGS u32 header_crc
+ *   where FLAGS is, in version 1, a u32: 0 or bit 31 | batch_size (bits
+ *   0..19) | shards (bits 20..30); in version 2 the u64 of meta.flags. A
+ *   file is written as version 1 whenever its layout fits there (so it has
+ *   the bytes it always had, and older fivo reads it) and as version 2 only
+ *   when it does not (more than 2047 shards or a batch over 2^20 - 1).
  *   records: u32 kind u32 name_len name u32 rows u32 cols f32[rows*cols] u32 crc
  *   "FIVOEND!" u32 crc of everything before it */
 #ifndef FIVO_CHECKPOINT_H
@@ -28,36 +33,39 @@
 extern "C" {
 #endif
 
-#define FIVO_CHECKPOINT_VERSION 1u
+/* The newest version written and read (every older one is read too). */
+#define FIVO_CHECKPOINT_VERSION 2u
 
 typedef struct fivo_checkpoint_meta {
     uint64_t step;      /* training steps completed */
     uint64_t seed;      /* the run's random seed (all RNG streams derive from seed and step) */
     uint64_t adam_step; /* Adam's update count (restored into the optimizer) */
     double best_bound;  /* best validation bound so far (NaN when none) */
-    uint32_t flags;     /* 0, or the training layout (fivo_checkpoint_layout) */
+    uint64_t flags;     /* 0, or the training layout (fivo_checkpoint_layout) */
 } fivo_checkpoint_meta;
 
 /* The global batch and shard count of a sharded run (fivo/shards.h) in
- * meta.flags: bit 31 set, batch_size in bits 0..19, shards in bits 20..30.
- * A run resumes bit-exactly on any number of ranks with the same two
- * numbers. One-shard runs write 0 (the file is as before shards existed). */
-#define FIVO_CHECKPOINT_FLAG_LAYOUT 0x80000000u
+ * meta.flags: bit 63 set, batch_size in bits 0..31, shards in bits 32..62,
+ * each stored in full. A run resumes bit-exactly on any number of ranks with
+ * the same two numbers. One-shard runs write 0 (the file is as before shards
+ * existed). */
+#define FIVO_CHECKPOINT_FLAG_LAYOUT 0x8000000000000000ull
 
-static inline uint32_t fivo_checkpoint_layout(int batch_size, int shards)
+static inline uint64_t fivo_checkpoint_layout(int batch_size, int shards)
 {
-    if (shards <= 1 || batch_size < 1 || batch_size > 0xFFFFF || shards > 0x7FF)
+    if (shards <= 1 || batch_size < 1)
         return 0;
-    return FIVO_CHECKPOINT_FLAG_LAYOUT | (uint32_t)batch_size | ((uint32_t)shards << 20);
+    return FIVO_CHECKPOINT_FLAG_LAYOUT | (uint64_t)(uint32_t)batch_size |
+           ((uint64_t)(uint32_t)shards << 32);
 }
 
 /* True when flags record a layout; then *batch_size and *shards hold it. */
-static inline bool fivo_checkpoint_layout_get(uint32_t flags, int *batch_size, int *shards)
+static inline bool fivo_checkpoint_layout_get(uint64_t flags, int *batch_size, int *shards)
 {
     if (!(flags & FIVO_CHECKPOINT_FLAG_LAYOUT))
         return false;
-    *batch_size = (int)(flags & 0xFFFFFu);
-    *shards = (int)((flags >> 20) & 0x7FFu);
+    *batch_size = (int)(uint32_t)(flags & 0xFFFFFFFFu);
+    *shards = (int)(uint32_t)((flags >> 32) & 0x7FFFFFFFu);
     return true;
 }
 

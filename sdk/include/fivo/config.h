@@ -1,7 +1,8 @@
-/* Read-only view of the merged configuration (key file + command-line
- * flags) that the host hands to plugins. Sections are named after plugin
- * kinds ("model", "bound", "resampler", "dataset") plus "train", "eval",
- * "sample", "paths" and "fivo" for the host itself; see the README.
+/* The merged configuration: key files and command-line flags, each value
+ * with its origin. The host builds and edits it; plugins receive it as a
+ * const pointer and only read it. Sections are named after plugin kinds
+ * ("model", "bound", "resampler", "dataset") plus "fivo", "train", "eval"
+ * and "sample" for the host itself; see docs/cli.md.
  *
  * Getters return FIVO_OK and write *out, or FIVO_ERR_NOT_FOUND leaving *out
  * equal to `def` when the key is absent, or FIVO_ERR_INVALID (with a message

@@ -41,6 +41,12 @@ void fivo_adam_set_step(fivo_adam *a, uint64_t step);
 float *fivo_adam_moment(fivo_adam *a, int param_index, int which);
 void fivo_adam_set_learning_rate(fivo_adam *a, double lr);
 
+/* The rate of update number `step` (0 for the first; Adam's update count
+ * before the update, as TF's global_step) when it halves every decay_steps
+ * updates, exponentially, not in stairs: lr * 0.5^(step / decay_steps), as
+ * the reference's experimental trainer. decay_steps <= 0: lr unchanged. */
+double fivo_lr_decay(double learning_rate, long decay_steps, uint64_t step);
+
 #ifdef __cplusplus
 }
 #endif

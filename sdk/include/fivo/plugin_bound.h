@@ -5,7 +5,6 @@
 
 #include <fivo/abi.h>
 #include <fivo/config.h>
-#include <fivo/metrics.h>
 #include <fivo/plugin_model.h>
 #include <fivo/plugin_resampler.h>
 #include <fivo/smc.h>
@@ -28,8 +27,9 @@ typedef struct fivo_bound_vtable {
     fivo_status (*create)(const fivo_config *cfg, void **self, fivo_error *err);
     /* REQUIRED. MUST free everything create allocated. */
     void (*destroy)(void *self);
-    /* REQUIRED. Runs the bound on `batch` (already given to nothing: the bound calls
-     * the model's set_observations itself) with num_particles particles and
+    /* REQUIRED. Runs the bound on `batch` with num_particles particles (the
+     * host has not given the batch to the model: the bound calls the model's
+     * set_observations itself) and
      * fills *out (arena memory of ctx). resampler may be NULL for bounds that
      * never resample. MUST NOT free or keep the model, resampler or batch;
      * MUST NOT draw randomness except through the ctx's RNG. */

@@ -10,7 +10,7 @@
 #include <fivo/abi.h>
 #include <fivo/batch.h>
 #include <fivo/config.h>
-#include <fivo/metrics.h>
+#include <fivo/metrics.h> /* fivo_report, filled by convert */
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,13 +27,17 @@ typedef struct fivo_dataset_info {
 } fivo_dataset_info;
 
 typedef struct fivo_dataset_vtable {
-    /* REQUIRED (with close: the v1 minimum the registry accepts; a
-     * convert-only plugin may leave open NULL). Opens split `split` ("train", "valid", "test") of the data at `path`.
+    /* Opens split `split` ("train", "valid", "test") of the data at `path`.
+     * REQUIRED to read data: fivo_dataset_open needs open, close, info and
+     * batch. A convert-only plugin (convert set) may leave the four NULL, but
+     * its vtable must still reach close: the registry refuses a shorter one
+     * at load.
      * MUST validate the whole file before returning FIVO_OK and name the file
      * and position on error. MUST NOT keep `cfg` beyond the call. */
     fivo_status (*open)(const fivo_config *cfg, const char *path, const char *split, void **self,
                         fivo_error *err);
-    /* MUST free everything open allocated. self may be NULL. */
+    /* MUST free everything open allocated. self may be NULL. REQUIRED with
+     * open. */
     void (*close)(void *self);
     /* REQUIRED for fivo_dataset_open. Pointers in *out stay valid until close. */
     fivo_status (*info)(void *self, fivo_dataset_info *out, fivo_error *err);

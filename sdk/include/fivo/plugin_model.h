@@ -29,7 +29,9 @@ typedef struct fivo_model_vtable {
      * parameter in `params` under "<model name>/..." and resolving the
      * pointers it needs once. MUST NOT keep cfg or spec pointers. MUST set
      * *self on FIVO_OK; on error MUST free what it allocated and fill err.
-     * REQUIRED (with destroy: the v1 minimum the registry accepts). */
+     * REQUIRED. The registry refuses at load a vtable that does not reach
+     * destroy, and opens a model only with create, destroy,
+     * set_observations, zero_state and propose_and_weight all set. */
     fivo_status (*create)(const fivo_config *cfg, const fivo_data_spec *spec, fivo_params *params,
                           void **self, fivo_error *err);
     /* MUST free everything create allocated (not the params it registered:

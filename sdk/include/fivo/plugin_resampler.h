@@ -23,9 +23,10 @@ typedef struct fivo_resampler_vtable {
      * only from `rng` at row `row` (fivo_rng_uniform_double), so results are
      * reproducible. Writes ancestors[0..n) in [0, n). All weights -inf, or
      * any NaN: FIVO_ERR_NUMERIC. Ancestors carry no gradient.
-     * OPTIONAL for resamplers that provide one of the slots below; the engine
- * uses the first it finds of resample_transport, resample_relaxed,
- * resample_weighted, resample. */
+     * OPTIONAL for resamplers that provide one of the slots below (the
+     * registry opens a resampler only with at least one of the four); the
+     * engine uses the first it finds of resample_transport,
+     * resample_relaxed, resample_weighted, resample. */
     fivo_status (*resample)(void *self, const double *log_w, int n, const fivo_rng *rng,
                             uint32_t row, int32_t *ancestors, fivo_error *err);
     /* OPTIONAL: differentiable resampling. log_w is an n x 1 tensor on the
