@@ -6,11 +6,12 @@
 //  - stop-gradient semantics: log p-hat gives the twist no gradient, and
 //    without resampling the bound and its gradient are plain FIVO's;
 //  - models without the extension, or with the 2.0 one, refused by name;
-//  - through the host on a generated pianoroll pickle: the run trains, logs
+//  - through the host on the build's JSB-like pianoroll fixture: the run trains, logs
 //    bellman_loss and log_r_diff, and gives the same bits on 1 and 2 threads.
 #include "gradcheck.h"
 #include "host_runner.h"
 #include "model_harness.h"
+#include "test_data.h"
 #include "twist.h"
 
 #include <fivo/ext_tilt.h>
@@ -407,36 +408,15 @@ std::string slurp(const std::string &path)
     return ss.str();
 }
 
-// A small JSB-like pianoroll pickle (chords of 1-4 notes in 21..108,
-// lengths 6-14), written by python3's pickle; "" when python3 is absent.
-std::string make_pianoroll(const std::string &dir)
-{
-    std::string path = dir + "/roll.pkl";
-    std::string py =
-        "import pickle, random\n"
-        "random.seed(4)\n"
-        "def seq():\n"
-        "    base = random.randint(48, 72)\n"
-        "    return [tuple(sorted({base + random.choice([0, 4, 7, 12, -12]) + random.randint(-2, 2)\n"
-        "                         for _ in range(random.randint(1, 4))})) for _ in range(random.randint(6, 14))]\n"
-        "d = {k: [seq() for _ in range(n)] for k, n in (('train', 24), ('valid', 6), ('test', 6))}\n"
-        "pickle.dump(d, open('" + path + "', 'wb'), protocol=2)\n";
-    std::ofstream(dir + "/make.py") << py;
-    int st = std::system(("python3 " + dir + "/make.py >/dev/null 2>&1").c_str());
-    return st == 0 ? path : "";
-}
-
 } // namespace
 
-// Through the host: trains on the generated pianoroll, logs the twist's
+// Through the host: trains on the JSB-like fixture, logs the twist's
 // metrics, and gives the same checkpoint bits on 1 and 2 threads (2 shards)
 // and on a rerun.
 TEST(FivoAuxTd, HostTrainsLogsMetricsAndIsDeterministic)
 {
     fivo_test::TempDir tmp;
-    std::string data = make_pianoroll(tmp.path);
-    if (data.empty())
-        GTEST_SKIP() << "python3 is needed to write the pianoroll fixture";
+    const std::string data = fivo_test::fixture(FIXTURE_JSB_LIKE);
     auto train = [&](const std::string &name, int threads, const std::string &model) {
         std::string logdir = tmp.path + "/" + name;
         auto r = fivo_test::run({"--mode=train", "--model=" + model, "--bound=fivo-aux-td",
