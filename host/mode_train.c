@@ -54,6 +54,10 @@ typedef struct train_window {
     double bound, bound_seq, ll, gap, rate;
     int64_t timesteps;
     int64_t t0_us;
+    /* The bound's train_loss metrics: per step the mean over sequences. */
+    int num_metrics;
+    const char *metric_names[FIVO_BOUND_MAX_METRICS];
+    double metric[FIVO_BOUND_MAX_METRICS];
 } train_window;
 
 /* Errors every rank knows (an agreed failure) are printed once, by rank 0. */
@@ -85,6 +89,8 @@ static int emit_summary(fivo_session *s, long step, train_window *win, bool exac
         fivo_report_set_number(r, "gap_per_t", win->gap / win->steps);
     }
     fivo_report_set_number(r, "resample_rate", win->rate / win->steps);
+    for (int k = 0; k < win->num_metrics; k++)
+        fivo_report_set_number(r, win->metric_names[k], win->metric[k] / win->steps);
     fivo_report_set_number(r, "steps_per_sec", secs > 0 ? win->steps / secs : 0.0);
     fivo_report_set_number(r, "timesteps_per_sec", secs > 0 ? win->timesteps / secs : 0.0);
     int rc = fivo_host_emit(s->host, r);
@@ -185,6 +191,14 @@ static fivo_status train_step(fivo_session *s, fivo_trainer *tr, fivo_adam *adam
         win->gap += gap / n;
     }
     win->rate += tr->resample_rate;
+    win->num_metrics = tr->num_metrics;
+    for (int k = 0; k < tr->num_metrics; k++) {
+        double sum = 0.0;
+        for (int b = 0; b < tr->batch_size; b++)
+            sum += tr->metric_sums[(size_t)b * FIVO_BOUND_MAX_METRICS + (size_t)k];
+        win->metric_names[k] = tr->metric_names[k];
+        win->metric[k] += tr->batch_size > 0 ? sum / tr->batch_size : 0.0;
+    }
     win->steps++;
     if (!isfinite(bound))
         return fivo_error_set(err, FIVO_ERR_NUMERIC, "the bound is %g", bound);

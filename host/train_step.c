@@ -76,9 +76,11 @@ int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize, int shar
     t->log_phat = calloc(B, sizeof *t->log_phat);
     t->ll = calloc(B, sizeof *t->ll);
     t->resampled = calloc(B, sizeof *t->resampled);
-    t->mine = calloc(3 * B, sizeof *t->mine);
+    t->mine = calloc(FIVO_TRAINER_SEQ_VALUES * B, sizeof *t->mine);
+    t->metric_sums = calloc(FIVO_BOUND_MAX_METRICS * B, sizeof *t->metric_sums);
     t->exps = calloc((size_t)t->ntensors + 1, sizeof *t->exps);
-    bool ok = t->lengths && t->log_phat && t->ll && t->resampled && t->mine && t->exps;
+    bool ok = t->lengths && t->log_phat && t->ll && t->resampled && t->mine && t->exps &&
+              t->metric_sums;
     if (ok && t->shards > 1) {
         t->grads = malloc(sizeof(float) * (t->nvalues ? t->nvalues : 1) * (size_t)t->num_local);
         t->acc = malloc(sizeof(int64_t) * (t->nvalues ? t->nvalues : 1));
@@ -124,13 +126,15 @@ void fivo_trainer_close(fivo_trainer *t)
     free(t->log_phat);
     free(t->ll);
     free(t->resampled);
+    free(t->metric_sums);
     memset(t, 0, sizeof *t);
 }
 
-/* 1 x 1 loss of a shard: -(1/B) sum_b log p-hat_b / L_b (or without / L_b),
- * B the global batch, so the shards' gradients add up to the batch's. */
-static fivo_tensor *shard_loss(fivo_ctx *ctx, const fivo_smc_result *res, const fivo_batch *batch,
-                               int global_batch, bool normalize)
+/* 1 x 1 loss of a shard: (1/B) sum_b (-log p-hat_b + extra_b) / L_b (or
+ * without / L_b), B the global batch, so the shards' gradients add up to
+ * the batch's; extra (B x 1 or NULL) is the bound's own train_loss. */
+static fivo_tensor *shard_loss(fivo_ctx *ctx, const fivo_smc_result *res, const fivo_tensor *extra,
+                               const fivo_batch *batch, int global_batch, bool normalize)
 {
     fivo_tensor *w = fivo_tensor_new(ctx, batch->batch_size, 1);
     for (int b = 0; b < batch->batch_size; b++) {
@@ -138,7 +142,10 @@ static fivo_tensor *shard_loss(fivo_ctx *ctx, const fivo_smc_result *res, const 
         double scale = normalize ? (len > 0 ? 1.0 / len : 0.0) : 1.0;
         w->data[b] = (float)(-scale / global_batch);
     }
-    return fivo_sum_all(ctx, fivo_mul(ctx, res->log_phat, w));
+    fivo_tensor *per_seq = res->log_phat;
+    if (extra != NULL)
+        per_seq = fivo_sub(ctx, per_seq, extra);
+    return fivo_sum_all(ctx, fivo_mul(ctx, per_seq, w));
 }
 
 static fivo_status get_batch(fivo_trainer *t, fivo_session *s, long step, fivo_batch *batch,
@@ -189,9 +196,11 @@ static shard_exec exec_of(fivo_trainer *t, fivo_session *s, int w)
 }
 
 /* Bound, finite check, backward and exact likelihood of one shard; its
- * per-sequence results go to t's global arrays at `first`. */
+ * per-sequence results go to t's global arrays at `first`. `lead`: the
+ * rank's first shard, which names the bound's metrics. */
 static fivo_status run_shard(fivo_trainer *t, const fivo_session *s, const shard_exec *e, long step,
-                             const fivo_batch *b, int first, double *resample_rate, fivo_error *err)
+                             const fivo_batch *b, int first, bool lead, double *resample_rate,
+                             fivo_error *err)
 {
     fivo_ctx_reset(e->ctx);
     fivo_ctx_set_seed(e->ctx, s->seed, FIVO_RNG_DOMAIN_TRAIN + (uint64_t)step);
@@ -206,8 +215,22 @@ static fivo_status run_shard(fivo_trainer *t, const fivo_session *s, const shard
     for (int i = 0; i < b->batch_size; i++)
         if (!isfinite(res.log_phat->data[i]))
             return fivo_host_nonfinite_bound(e->params, first + i, res.log_phat->data[i], err);
+    fivo_tensor *extra = NULL;
+    fivo_bound_metric met[FIVO_BOUND_MAX_METRICS];
+    int nmet = 0;
+    if ((st = fivo_bound_train_loss(e->bound, e->ctx, b, &extra, met, &nmet, err)) != FIVO_OK)
+        return st;
+    double *sums = t->metric_sums + (size_t)first * FIVO_BOUND_MAX_METRICS;
+    memset(sums, 0, sizeof(double) * FIVO_BOUND_MAX_METRICS * (size_t)b->batch_size);
+    for (int k = 0; k < FIVO_BOUND_MAX_METRICS; k++)
+        sums[k] = k < nmet ? met[k].sum : 0.0;
+    if (lead) {
+        t->num_metrics = nmet;
+        for (int k = 0; k < nmet; k++)
+            t->metric_names[k] = met[k].name;
+    }
     if (t->ntensors > 0) {
-        fivo_tensor *loss = shard_loss(e->ctx, &res, b, t->batch_size, t->normalize);
+        fivo_tensor *loss = shard_loss(e->ctx, &res, extra, b, t->batch_size, t->normalize);
         if ((st = fivo_ctx_backward(e->ctx, loss, err)) != FIVO_OK)
             return st;
     }
@@ -233,7 +256,7 @@ static fivo_status plain_step(fivo_trainer *t, fivo_session *s, long step, fivo_
         return st;
     note_lengths(t, &batch);
     shard_exec e = exec_of(t, s, 0);
-    return run_shard(t, s, &e, step, &batch, 0, &t->resample_rate, err);
+    return run_shard(t, s, &e, step, &batch, 0, true, &t->resample_rate, err);
 }
 
 /* Own shard j (0-based among this rank's) on e: compute it, set its
@@ -248,7 +271,7 @@ static fivo_status own_shard(fivo_trainer *t, fivo_session *s, const shard_exec 
     if (st != FIVO_OK)
         return st;
     double rate;
-    if ((st = run_shard(t, s, e, step, &b, first, &rate, err)) != FIVO_OK)
+    if ((st = run_shard(t, s, e, step, &b, first, j == 0, &rate, err)) != FIVO_OK)
         return fivo_error_prefix(err, "shard %d: ", t->first_shard + j);
     float *g = t->grads + (size_t)j * t->nvalues;
     int32_t *exps = t->shard_exps + (size_t)j * (size_t)t->ntensors;
@@ -331,25 +354,32 @@ static fivo_status gather_results(fivo_trainer *t, fivo_error *err)
         fivo_shard_range(t->batch_size, t->shards, t->first_shard + t->num_local - 1,
                          &last_first, &last_count);
         int n = last_first + last_count - first;
+        enum { K = FIVO_TRAINER_SEQ_VALUES };
         for (int i = 0; i < n; i++) {
-            t->mine[3 * i] = (double)t->log_phat[first + i];
-            t->mine[3 * i + 1] = t->exact ? t->ll[first + i] : 0.0;
-            t->mine[3 * i + 2] = (double)t->resampled[first + i];
+            double *m = t->mine + (size_t)K * (size_t)i;
+            m[0] = (double)t->log_phat[first + i];
+            m[1] = t->exact ? t->ll[first + i] : 0.0;
+            m[2] = (double)t->resampled[first + i];
+            memcpy(m + 3, t->metric_sums + (size_t)(first + i) * FIVO_BOUND_MAX_METRICS,
+                   sizeof(double) * FIVO_BOUND_MAX_METRICS);
         }
         double *all = NULL;
         int n_all = 0;
-        fivo_status st = fivo_comm_gather_doubles(t->mine, 3 * n, &all, &n_all, err);
+        fivo_status st = fivo_comm_gather_doubles(t->mine, K * n, &all, &n_all, err);
         if (st != FIVO_OK)
             return st;
-        if (n_all != 3 * t->batch_size) {
+        if (n_all != K * t->batch_size) {
             free(all);
             return fivo_error_set(err, FIVO_ERR_INVALID, "gathered %d results for %d sequences",
-                                  n_all / 3, t->batch_size);
+                                  n_all / K, t->batch_size);
         }
         for (int b = 0; b < t->batch_size; b++) {
-            t->log_phat[b] = (float)all[3 * b]; /* a float sent as a double: exact */
-            t->ll[b] = all[3 * b + 1];
-            t->resampled[b] = (int32_t)all[3 * b + 2];
+            const double *m = all + (size_t)K * (size_t)b;
+            t->log_phat[b] = (float)m[0]; /* a float sent as a double: exact */
+            t->ll[b] = m[1];
+            t->resampled[b] = (int32_t)m[2];
+            memcpy(t->metric_sums + (size_t)b * FIVO_BOUND_MAX_METRICS, m + 3,
+                   sizeof(double) * FIVO_BOUND_MAX_METRICS);
         }
         free(all);
     }

@@ -32,6 +32,10 @@
 
 #include "session.h"
 
+/* Per sequence in the gather across ranks: log p-hat, exact ll, resampling
+ * steps, then the bound's metric sums. */
+#define FIVO_TRAINER_SEQ_VALUES (3 + FIVO_BOUND_MAX_METRICS)
+
 typedef struct fivo_trainer {
     int shards, ranks, rank;
     int first_shard, num_local; /* this rank's shards */
@@ -50,7 +54,7 @@ typedef struct fivo_trainer {
     fivo_status *shard_status;  /* [num_local] */
     fivo_error *shard_err;      /* [num_local] */
     int32_t *exps;              /* [1 + ntensors]: stop flag, then exponents */
-    double *mine;               /* own sequences' results, 3 per sequence */
+    double *mine;               /* own sequences' results, FIVO_TRAINER_SEQ_VALUES per sequence */
     /* The global batch's per-sequence results after a step, in batch order. */
     int batch_size;
     int32_t *lengths;           /* [B] */
@@ -59,6 +63,13 @@ typedef struct fivo_trainer {
     int32_t *resampled;         /* [B] resampling steps of each sequence */
     int64_t resample_steps, valid_steps;
     double resample_rate;
+    /* The bound's train_loss metrics (fivo/plugin_bound.h): names from
+     * the first own shard, and per sequence [B][FIVO_BOUND_MAX_METRICS]
+     * each shard's sums stored at its first sequence (0 elsewhere), so a
+     * batch's total is the sum over sequences whatever the sharding. */
+    int num_metrics;
+    const char *metric_names[FIVO_BOUND_MAX_METRICS];
+    double *metric_sums;
     /* Test hook FIVO_TEST_FAULT=rank:step:kind (exit | nan | error). */
     int fault_rank, fault_kind;
     long fault_step;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <fivo/abi.h>
+
 #include <glib.h>
 #include <glib/gstdio.h>
 
@@ -178,7 +180,9 @@ TEST_F(HostCli, PluginsListsFoundAndRefused)
                           "test_bound", "resampler", "test_resampler", "dataset", "test_dataset",
                           "short_model", "8 candidates refused"})
         EXPECT_TRUE(has(r.out, s)) << s << "\n" << r.out;
-    EXPECT_TRUE(has(r.out, tp + "/wrong_abi.so: plugin ABI 3.0, host ABI 2.1")) << r.out;
+    const std::string host_abi = "host ABI " + std::to_string(FIVO_ABI_MAJOR) + "." +
+                                 std::to_string(FIVO_ABI_MINOR);
+    EXPECT_TRUE(has(r.out, tp + "/wrong_abi.so: plugin ABI 3.0, " + host_abi)) << r.out;
     EXPECT_TRUE(has(r.out, tp + "/missing_symbol.so: no fivo_plugin_query symbol")) << r.out;
     EXPECT_TRUE(has(r.out, tp + "/not_a_library.so: cannot load")) << r.out;
     EXPECT_TRUE(has(r.out, tp + "/zz_dup_model.so: model plugin 'test_model' is shadowed"))

@@ -56,6 +56,25 @@ fivo_status fivo_bound_bind(const fivo_bound *b, const fivo_model *model, const 
     return b->vt->bind(b->self, model, spec, params, err);
 }
 
+fivo_status fivo_bound_train_loss(const fivo_bound *b, fivo_ctx *ctx, const fivo_batch *batch,
+                                  fivo_tensor **loss, fivo_bound_metric *metrics, int *num_metrics,
+                                  fivo_error *err)
+{
+    *loss = NULL;
+    *num_metrics = 0;
+    if (!FIVO_BOUND_HAS(b, train_loss))
+        return FIVO_OK; /* no loss of its own */
+    fivo_status st = b->vt->train_loss(b->self, ctx, batch, loss, metrics, num_metrics, err);
+    if (st == FIVO_OK && (*num_metrics < 0 || *num_metrics > FIVO_BOUND_MAX_METRICS))
+        return fivo_error_set(err, FIVO_ERR_INVALID, "bound '%s': train_loss gave %d metrics (at most %d)",
+                              b->name != NULL ? b->name : "?", *num_metrics, FIVO_BOUND_MAX_METRICS);
+    if (st == FIVO_OK && *loss != NULL && ((*loss)->rows != batch->batch_size || (*loss)->cols != 1))
+        return fivo_error_set(err, FIVO_ERR_INVALID, "bound '%s': train_loss is %d x %d, expected %d x 1",
+                              b->name != NULL ? b->name : "?", (*loss)->rows, (*loss)->cols,
+                              batch->batch_size);
+    return st;
+}
+
 fivo_status fivo_bound_compute(const fivo_bound *b, fivo_ctx *ctx, const fivo_model *model,
                                const fivo_resampler *resampler, const fivo_batch *batch,
                                int num_particles, fivo_smc_result *out, fivo_error *err)

@@ -42,6 +42,10 @@ typedef struct srnn {
     fivo_tensor *p_pre;    /* h @ prior fc1 w[:R] */
     fivo_tensor *q_pre;    /* h @ proposal fc1 w[:R] + e @ w[R + El:] */
     fivo_tensor *em_pre;   /* h @ emission fc1 w[El:] */
+    /* The last propose_and_weight's z_t and log p(x_t | z_t, h_t), for
+     * fivo.ext.tilt's step_terms (arena, valid until the ctx is reset). */
+    fivo_tensor *last_z, *last_lpx;
+    int last_t;
 } srnn;
 
 static const fivo_option srnn_options[] = {FIVO_SEQMODEL_OPTIONS};
@@ -105,6 +109,7 @@ static fivo_status srnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
     fivo_status s = fivo_seqmodel_set_batch(sm, batch, num_particles, err);
     if (s != FIVO_OK)
         return s;
+    m->last_z = m->last_lpx = NULL;
     int T = sm->T, B = sm->B, TB = T * B;
     m->fwd_h = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)T);
     m->fwd_c = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)T);
@@ -208,10 +213,12 @@ static fivo_status srnn_propose_and_weight(void *self, fivo_ctx *ctx, const fivo
     fivo_tensor *lat = fivo_mlp_forward(ctx, &sm->latent_encoder, z);
     fivo_tensor *em = fivo_seqmodel_emission_forward(
         ctx, sm, lat, NULL, fivo_gather_rows(ctx, m->em_pre, bidx, sm->rows));
-    fivo_tensor *w = fivo_seqmodel_emission_log_prob(
+    fivo_tensor *lpx = fivo_seqmodel_emission_log_prob(
         ctx, sm, em, fivo_seqmodel_tile_step(ctx, sm, sm->batch->targets, t, NULL));
-    if (ratio != NULL)
-        w = fivo_add(ctx, w, ratio);
+    fivo_tensor *w = ratio != NULL ? fivo_add(ctx, lpx, ratio) : lpx;
+    m->last_z = z;
+    m->last_lpx = lpx;
+    m->last_t = t;
     out->count = ST_COUNT;
     out->t[ST_LAT] = lat;
     out->t[ST_H] = tile_rows(ctx, sm, m->fwd_h[t]);
@@ -292,9 +299,48 @@ static fivo_status srnn_tilt_features(const void *self, fivo_ctx *ctx, const fiv
     return FIVO_OK;
 }
 
+static int srnn_tilt_latent_size(const void *self) { return ((const srnn *)self)->sm->Z; }
+
+/* z_t and log p(x_t | z_t, h_t) from the state; the next prior
+ * p(z_{t+1} | h_{t+1}, z_t) from the per-batch h part and enc(z_t). */
+static fivo_status srnn_tilt_step_terms(const void *self, fivo_ctx *ctx, const fivo_state *state,
+                                        int t, fivo_tilt_step *out, fivo_error *err)
+{
+    const srnn *m = self;
+    const fivo_seqmodel *sm = m->sm;
+    if (!sm->batch || t < 0 || t >= sm->T)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "srnn: twist terms at step %d", t);
+    if (state->count != ST_COUNT || state->t[ST_LAT]->rows != sm->rows ||
+        state->t[ST_LAT]->cols != sm->El)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "srnn: twist terms of a foreign state");
+    if (m->last_z == NULL || m->last_t != t || m->last_z->rows != sm->rows)
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "srnn: twist terms at step %d: not the step last proposed", t);
+    out->z = m->last_z;
+    out->log_px = m->last_lpx;
+    out->next_mu = out->next_sigma = NULL;
+    if (t + 1 < sm->T) {
+        int32_t *bidx = fivo_seqmodel_seq_rows(ctx, sm, t + 1);
+        if (!bidx)
+            return fivo_error_set(err, FIVO_ERR_NOMEM, "srnn: step %d: arena exhausted", t);
+        fivo_tensor *mu, *sigma;
+        fivo_seqmodel_normal_head(ctx,
+                                  fivo_mlp_forward_pre(ctx, &m->prior, state->t[ST_LAT], sm->R,
+                                                       fivo_gather_rows(ctx, m->p_pre, bidx, sm->rows)),
+                                  sm->Z, sm->raw_sigma_bias, sm->sigma_min, &mu, &sigma);
+        out->next_mu = mu;
+        out->next_sigma = sigma;
+    }
+    if (fivo_ctx_status(ctx, err) != FIVO_OK)
+        return fivo_error_prefix(err, "srnn: twist terms at step %d: ", t);
+    return FIVO_OK;
+}
+
 static const fivo_ext_tilt srnn_tilt = {.size = sizeof(fivo_ext_tilt),
                                           .describe = srnn_tilt_describe,
-                                          .features = srnn_tilt_features};
+                                          .features = srnn_tilt_features,
+                                          .latent_size = srnn_tilt_latent_size,
+                                          .step_terms = srnn_tilt_step_terms};
 
 static const void *srnn_extension_data(const char *uri)
 {

@@ -41,6 +41,10 @@ typedef struct vrnn {
      * over T * B rows instead of per particle and step: */
     fivo_tensor *in_pre;  /* enc_in @ lstm kernel[:Ed]: (T * B) x 4R */
     fivo_tensor *q_pre;   /* enc_tgt (or rev) @ proposal fc1 w[R:]: rows as enc_tgt (rev) */
+    /* The last propose_and_weight's z_t and log p(x_t | z_t, h_t), for
+     * fivo.ext.tilt's step_terms (arena, valid until the ctx is reset). */
+    fivo_tensor *last_z, *last_lpx;
+    int last_t;
 } vrnn;
 
 static const fivo_option vrnn_options[] = {FIVO_SEQMODEL_OPTIONS};
@@ -98,6 +102,7 @@ static fivo_status vrnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
     fivo_status s = fivo_seqmodel_set_batch(sm, batch, num_particles, err);
     if (s != FIVO_OK)
         return s;
+    m->last_z = m->last_lpx = NULL;
     int TB = sm->T * sm->B;
     /* Inputs and targets are the same for every particle: encode the B
      * sequences once, for all steps, in one matmul each. */
@@ -181,14 +186,16 @@ static fivo_status vrnn_propose_and_weight(void *self, fivo_ctx *ctx, const fivo
     fivo_tensor *lat = fivo_mlp_forward(ctx, &sm->latent_encoder, z);
     fivo_tensor *em = fivo_seqmodel_emission_forward(ctx, sm, lat, h, NULL);
     fivo_tensor *x = fivo_seqmodel_tile_step(ctx, sm, sm->batch->targets, t, NULL);
-    fivo_tensor *w = fivo_seqmodel_emission_log_prob(ctx, sm, em, x);
-    if (ratio != NULL)
-        w = fivo_add(ctx, w, ratio);
+    fivo_tensor *lpx = fivo_seqmodel_emission_log_prob(ctx, sm, em, x);
+    fivo_tensor *w = ratio != NULL ? fivo_add(ctx, lpx, ratio) : lpx;
     out->count = ST_COUNT;
     out->t[ST_H] = h;
     out->t[ST_C] = c;
     out->t[ST_LAT] = lat;
     out->t[ST_NEXT_IN] = fivo_seqmodel_tile_step(ctx, sm, sm->batch->targets, t, sm->center);
+    m->last_z = z;
+    m->last_lpx = lpx;
+    m->last_t = t;
     *log_weight = w;
     if (fivo_ctx_status(ctx, err) != FIVO_OK)
         return fivo_error_prefix(err, "vrnn: step %d: ", t);
@@ -255,9 +262,49 @@ static fivo_status vrnn_tilt_features(const void *self, fivo_ctx *ctx, const fiv
     return FIVO_OK;
 }
 
+static int vrnn_tilt_latent_size(const void *self) { return ((const vrnn *)self)->sm->Z; }
+
+/* z_t and log p(x_t | z_t, h_t) from the state; the next prior p(z_{t+1} |
+ * h_{t+1}) runs the LSTM one step ahead on [enc(x_t), enc(z_t)] (the step
+ * t + 1 repeats it: a twist's price). */
+static fivo_status vrnn_tilt_step_terms(const void *self, fivo_ctx *ctx, const fivo_state *state,
+                                        int t, fivo_tilt_step *out, fivo_error *err)
+{
+    const vrnn *m = self;
+    const fivo_seqmodel *sm = m->sm;
+    if (!sm->batch || t < 0 || t >= sm->T)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "vrnn: twist terms at step %d", t);
+    if (state->count != ST_COUNT || state->t[ST_H]->rows != sm->rows ||
+        state->t[ST_LAT]->cols != sm->El)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "vrnn: twist terms of a foreign state");
+    if (m->last_z == NULL || m->last_t != t || m->last_z->rows != sm->rows)
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "vrnn: twist terms at step %d: not the step last proposed", t);
+    out->z = m->last_z;
+    out->log_px = m->last_lpx;
+    out->next_mu = out->next_sigma = NULL;
+    if (t + 1 < sm->T) {
+        int32_t *tidx = fivo_seqmodel_step_rows(ctx, sm, t + 1);
+        if (!tidx)
+            return fivo_error_set(err, FIVO_ERR_NOMEM, "vrnn: step %d: arena exhausted", t);
+        fivo_tensor *h, *c, *mu, *sigma;
+        fivo_lstm_forward_pre(ctx, &m->lstm, fivo_gather_rows(ctx, m->in_pre, tidx, sm->rows), sm->Ed,
+                              state->t[ST_LAT], state->t[ST_H], state->t[ST_C], &h, &c);
+        fivo_seqmodel_normal_head(ctx, fivo_mlp_forward(ctx, &m->prior, h), sm->Z, sm->raw_sigma_bias,
+                                  sm->sigma_min, &mu, &sigma);
+        out->next_mu = mu;
+        out->next_sigma = sigma;
+    }
+    if (fivo_ctx_status(ctx, err) != FIVO_OK)
+        return fivo_error_prefix(err, "vrnn: twist terms at step %d: ", t);
+    return FIVO_OK;
+}
+
 static const fivo_ext_tilt vrnn_tilt = {.size = sizeof(fivo_ext_tilt),
                                           .describe = vrnn_tilt_describe,
-                                          .features = vrnn_tilt_features};
+                                          .features = vrnn_tilt_features,
+                                          .latent_size = vrnn_tilt_latent_size,
+                                          .step_terms = vrnn_tilt_step_terms};
 
 static const void *vrnn_extension_data(const char *uri)
 {

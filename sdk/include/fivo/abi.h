@@ -21,9 +21,11 @@
  * History: 1.0 the first ABI. 2.0, made before any outside plugin
  * existed: option rows gained `choices` (a new row stride, which no minor
  * can express for 1.0 plugins, so the host refuses them), the descriptor
- * gained option_size, model dataset preferences and extension_data. 2.1:
- * option rows gained `min` and `max` (a 2.0 plugin's rows,
- * FIVO_OPTION_SIZE_2_0 bytes, load as rows without a range). */
+ * gained option_size, model dataset preferences and extension_data.
+ * 2.1: option rows gained `min` and `max` (a 2.0 plugin's rows,
+ * FIVO_OPTION_SIZE_2_0 bytes, load as rows without a range); the bound
+ * vtable's train_loss slot; the fivo.ext.tilt extension's latent_size and
+ * step_terms slots (fivo-aux-td). */
 #ifndef FIVO_ABI_H
 #define FIVO_ABI_H
 

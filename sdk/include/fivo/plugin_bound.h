@@ -13,6 +13,14 @@
 extern "C" {
 #endif
 
+#define FIVO_BOUND_MAX_METRICS 4
+
+/* (2.1) One diagnostic of train_loss: a sum over the batch's sequences. */
+typedef struct fivo_bound_metric {
+    const char *name;
+    double sum;
+} fivo_bound_metric;
+
 typedef struct fivo_bound_vtable {
     /* REQUIRED. Reads [bound] settings; MUST NOT keep cfg; MUST set *self on
      * FIVO_OK, and on error free what it allocated and fill err. */
@@ -37,7 +45,24 @@ typedef struct fivo_bound_vtable {
      * spec. A bound bound to one model MUST refuse, in compute, another. */
     fivo_status (*bind)(void *self, const fivo_model *model, const fivo_data_spec *spec,
                         fivo_params *params, fivo_error *err);
+    /* (2.1) OPTIONAL: a training loss of the bound's own beside -log p-hat
+     * (fivo-aux-td's Bellman loss for its twist). The host calls it while
+     * training only, right after a successful compute with the same ctx
+     * and batch and before backward. It sets *loss to a B x 1 tensor on the
+     * ctx's tape (per sequence, in batch order; arena memory), or NULL when
+     * the bound has no loss for this batch. The host adds loss_b to
+     * -log p-hat_b before weighting the sequence (1/B of the global batch,
+     * and 1/L_b under normalize_by_seq_len), so one backward and one Adam
+     * step train both. It fills metrics[0 .. *num_metrics) (at most
+     * FIVO_BOUND_MAX_METRICS) with named sums over the batch's sequences of
+     * per-sequence diagnostics; the host reports each as the train report's
+     * key "<name>", the mean over sequences and over the report's window.
+     * Names MUST be static strings of [a-z0-9_]. MUST NOT draw randomness. */
+    fivo_status (*train_loss)(void *self, fivo_ctx *ctx, const fivo_batch *batch,
+                              fivo_tensor **loss, fivo_bound_metric *metrics,
+                              int *num_metrics, fivo_error *err);
 } fivo_bound_vtable;
+
 
 typedef struct fivo_bound {
     FIVO_PLUGIN_INSTANCE_FIELDS(fivo_bound_vtable);
@@ -62,6 +87,11 @@ static inline void fivo_bound_stateless_destroy(void *self) { (void)self; }
  * the model's store; FIVO_OK doing nothing when the bound has none. */
 fivo_status fivo_bound_bind(const fivo_bound *b, const fivo_model *model, const fivo_data_spec *spec,
                             fivo_params *params, fivo_error *err);
+/* The bound's optional train_loss slot: *loss NULL and *num_metrics 0,
+ * FIVO_OK, when the bound has none. */
+fivo_status fivo_bound_train_loss(const fivo_bound *b, fivo_ctx *ctx, const fivo_batch *batch,
+                                  fivo_tensor **loss, fivo_bound_metric *metrics, int *num_metrics,
+                                  fivo_error *err);
 /* The bound's compute slot (see fivo_model_set_observations for the rule). */
 fivo_status fivo_bound_compute(const fivo_bound *b, fivo_ctx *ctx, const fivo_model *model,
                                const fivo_resampler *resampler, const fivo_batch *batch,
