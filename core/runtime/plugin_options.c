@@ -159,7 +159,7 @@ static char *out_of_range(const fivo_option *o, const char *value)
     if ((o->min == NULL && o->max == NULL) || !number_of(value, &v))
         return NULL;
     bool ok = isfinite(v); /* a ranged value is a finite number */
-    if (o->min != NULL && side_of(o->min, '>', &b, &open))
+    if (ok && o->min != NULL && side_of(o->min, '>', &b, &open))
         ok = open ? v > b : v >= b;
     if (ok && o->max != NULL && side_of(o->max, '<', &b, &open))
         ok = open ? v < b : v <= b;
