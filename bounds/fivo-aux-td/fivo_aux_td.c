@@ -78,7 +78,8 @@ typedef struct twisted {
 static const fivo_option OPTIONS[] = {
     FIVO_SMC_CRITERION_OPTIONS,
     {"twist_input_grad", FIVO_OPTION_BOOL, "true",
-     "the Bellman loss also trains the model's h_t and z_t encoding (true: as the reference)", NULL}};
+     "the Bellman loss also trains the model's h_t and z_t encoding (true: as the reference)", NULL,
+     NULL, NULL}};
 
 static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
 {
@@ -88,9 +89,9 @@ static fivo_status create(const fivo_config *cfg, void **self, fivo_error *err)
         fivo_smc_criterion_read(cfg, FIVO_OPTION_ROWS(OPTIONS), &criterion, &thr, err);
     if (st != FIVO_OK)
         return st;
-    bool input_grad = true;
-    if (cfg != NULL &&
-        (st = fivo_config_bool_or(cfg, "bound", "twist_input_grad", true, &input_grad, err)) != FIVO_OK)
+    bool input_grad = false; /* default: the row */
+    if ((st = fivo_option_bool(cfg, "bound", FIVO_OPTION_ROWS(OPTIONS), "twist_input_grad",
+                               &input_grad, err)) != FIVO_OK)
         return fivo_error_prefix(err, "fivo-aux-td: ");
     auxtd *s = calloc(1, sizeof *s);
     if (s == NULL)
