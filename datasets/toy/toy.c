@@ -1,6 +1,6 @@
 /* Synthetic data for the experimental toy models, as the reference's
  * experimental/data.py generates it (make_dataset, make_long_chain_dataset),
- * drawn from the model's own [model] settings:
+ * drawn from the model's settings (passed as [dataset] keys):
  *   forward     z_0 ~ N(0, v) (bimodal: N(+m, v) with probability w, else
  *               N(-m, v)), z_t = g(z_{t-1}) + b_t + N(0, v) for t = 1 .. T,
  *               x = z_T; given as a length-T sequence with x at every step
@@ -14,9 +14,9 @@
  * same for every split). fixed_observation replaces x (every x_k) by a
  * constant, as the reference's flag of that name.
  *
- * The [model] keys are the model's, read from [model] (the host fills the
- * model's defaults there before it opens the data); without a host the
- * fallbacks below are those defaults. Sequence s of a split is a pure
+ * The model's keys are [dataset] rows of their own (defaults: the models'),
+ * filled by the model's dataset preference from its [model] values; the
+ * dataset reads no other section. Sequence s of a split is a pure
  * function of (seed, split, s), as in datasets/chain: with shuffle
  * (training) batch k holds fresh sequences k B .. k B + B - 1, without it
  * (eval) the split has num_sequences sequences. */
@@ -42,13 +42,45 @@ typedef struct toy {
     int32_t *lengths, *seq_ids;
 } toy;
 
+/* The model's keys, as the dataset's own rows: forward and long_chain pass
+ * their values here through their dataset preference ("[model] KEY"), so
+ * the data follows --set model.variance=0.3; alone, the defaults are the
+ * models' (variance: forward's 0.1; long_chain always passes its own). */
 static const fivo_option OPTIONS[] = {
-    {"model", FIVO_OPTION_STRING, NULL,
-     "the toy model whose data to draw (default: [model] plugin)", "forward|long_chain"},
-    {"num_sequences", FIVO_OPTION_INT, "256", "sequences in an eval pass over a split", NULL},
-    {"data_seed", FIVO_OPTION_INT, "-1", "seed of the data (-1: the run's random_seed)", NULL},
+    {"model", FIVO_OPTION_STRING, "forward",
+     "the toy model whose data to draw (its dataset preference sets it)", "forward|long_chain",
+     NULL, NULL},
+    {"num_timesteps", FIVO_OPTION_INT, "5", "forward: latent steps T (the model's)", NULL, "1",
+     "4096"},
+    {"variance", FIVO_OPTION_DOUBLE, "0.1", "transition variance v (the model's)", NULL, ">0",
+     NULL},
+    {"observation_variance", FIVO_OPTION_DOUBLE, NULL,
+     "variance of the observations (the model's; default: variance)", NULL, ">0", NULL},
+    {"p_type", FIVO_OPTION_STRING, "unimodal", "forward: the generative model (the model's)",
+     "unimodal|bimodal|nonlinear", NULL, NULL},
+    {"use_bs", FIVO_OPTION_BOOL, "false", "forward: drift terms b_t ~ U(0, 1) (the model's)",
+     NULL, NULL, NULL},
+    {"bimodal_prior_weight", FIVO_OPTION_DOUBLE, "0.5",
+     "forward, bimodal: probability of the mode at +bimodal_prior_mean (the model's)", NULL, "0",
+     "1"},
+    {"bimodal_prior_mean", FIVO_OPTION_DOUBLE, "1",
+     "forward, bimodal: the modes of z_0 are at +-m (the model's)", NULL, NULL, NULL},
+    {"transition_type", FIVO_OPTION_STRING, "standard",
+     "transition mean z_{t-1} (standard) or round(z_{t-1}) (round; forward: nonlinear only)",
+     "standard|round", NULL, NULL},
+    {"num_observations", FIVO_OPTION_INT, "1", "long_chain: observations n (the model's)", NULL,
+     "1", "4095"},
+    {"steps_per_observation", FIVO_OPTION_INT, "5",
+     "long_chain: latent steps s between observations (the model's)", NULL, "1", "4095"},
+    {"observation_type", FIVO_OPTION_STRING, "standard",
+     "long_chain: observation mean z, z^2 or |z| (the model's)", "standard|squared|abs", NULL,
+     NULL},
+    {"num_sequences", FIVO_OPTION_INT, "256", "sequences in an eval pass over a split", NULL, "1",
+     "2147483647"},
+    {"data_seed", FIVO_OPTION_INT, "-1", "seed of the data (-1: the run's random_seed)", NULL,
+     NULL, NULL},
     {"fixed_observation", FIVO_OPTION_DOUBLE, NULL,
-     "if set, every observation is this constant (the reference's flag)", NULL},
+     "if set, every observation is this constant (the reference's flag)", NULL, NULL, NULL},
 };
 
 #define ROWS FIVO_OPTION_ROWS(OPTIONS)
@@ -69,68 +101,52 @@ static void close_toy(void *self)
 
 static fivo_status model_keys(toy *d, const fivo_config *cfg, fivo_error *err)
 {
-    const char *s = NULL;
-    fivo_status st = FIVO_OK;
-    long T = 5, n = 1, spo = 5;
+    const char *s = NULL, *tr = NULL, *ob = NULL;
+    long T = 0, n = 1, spo = 1;
     bool use_bs = false;
+    fivo_status st = fivo_option_double(cfg, "dataset", ROWS, "variance", &d->v, err);
+    d->v_obs = -1.0; /* no default: the variance */
+    if (st == FIVO_OK)
+        st = fivo_option_double(cfg, "dataset", ROWS, "observation_variance", &d->v_obs, err);
+    if (st == FIVO_OK)
+        st = fivo_option_string(cfg, "dataset", ROWS, "transition_type", &tr, err);
+    if (st != FIVO_OK)
+        return st;
+    if (d->v_obs < 0.0)
+        d->v_obs = d->v;
     if (d->kind == TOY_FORWARD) {
-        const char *tr = "standard";
-        st = fivo_config_int_or(cfg, "model", "num_timesteps", 5, &T, err);
+        st = fivo_option_int(cfg, "dataset", ROWS, "num_timesteps", &T, err);
         if (st == FIVO_OK)
-            st = fivo_config_double_or(cfg, "model", "variance", 0.1, &d->v, err);
+            st = fivo_option_string(cfg, "dataset", ROWS, "p_type", &s, err);
         if (st == FIVO_OK)
-            st = fivo_config_string_or(cfg, "model", "p_type", "unimodal", &s, err);
+            st = fivo_option_bool(cfg, "dataset", ROWS, "use_bs", &use_bs, err);
         if (st == FIVO_OK)
-            st = fivo_config_bool_or(cfg, "model", "use_bs", false, &use_bs, err);
+            st = fivo_option_double(cfg, "dataset", ROWS, "bimodal_prior_weight", &d->weight, err);
         if (st == FIVO_OK)
-            st = fivo_config_double_or(cfg, "model", "bimodal_prior_weight", 0.5, &d->weight, err);
-        if (st == FIVO_OK)
-            st = fivo_config_double_or(cfg, "model", "bimodal_prior_mean", 1.0, &d->mode_mean, err);
-        if (st == FIVO_OK)
-            st = fivo_config_string_or(cfg, "model", "transition_type", "standard", &tr, err);
+            st = fivo_option_double(cfg, "dataset", ROWS, "bimodal_prior_mean", &d->mode_mean, err);
         if (st != FIVO_OK)
             return st;
         d->bimodal = strcmp(s, "bimodal") == 0;
         d->nonlinear = strcmp(s, "nonlinear") == 0;
         d->round_tr = d->nonlinear && strcmp(tr, "round") == 0;
-        if (!d->bimodal && !d->nonlinear && strcmp(s, "unimodal") != 0)
-            return fivo_error_set(err, FIVO_ERR_INVALID,
-                                  "toy: [model] p_type = '%s': expected unimodal, bimodal or "
-                                  "nonlinear", s);
         if (d->nonlinear)
             use_bs = false; /* the model refuses it; its p has no bs */
     } else {
-        const char *tr = "standard", *ob = "standard";
-        st = fivo_config_int_or(cfg, "model", "num_observations", 1, &n, err);
+        st = fivo_option_int(cfg, "dataset", ROWS, "num_observations", &n, err);
         if (st == FIVO_OK)
-            st = fivo_config_int_or(cfg, "model", "steps_per_observation", 5, &spo, err);
+            st = fivo_option_int(cfg, "dataset", ROWS, "steps_per_observation", &spo, err);
         if (st == FIVO_OK)
-            st = fivo_config_double_or(cfg, "model", "variance", 1.0, &d->v, err);
-        if (st == FIVO_OK)
-            st = fivo_config_string_or(cfg, "model", "observation_type", "standard", &ob, err);
-        if (st == FIVO_OK)
-            st = fivo_config_string_or(cfg, "model", "transition_type", "standard", &tr, err);
+            st = fivo_option_string(cfg, "dataset", ROWS, "observation_type", &ob, err);
         if (st != FIVO_OK)
             return st;
-        if (n < 1 || spo < 1 || n * spo > 4095)
+        if (n * spo > 4095)
             return fivo_error_set(err, FIVO_ERR_INVALID,
-                                  "toy: [model] num_observations = %ld, steps_per_observation = "
-                                  "%ld: expected both >= 1 with a product below 4096", n, spo);
+                                  "toy: [dataset] num_observations = %ld, steps_per_observation = "
+                                  "%ld: expected a product below 4096", n, spo);
         d->round_tr = strcmp(tr, "round") == 0;
         d->obs = strcmp(ob, "squared") == 0 ? 1 : strcmp(ob, "abs") == 0 ? 2 : 0;
         T = n * spo + 1;
     }
-    d->v_obs = d->v;
-    if ((st = fivo_config_double_or(cfg, "model", "observation_variance", d->v, &d->v_obs, err)) !=
-        FIVO_OK)
-        return st;
-    if (T < 1 || T > 4096)
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "toy: [model] num_timesteps = %ld: expected 1 .. 4096", T);
-    if (!(d->v > 0.0) || !(d->v_obs > 0.0) || !isfinite(d->v) || !isfinite(d->v_obs))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "toy: [model] variance = %g, observation_variance = %g: expected "
-                              "positive numbers", d->v, d->v_obs);
     d->T = (int)T;
     d->n = (int)n;
     d->s = (int)spo;
@@ -151,34 +167,20 @@ static fivo_status open_toy(const fivo_config *cfg, const char *path, const char
                               "drop --dataset_path", path);
     const char *which = NULL;
     fivo_status st = fivo_option_string(cfg, "dataset", ROWS, "model", &which, err);
-    if (st == FIVO_OK && which == NULL)
-        st = fivo_config_string_or(cfg, "model", "plugin", "forward", &which, err);
     if (st != FIVO_OK)
         return st;
     toy *d = calloc(1, sizeof *d);
     if (d == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "toy: out of memory");
-    if (strcmp(which, "forward") == 0) {
-        d->kind = TOY_FORWARD;
-    } else if (strcmp(which, "long_chain") == 0) {
-        d->kind = TOY_LONG_CHAIN;
-    } else {
-        free(d);
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "toy: the model is '%s'; the toy data is for forward or long_chain "
-                              "(set [dataset] model)", which);
-    }
+    d->kind = strcmp(which, "long_chain") == 0 ? TOY_LONG_CHAIN : TOY_FORWARD;
     st = model_keys(d, cfg, err);
-    d->has_fixed = cfg != NULL && fivo_config_has(cfg, "dataset", "fixed_observation");
+    d->has_fixed = fivo_option_is_set(cfg, "dataset", "fixed_observation");
     if (st == FIVO_OK)
         st = fivo_option_double(cfg, "dataset", ROWS, "fixed_observation", &d->fixed, err);
     if (st == FIVO_OK)
         st = fivo_option_int(cfg, "dataset", ROWS, "num_sequences", &d->num_sequences, err);
     if (st == FIVO_OK)
         st = fivo_option_int(cfg, "dataset", ROWS, "data_seed", &d->data_seed, err);
-    if (st == FIVO_OK && (d->num_sequences < 1 || d->num_sequences > INT32_MAX))
-        st = fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] num_sequences = %ld, expected >= 1",
-                            d->num_sequences);
     if (st == FIVO_OK) {
         if (split == NULL || strcmp(split, "train") == 0)
             d->split_code = 1;

@@ -62,28 +62,31 @@ static const struct {
 static const fivo_option OPTIONS[] = {
     {"p_type", FIVO_OPTION_STRING, "unimodal",
      "the generative model: unimodal, bimodal (two-mode prior on z_0) or nonlinear",
-     "unimodal|bimodal|nonlinear"},
+     "unimodal|bimodal|nonlinear", NULL, NULL},
     {"q_type", FIVO_OPTION_STRING, "normal",
      "proposal mean: normal (linear in x and z_{t-1}), simple_mean (a constant), prev_state "
      "(linear in z_{t-1}) or observation (linear in x)",
-     "normal|simple_mean|prev_state|observation"},
-    {"num_timesteps", FIVO_OPTION_INT, "5", "latent steps T (x = z_T is observed)", NULL},
-    {"variance", FIVO_OPTION_DOUBLE, "0.1", "transition variance v (run.sh: 0.1)", NULL},
+     "normal|simple_mean|prev_state|observation", NULL, NULL},
+    {"num_timesteps", FIVO_OPTION_INT, "5", "latent steps T (x = z_T is observed)", NULL, "1",
+     "4096"},
+    {"variance", FIVO_OPTION_DOUBLE, "0.1", "transition variance v (run.sh: 0.1)", NULL, ">0",
+     NULL},
     {"train_p", FIVO_OPTION_BOOL, "false",
-     "train the model's bs (unimodal and bimodal; run.sh: off)", NULL},
+     "train the model's bs (unimodal and bimodal; run.sh: off)", NULL, NULL, NULL},
     {"use_bs", FIVO_OPTION_BOOL, "false",
      "drift terms b_t ~ U(0, 1) in the data and initial model (unimodal, bimodal); off: all "
-     "zero, and q's step-0 mean starts at 0", NULL},
+     "zero, and q's step-0 mean starts at 0", NULL, NULL, NULL},
     {"bimodal_prior_weight", FIVO_OPTION_DOUBLE, "0.5",
-     "p_type=bimodal only: probability w of the mode at +bimodal_prior_mean", NULL},
+     "p_type=bimodal only: probability w of the mode at +bimodal_prior_mean", NULL, "0", "1"},
     {"bimodal_prior_mean", FIVO_OPTION_DOUBLE, "1",
-     "p_type=bimodal only: the modes of z_0 are at +-m", NULL},
+     "p_type=bimodal only: the modes of z_0 are at +-m", NULL, NULL, NULL},
     {"transition_type", FIVO_OPTION_STRING, "standard",
      "p_type=nonlinear only: transition mean z_{t-1} (standard) or round(z_{t-1}) (round)",
-     "standard|round"},
+     "standard|round", NULL, NULL},
     {"observation_variance", FIVO_OPTION_DOUBLE, NULL,
-     "p_type=nonlinear only: variance of x given z_{T-1} (default: variance)", NULL},
-    {"sigma_min", FIVO_OPTION_DOUBLE, "1e-5", "floor of the proposal variance", NULL},
+     "p_type=nonlinear only: variance of x given z_{T-1} (default: variance)", NULL, ">0",
+     NULL},
+    {"sigma_min", FIVO_OPTION_DOUBLE, "1e-5", "floor of the proposal variance", NULL, ">0", NULL},
 };
 
 #define ROWS FIVO_OPTION_ROWS(OPTIONS)
@@ -96,15 +99,6 @@ static void destroy(void *self)
     free(m->b);
     free(m->pb);
     free(m);
-}
-
-/* Set by the user (not a default the host filled in). */
-static bool user_set(const fivo_config *cfg, const char *key)
-{
-    if (cfg == NULL || !fivo_config_has(cfg, "model", key))
-        return false;
-    const char *origin = fivo_config_origin(cfg, "model", key);
-    return origin == NULL || strcmp(origin, "default") != 0;
 }
 
 static int index_of(const char *s, const char *const *names, int n)
@@ -159,18 +153,11 @@ static fivo_status read_options(forward *m, const fivo_config *cfg, bool *use_bs
         st = fivo_option_double(cfg, "model", ROWS, "sigma_min", &m->sigma_min, err);
     if (st != FIVO_OK)
         return st;
-    int p = index_of(ps, P_NAMES, 3), q = index_of(qs, Q_NAMES, 4);
-    if (p < 0)
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] p_type = '%s': expected unimodal, bimodal or nonlinear", ps);
-    if (q < 0)
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] q_type = '%s': expected normal, simple_mean, prev_state or "
-                              "observation", qs);
-    m->p = (p_kind)p;
-    m->q = (q_kind)q;
+    /* the rows' choices: both are found */
+    m->p = (p_kind)index_of(ps, P_NAMES, 3);
+    m->q = (q_kind)index_of(qs, Q_NAMES, 4);
     for (size_t i = 0; i < sizeof P_SPECIFIC / sizeof P_SPECIFIC[0]; i++)
-        if (P_SPECIFIC[i].only != m->p && user_set(cfg, P_SPECIFIC[i].key))
+        if (P_SPECIFIC[i].only != m->p && fivo_option_is_set(cfg, "model", P_SPECIFIC[i].key))
             return fivo_error_set(err, FIVO_ERR_INVALID,
                                   "[model] %s applies only to p_type = %s, not to p_type = %s",
                                   P_SPECIFIC[i].key, P_NAMES[P_SPECIFIC[i].only], ps);
@@ -184,29 +171,13 @@ static fivo_status read_options(forward *m, const fivo_config *cfg, bool *use_bs
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[model] use_bs = true does not apply to p_type = nonlinear (its p "
                               "has no bs)");
-    if (T < 1 || T > 4096)
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] num_timesteps = %ld: expected 1 .. 4096", T);
     m->T = (int)T;
-    if (!(m->v > 0.0) || !isfinite(m->v))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] variance = %g: expected a positive number", m->v);
-    if (m->v_obs < 0.0 && !user_set(cfg, "observation_variance"))
+    if (m->v_obs < 0.0) /* unset (the row has no default): the variance */
         m->v_obs = m->v;
-    if (!(m->v_obs > 0.0) || !isfinite(m->v_obs))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] observation_variance = %g: expected a positive number",
-                              m->v_obs);
-    if (!(m->weight >= 0.0 && m->weight <= 1.0))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] bimodal_prior_weight = %g: expected 0 .. 1", m->weight);
     if (!isfinite(m->mode_mean))
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[model] bimodal_prior_mean = %g: expected a finite number",
                               m->mode_mean);
-    if (!(m->sigma_min > 0.0) || !isfinite(m->sigma_min))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] sigma_min = %g: expected a positive number", m->sigma_min);
     m->round_tr = m->p == P_NONLINEAR && strcmp(tr, "round") == 0;
     return FIVO_OK;
 }
@@ -547,14 +518,30 @@ static fivo_status tilt_features(const void *self, fivo_ctx *ctx, const fivo_sta
     return fivo_ctx_status(ctx, err);
 }
 
-static const fivo_ext_tilt TILT = {sizeof(fivo_ext_tilt), tilt_describe, tilt_features};
+/* No latent_size or step_terms (2.1): fivo-aux-td refuses forward, naming them. */
+static const fivo_ext_tilt TILT = {sizeof(fivo_ext_tilt), tilt_describe, tilt_features, NULL,
+                                   NULL};
 
 static const void *extension_data(const char *uri)
 {
     return strcmp(uri, FIVO_EXT_TILT_URI) == 0 ? &TILT : NULL;
 }
 
-static const fivo_dataset_preference PREFERENCES[] = {{"toy", 0, NULL, 0}};
+/* The toy data, drawn with this model's values (observation_variance only
+ * when set: it has no default, and the data's is the variance too). */
+static const fivo_setting TOY_SETTINGS[] = {
+    {"model", "forward", NULL},
+    {"num_timesteps", FIVO_SETTING_FROM_MODEL "num_timesteps", NULL},
+    {"variance", FIVO_SETTING_FROM_MODEL "variance", NULL},
+    {"observation_variance", FIVO_SETTING_FROM_MODEL "observation_variance", NULL},
+    {"p_type", FIVO_SETTING_FROM_MODEL "p_type", NULL},
+    {"use_bs", FIVO_SETTING_FROM_MODEL "use_bs", NULL},
+    {"bimodal_prior_weight", FIVO_SETTING_FROM_MODEL "bimodal_prior_weight", NULL},
+    {"bimodal_prior_mean", FIVO_SETTING_FROM_MODEL "bimodal_prior_mean", NULL},
+    {"transition_type", FIVO_SETTING_FROM_MODEL "transition_type", NULL},
+};
+static const fivo_dataset_preference PREFERENCES[] = {
+    {"toy", 0, TOY_SETTINGS, sizeof TOY_SETTINGS / sizeof TOY_SETTINGS[0]}};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,

@@ -40,17 +40,18 @@ typedef struct long_chain {
 } long_chain;
 
 static const fivo_option OPTIONS[] = {
-    {"num_observations", FIVO_OPTION_INT, "1", "observations n", NULL},
+    {"num_observations", FIVO_OPTION_INT, "1", "observations n", NULL, "1", "4095"},
     {"steps_per_observation", FIVO_OPTION_INT, "5",
-     "latent steps s between observations (T = n s + 1 steps)", NULL},
-    {"variance", FIVO_OPTION_DOUBLE, "1", "transition variance v", NULL},
+     "latent steps s between observations (T = n s + 1 steps)", NULL, "1", "4095"},
+    {"variance", FIVO_OPTION_DOUBLE, "1", "transition variance v", NULL, ">0", NULL},
     {"observation_variance", FIVO_OPTION_DOUBLE, NULL,
-     "variance of each observation (default: variance)", NULL},
+     "variance of each observation (default: variance)", NULL, ">0", NULL},
     {"observation_type", FIVO_OPTION_STRING, "standard",
-     "observation mean: z (standard), z^2 (squared) or |z| (abs)", "standard|squared|abs"},
+     "observation mean: z (standard), z^2 (squared) or |z| (abs)", "standard|squared|abs", NULL,
+     NULL},
     {"transition_type", FIVO_OPTION_STRING, "standard",
-     "transition mean: z_{t-1} (standard) or round(z_{t-1}) (round)", "standard|round"},
-    {"sigma_min", FIVO_OPTION_DOUBLE, "1e-5", "floor of the proposal variance", NULL},
+     "transition mean: z_{t-1} (standard) or round(z_{t-1}) (round)", "standard|round", NULL, NULL},
+    {"sigma_min", FIVO_OPTION_DOUBLE, "1e-5", "floor of the proposal variance", NULL, ">0", NULL},
 };
 
 #define ROWS FIVO_OPTION_ROWS(OPTIONS)
@@ -109,30 +110,17 @@ static fivo_status create(const fivo_config *cfg, const fivo_data_spec *spec, fi
         st = fivo_option_double(cfg, "model", ROWS, "sigma_min", &sigma_min, err);
     if (st != FIVO_OK)
         return st;
-    if (n < 1 || s < 1 || n * s > 4095)
+    /* ranges and choices: the rows; the product is a check across keys */
+    if (n * s > 4095)
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[model] num_observations = %ld, steps_per_observation = %ld: "
-                              "expected both >= 1 with a product below 4096", n, s);
-    if (!(v > 0.0) || !isfinite(v))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] variance = %g: expected a positive number", v);
-    if (cfg == NULL || !fivo_config_has(cfg, "model", "observation_variance"))
+                              "expected a product below 4096", n, s);
+    if (v_obs < 0.0) /* unset (the row has no default): the variance */
         v_obs = v;
-    if (!(v_obs > 0.0) || !isfinite(v_obs))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] observation_variance = %g: expected a positive number",
-                              v_obs);
-    if (!(sigma_min > 0.0) || !isfinite(sigma_min))
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] sigma_min = %g: expected a positive number", sigma_min);
-    int ok = -1;
+    int ok = 0;
     for (int i = 0; i < 3; i++)
         if (strcmp(obs, OBS_NAMES[i]) == 0)
             ok = i;
-    if (ok < 0)
-        return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[model] observation_type = '%s': expected standard, squared or abs",
-                              obs);
     long_chain *m = calloc(1, sizeof *m);
     if (m == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "long_chain: out of memory");
@@ -393,7 +381,19 @@ static fivo_status log_likelihood(void *self, const fivo_batch *batch, double *o
 static const fivo_model_vtable VTABLE = {
     create, destroy, set_observations, zero_state, propose_and_weight, NULL, log_likelihood};
 
-static const fivo_dataset_preference PREFERENCES[] = {{"toy", 0, NULL, 0}};
+/* The toy data, drawn with this model's values (observation_variance only
+ * when set: it has no default, and the data's is the variance too). */
+static const fivo_setting TOY_SETTINGS[] = {
+    {"model", "long_chain", NULL},
+    {"num_observations", FIVO_SETTING_FROM_MODEL "num_observations", NULL},
+    {"steps_per_observation", FIVO_SETTING_FROM_MODEL "steps_per_observation", NULL},
+    {"variance", FIVO_SETTING_FROM_MODEL "variance", NULL},
+    {"observation_variance", FIVO_SETTING_FROM_MODEL "observation_variance", NULL},
+    {"observation_type", FIVO_SETTING_FROM_MODEL "observation_type", NULL},
+    {"transition_type", FIVO_SETTING_FROM_MODEL "transition_type", NULL},
+};
+static const fivo_dataset_preference PREFERENCES[] = {
+    {"toy", 0, TOY_SETTINGS, sizeof TOY_SETTINGS / sizeof TOY_SETTINGS[0]}};
 
 static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,
