@@ -2,6 +2,8 @@
 // data (datasets/toy): gradients by finite differences, exact or quadrature
 // log p(x) against independent computations and large-particle estimates,
 // refusal of options that do not apply, and determinism.
+#include "dataset_test_util.h"
+#include "gradcheck.h"
 #include "model_harness.h"
 
 #include <fivo/ext_tilt.h>
@@ -9,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -100,11 +103,39 @@ double log_normal(double x, double mu, double var)
     return -0.5 * (std::log(2 * M_PI * var) + (x - mu) * (x - mu) / var);
 }
 
+// d(sum_b log p-hat_b)/d(every parameter value) against central differences
+// (gradcheck.h) on this test's own batch (x at every step), which the
+// conformance kit's random data cannot give; the kit's check runs on the
+// toys too (model_check_forward*, tests/CMakeLists.txt).
+gc::Result check_bound_gradient(mh::Loaded &m, const fivo_batch &batch, int particles, double h,
+                                double floor)
+{
+    std::mt19937 g(5); // a generic point, off any kink of the initial values
+    std::uniform_real_distribution<float> u(-0.2f, 0.2f);
+    for (fivo_tensor *t : m.all_params())
+        for (size_t k = 0; k < fivo_tensor_size(t); k++)
+            t->data[k] += u(g);
+    fivo_ctx *ctx = fivo_ctx_new(1 << 20, 0);
+    fivo_ctx_set_seed(ctx, 99, 3);
+    fivo_smc_options o{particles, FIVO_RESAMPLE_NEVER, 0.5, &m.resampler};
+    gc::Checker ch(ctx, {}, m.all_params(), [&](fivo_ctx *c, const std::vector<fivo_tensor *> &) {
+        fivo_smc_result res{};
+        fivo_error e{};
+        fivo_status st = fivo_smc_run(c, &m.model, &batch, &o, &res, &e);
+        EXPECT_EQ(st, FIVO_OK) << e.message;
+        return std::vector<fivo_tensor *>{res.log_phat};
+    });
+    gc::Result r = ch.run(h, floor);
+    EXPECT_EQ(ch.status, FIVO_OK);
+    fivo_ctx_free(ctx);
+    return r;
+}
+
 void gradient_case(const char *model, const Opts &opts, Seqs &s, int particles)
 {
     mh::Loaded m(model, opts, real_spec(s.T));
     ASSERT_TRUE(m.have_model && m.have_resampler) << m.err.message;
-    gc::Result r = mh::check_bound_gradient(m, s.batch, particles, FIVO_RESAMPLE_NEVER, 2e-3, 0.1);
+    gc::Result r = check_bound_gradient(m, s.batch, particles, 2e-3, 0.1);
     EXPECT_GT(r.checked, 5);
     EXPECT_LT(r.max_err, 5e-2) << model << ": " << r.where;
     std::printf("%s: %d gradient entries checked, worst relative error %.2g\n", model, r.checked,
@@ -377,6 +408,66 @@ TEST(ToyForward, HostRefusesOptionOfAnotherPType)
     EXPECT_NE(out.find("bimodal_prior_mean"), std::string::npos) << out;
 }
 
+// Through the host: the model's preference hands its values to the toy
+// dataset's [dataset] keys (config.ini records them and where they came from).
+TEST(ToyData, HostPassesTheModelsValuesToTheData)
+{
+    struct Case {
+        const char *model, *sets, *keys[3], *values[3];
+    } cases[] = {{"forward", " --set model.variance=0.3 --set model.num_timesteps=4",
+                  {"model", "variance", "num_timesteps"}, {"forward", "0.3", "4"}},
+                 {"long_chain", " --set model.variance=0.3 --set model.steps_per_observation=2",
+                  {"model", "variance", "steps_per_observation"}, {"long_chain", "0.3", "2"}}};
+    for (const Case &c : cases) {
+        SCOPED_TRACE(c.model);
+        fivo_test::TempDir tmp; // a fresh logdir: an old one's config.ini would be resumed
+        ASSERT_FALSE(tmp.path.empty());
+        const std::string logdir = tmp.path;
+        std::string cmd = std::string(FIVO_TEST_HOST) + " --mode=train --model=" + c.model +
+                          " --bound=fivo --max_steps=1 --batch_size=2 --num_samples=2" + c.sets +
+                          " --logdir=" + logdir + " 2>&1";
+        FILE *f = popen(cmd.c_str(), "r");
+        ASSERT_NE(f, nullptr);
+        std::string out;
+        char buf[512];
+        while (fgets(buf, sizeof buf, f) != nullptr)
+            out += buf;
+        ASSERT_EQ(pclose(f), 0) << out;
+        FILE *ini = std::fopen((logdir + "/config.ini").c_str(), "r");
+        ASSERT_NE(ini, nullptr) << logdir << "/config.ini";
+        std::string section, comment;
+        std::map<std::string, std::pair<std::string, std::string>> dataset; // key -> value, comment
+        while (fgets(buf, sizeof buf, ini) != nullptr) {
+            std::string line(buf);
+            while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+                line.pop_back();
+            if (line.rfind("[", 0) == 0) {
+                section = line;
+            } else if (line.rfind("#", 0) == 0 || line.rfind(";", 0) == 0) {
+                comment += line;
+            } else if (section == "[dataset]" && line.find('=') != std::string::npos) {
+                size_t eq = line.find('=');
+                std::string k = line.substr(0, eq), v = line.substr(eq + 1);
+                while (!k.empty() && k.back() == ' ')
+                    k.pop_back();
+                while (!v.empty() && v.front() == ' ')
+                    v.erase(0, 1);
+                dataset[k] = {v, comment};
+            }
+            if (line.find('=') != std::string::npos || line.rfind("[", 0) == 0)
+                comment.clear();
+        }
+        std::fclose(ini);
+        for (int k = 0; k < 3; k++) {
+            ASSERT_TRUE(dataset.count(c.keys[k])) << "[dataset] " << c.keys[k];
+            EXPECT_EQ(dataset[c.keys[k]].first, c.values[k]) << "[dataset] " << c.keys[k];
+            EXPECT_NE(dataset[c.keys[k]].second.find(std::string("model '") + c.model + "'"),
+                      std::string::npos)
+                << "[dataset] " << c.keys[k] << ": " << dataset[c.keys[k]].second;
+        }
+    }
+}
+
 namespace {
 
 struct ToyData {
@@ -385,11 +476,11 @@ struct ToyData {
     fivo_dataset ds{};
     bool open = false;
     fivo_error err{};
-    ToyData(const Opts &model, const Opts &dataset, const char *split = "train")
+    // Without the host no model preference fills [dataset]: the test sets
+    // the model's keys there itself (the dataset reads no [model] key).
+    explicit ToyData(const Opts &dataset, const char *split = "train")
     {
         fivo_registry_load_file(reg, (std::string(FIVO_TEST_PLUGIN_DIR) + "/toy.so").c_str(), &err);
-        for (auto &kv : model)
-            fivo_config_set(cfg, "model", kv.first.c_str(), kv.second.c_str());
         for (auto &kv : dataset)
             fivo_config_set(cfg, "dataset", kv.first.c_str(), kv.second.c_str());
         open = fivo_dataset_open(reg, "toy", cfg, nullptr, split, &ds, &err) == FIVO_OK;
@@ -415,8 +506,8 @@ struct ToyData {
 
 TEST(ToyData, SameSeedSameBitsAndTheModelsLaw)
 {
-    Opts fwd{{"plugin", "forward"}, {"variance", "0.1"}, {"num_timesteps", "5"}};
-    ToyData a(fwd, {}), b(fwd, {});
+    Opts fwd{{"model", "forward"}, {"variance", "0.1"}, {"num_timesteps", "5"}};
+    ToyData a(fwd), b(fwd);
     ASSERT_TRUE(a.open && b.open) << a.err.message;
     std::vector<float> x = a.batch(4096, 17, 0), y = b.batch(4096, 17, 0), z = a.batch(4096, 18, 0);
     ASSERT_EQ(x.size(), y.size());
@@ -433,9 +524,8 @@ TEST(ToyData, SameSeedSameBitsAndTheModelsLaw)
     EXPECT_NEAR(s2 / 4096, 0.6, 4 * 0.6 * std::sqrt(2.0 / 4096));
 
     // bimodal with w = 0.8 at +2: the mean is (2w - 1) m = 1.2
-    ToyData bi({{"plugin", "forward"}, {"p_type", "bimodal"}, {"bimodal_prior_weight", "0.8"},
-                {"bimodal_prior_mean", "2"}},
-               {});
+    ToyData bi({{"model", "forward"}, {"p_type", "bimodal"}, {"bimodal_prior_weight", "0.8"},
+                {"bimodal_prior_mean", "2"}});
     ASSERT_TRUE(bi.open) << bi.err.message;
     std::vector<float> xb = bi.batch(4096, 5, 0);
     double sb = 0;
@@ -444,8 +534,7 @@ TEST(ToyData, SameSeedSameBitsAndTheModelsLaw)
     EXPECT_NEAR(sb / 4096, 1.2, 0.1);
 
     // long_chain: observations at steps s, 2s, ...; zero elsewhere
-    ToyData lc({{"plugin", "long_chain"}, {"num_observations", "2"}, {"steps_per_observation", "3"}},
-               {});
+    ToyData lc({{"model", "long_chain"}, {"num_observations", "2"}, {"steps_per_observation", "3"}});
     ASSERT_TRUE(lc.open) << lc.err.message;
     std::vector<float> xl = lc.batch(8, 1, 0);
     ASSERT_EQ(xl.size(), 7u * 8u);
