@@ -8,6 +8,7 @@
 #include "smc_fixture.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -266,6 +267,17 @@ long vm_hwm_kb()
             return std::stol(line.substr(6));
     return -1;
 }
+
+
+// Under valgrind (its preload library is in LD_PRELOAD) the process's RSS
+// is valgrind's, shadow memory included, and a T = 4,000 step takes tens of
+// minutes: there the long batch is 400 steps (still ~12 segments) and the
+// ceiling is not checked; the Release and ASan passes check it at 4,000.
+bool under_valgrind()
+{
+    const char *p = std::getenv("LD_PRELOAD");
+    return p != nullptr && std::strstr(p, "vgpreload") != nullptr;
+}
 } // namespace
 
 // T = 4,000 at latent 64, batch 4, 4 particles (the whole tape: ~1 GB)
@@ -273,18 +285,21 @@ long vm_hwm_kb()
 TEST(Segments, ALongBatchTrainsUnderAFixedRss)
 {
     const long ceiling_kb = 192 * 1024;
+    const bool vg = under_valgrind();
+    const int T = vg ? 400 : 4000;
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
         int code = 1;
         {
-            Data d(4000, 4, 88, true, 2);
+            Data d(T, 4, 88, true, 2);
             Stack s("vrnn", "fivo", "multinomial", "[model]\nlatent_size=64\n", d, true);
             if (s.ok) {
                 Bits b = s.step(d, 4, 0, 1, (size_t)32 << 20);
                 long hwm = vm_hwm_kb();
-                std::fprintf(stderr, "T = 4000: peak RSS %ld kB (ceiling %ld kB)\n", hwm, ceiling_kb);
-                code = !b.grads.empty() && hwm > 0 && hwm < ceiling_kb ? 0 : 2;
+                std::fprintf(stderr, "T = %d: peak RSS %ld kB (ceiling %ld kB%s)\n", T, hwm, ceiling_kb,
+                             vg ? ", not checked under valgrind" : "");
+                code = !b.grads.empty() && hwm > 0 && (vg || hwm < ceiling_kb) ? 0 : 2;
             }
         }
         _exit(code);
