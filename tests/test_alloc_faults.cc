@@ -23,6 +23,14 @@ bool has(const std::string &s, const std::string &what) { return s.find(what) !=
 TEST(AllocFaults, OptimizerOutOfMemoryIsAnError)
 {
     fivo_test::TempDir d;
+    // Without the fault the same run trains.
+    rel::Run ok = rel::run({"--mode=train", "--model=vrnn", "--latent_size=4", "--max_steps=2",
+                            "--dataset_path=" FIVO_TEST_TINY_PIANOROLL, "--logdir=" + d.path + "/M"});
+    EXPECT_EQ(ok.status, 0) << ok.out;
+    if (fivo_test::under_valgrind())
+        GTEST_SKIP() << "the fault half: valgrind's malloc replacement comes before the "
+                        "fault_alloc.so shim, so no allocation can be failed here (the Release "
+                        "and ASan passes run it)";
     const std::string report = d.path + "/failed.txt";
     rel::Options o;
     o.env = {{"LD_PRELOAD", kAllocShim},
@@ -36,8 +44,4 @@ TEST(AllocFaults, OptimizerOutOfMemoryIsAnError)
     EXPECT_EQ(r.status, 1) << r.out;
     EXPECT_TRUE(has(r.out, "out of memory for the optimizer")) << r.out;
     EXPECT_FALSE(rel::exists(d.path + "/L/ckpt-000000000002.fivo"));
-    // Without the fault the same run trains.
-    rel::Run ok = rel::run({"--mode=train", "--model=vrnn", "--latent_size=4", "--max_steps=2",
-                            "--dataset_path=" FIVO_TEST_TINY_PIANOROLL, "--logdir=" + d.path + "/M"});
-    EXPECT_EQ(ok.status, 0) << ok.out;
 }

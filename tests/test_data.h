@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <unistd.h>
@@ -43,6 +45,14 @@ inline std::string real_file_skip_reason(const char *file)
     return "needs the real data file " + real_file(file) +
            " (this test checks facts of that file; put it in ../shared/data or configure "
            "with -DFIVO_SHARED_DATA_DIR=DIR)";
+}
+
+// True inside valgrind (its preload library is in LD_PRELOAD): its malloc
+// replacement comes before any allocation shim, and its RSS is its own.
+inline bool under_valgrind()
+{
+    const char *p = std::getenv("LD_PRELOAD");
+    return p != nullptr && std::strstr(p, "vgpreload") != nullptr;
 }
 
 } // namespace fivo_test

@@ -6,6 +6,7 @@
 // and any thread count; a long batch must train within a fixed RSS; a budget
 // too small for one step is refused with the figure it needs.
 #include "smc_fixture.h"
+#include "test_data.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -269,23 +270,18 @@ long vm_hwm_kb()
 }
 
 
-// Under valgrind (its preload library is in LD_PRELOAD) the process's RSS
-// is valgrind's, shadow memory included, and a T = 4,000 step takes tens of
-// minutes: there the long batch is 400 steps (still ~12 segments) and the
-// ceiling is not checked; the Release and ASan passes check it at 4,000.
-bool under_valgrind()
-{
-    const char *p = std::getenv("LD_PRELOAD");
-    return p != nullptr && std::strstr(p, "vgpreload") != nullptr;
-}
 } // namespace
 
 // T = 4,000 at latent 64, batch 4, 4 particles (the whole tape: ~1 GB)
 // trains one step under a fixed ceiling, measured in a child process.
+// Under valgrind the process's RSS is valgrind's, shadow memory included,
+// and a T = 4,000 step takes tens of minutes: there the long batch is 400
+// steps (still ~12 segments) and the ceiling is not checked; the Release
+// and ASan passes check it at 4,000.
 TEST(Segments, ALongBatchTrainsUnderAFixedRss)
 {
     const long ceiling_kb = 192 * 1024;
-    const bool vg = under_valgrind();
+    const bool vg = fivo_test::under_valgrind();
     const int T = vg ? 400 : 4000;
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
