@@ -64,6 +64,37 @@ inline std::string slurp(const std::string &path)
     return ss.str();
 }
 
+// Toy data (forward, long_chain): every step holds one value per sequence
+// (forward reads the last step, long_chain its observation steps); all
+// sequences run T steps.
+struct ToyBatch {
+    std::vector<float> inputs, targets;
+    std::vector<int32_t> lengths;
+    fivo_batch batch{};
+    ToyBatch(int T, int B, unsigned seed)
+    {
+        std::mt19937 g(seed);
+        std::normal_distribution<float> n(0, 1.5f);
+        targets.resize((size_t)T * B);
+        inputs.assign((size_t)T * B, 0.0f);
+        for (auto &x : targets)
+            x = n(g);
+        for (int t = 1; t < T; t++)
+            for (int b = 0; b < B; b++)
+                inputs[(size_t)t * B + b] = targets[(size_t)(t - 1) * B + b];
+        lengths.assign(B, T);
+        batch = {T, B, 1, inputs.data(), targets.data(), lengths.data(), nullptr};
+    }
+    fivo_data_spec spec() const
+    {
+        fivo_data_spec s{};
+        s.dim = 1;
+        s.kind = "real";
+        s.num_timesteps = batch.max_len;
+        return s;
+    }
+};
+
 using Settings = std::vector<std::pair<std::string, std::string>>;
 
 // A model with the bound `name` bound to it and plain FIVO beside it, both

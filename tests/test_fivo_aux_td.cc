@@ -233,6 +233,48 @@ TEST(FivoAuxTd, TwistTrainsOnlyThroughTheBellmanLoss)
         }
 }
 
+// The toy models offer the 2.1 twist terms: on forward and long_chain the
+// bound without resampling is FIVO's (the twist telescopes) and, resampling,
+// the Bellman loss trains the twist.
+TEST(FivoAuxTd, ToyModelsOfferTheTwistTerms)
+{
+    const std::pair<const char *, bh::Settings> models[] = {
+        {"forward", {{"num_timesteps", "5"}}},
+        {"long_chain", {{"num_observations", "2"}, {"steps_per_observation", "2"}}}};
+    for (const auto &mo : models) {
+        bh::ToyBatch tb(5, 3, 7);
+        fivo_ctx *ctx = fivo_ctx_new(1 << 20, 0);
+        for (const char *crit : {"never", "always"}) {
+            bh::Twisted a("fivo-aux-td", mo.first, mo.second, tb.spec(), crit);
+            ASSERT_TRUE(a.ok) << mo.first;
+            perturb(a.m.params);
+            fivo_ctx_reset(ctx);
+            fivo_tensor *bell = nullptr;
+            fivo_tensor *x = a.run(ctx, a.tw, tb.batch, 4, &bell);
+            ASSERT_NE(bell, nullptr) << mo.first;
+            std::vector<float> xv(x->data, x->data + 3);
+            auto gb = grads_of(ctx, a.m.params, bell);
+            double twist = 0;
+            for (int i = 0; i < fivo_params_count(a.m.params); i++) {
+                const char *name;
+                fivo_params_at(a.m.params, i, &name);
+                for (float g : gb[i])
+                    if (is_twist(name))
+                        twist += std::fabs(g);
+            }
+            EXPECT_GT(twist, 1e-6) << mo.first << " " << crit;
+            fivo_ctx_reset(ctx);
+            fivo_tensor *y = a.run(ctx, a.plain, tb.batch, 4);
+            if (std::string(crit) == "never") {
+                for (int b = 0; b < 3; b++)
+                    EXPECT_NEAR(xv[b], y->data[b], 2e-5 * std::max(1.0f, std::fabs(y->data[b])))
+                        << mo.first << " seq " << b;
+            }
+        }
+        fivo_ctx_free(ctx);
+    }
+}
+
 // [bound] twist_input_grad = false: the Bellman loss trains the twist and
 // nothing else (by default it also reaches the model's h_t and z_t encoding).
 TEST(FivoAuxTd, TwistInputGradOffKeepsTheBellmanLossOnTheTwist)

@@ -32,28 +32,6 @@ using bh::perturb;
 
 bool is_twist(const char *name) { return bh::has_prefix(name, "sixo/"); }
 
-// Toy data: every step holds one value per sequence (forward reads the last
-// step, long_chain its observation steps); all sequences run T steps.
-struct ToyBatch {
-    std::vector<float> inputs, targets;
-    std::vector<int32_t> lengths;
-    fivo_batch batch{};
-    ToyBatch(int T, int B, unsigned seed)
-    {
-        std::mt19937 g(seed);
-        std::normal_distribution<float> n(0, 1.5f);
-        targets.resize((size_t)T * B);
-        inputs.assign((size_t)T * B, 0.0f);
-        for (auto &x : targets)
-            x = n(g);
-        for (int t = 1; t < T; t++)
-            for (int b = 0; b < B; b++)
-                inputs[(size_t)t * B + b] = targets[(size_t)(t - 1) * B + b];
-        lengths.assign(B, T);
-        batch = {T, B, 1, inputs.data(), targets.data(), lengths.data(), nullptr};
-    }
-};
-
 // One model configuration and its batch.
 struct Case {
     const char *model;
@@ -73,7 +51,7 @@ const Case kCases[] = {
 // full-length toy one for the toy models.
 struct AnyBatch {
     mh::TinyBatch tiny;
-    ToyBatch toy;
+    bh::ToyBatch toy;
     bool is_toy;
     explicit AnyBatch(const Case &c, unsigned seed = 3)
         : tiny(c.T, c.B, 4, c.binary, seed), toy(c.T, c.B, seed),
