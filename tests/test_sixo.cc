@@ -5,6 +5,7 @@
 //  - the bound's gradient (no resampling) and the classifier loss's gradient
 //    wrt the twist against central differences; log p-hat gives the twist
 //    no gradient and the classifier loss gives the model none;
+//  - a filter in segments (recomputed in backward) gives the same bits;
 //  - models without the extension or its 2.2 slots, a vrnn without the
 //    reverse LSTM, and shuffled negatives in a shard of one sequence refused
 //    by name;
@@ -253,6 +254,41 @@ TEST(Sixo, ClassifierLossGradientMatchesFiniteDifferences)
         EXPECT_LT(r.max_err, 5e-2) << c.model << ": " << r.where;
         fivo_ctx_free(ctx);
     }
+}
+
+// A filter kept in segments and recomputed in backward (a memory budget)
+// gives the same log p-hat, classifier loss and gradients, to the bit: the
+// twist's per-step records live before the filter's segments.
+TEST(Sixo, SegmentedFilterGivesTheSameBits)
+{
+    const Case &c = kCases[0];
+    AnyBatch ab(c, 9);
+    Sixo a(c, ab, "always");
+    ASSERT_TRUE(a.ok);
+    perturb(a.m.params);
+    a.set_output_layer(false);
+    auto once = [&](int seg) {
+        fivo_ctx *ctx = fivo_ctx_new(1 << 21, 0);
+        fivo_ctx_set_segment_steps(ctx, seg);
+        fivo_tensor *loss = nullptr;
+        std::vector<fivo_bound_metric> met;
+        fivo_tensor *x = a.run(ctx, a.tw, ab.batch(), 4, &loss, &met);
+        std::vector<float> v(x->data, x->data + c.B);
+        v.insert(v.end(), loss->data, loss->data + c.B);
+        fivo_error err{};
+        fivo_params_zero_grad(a.m.params);
+        EXPECT_EQ(fivo_ctx_backward(ctx, fivo_sum_all(ctx, fivo_add(ctx, x, loss)), &err), FIVO_OK)
+            << err.message;
+        for (int i = 0; i < fivo_params_count(a.m.params); i++) {
+            fivo_tensor *t = fivo_params_at(a.m.params, i, nullptr);
+            v.insert(v.end(), t->grad, t->grad + fivo_tensor_size(t));
+        }
+        fivo_ctx_free(ctx);
+        return v;
+    };
+    std::vector<float> whole = once(0), seg = once(2);
+    ASSERT_EQ(whole.size(), seg.size());
+    EXPECT_EQ(std::memcmp(whole.data(), seg.data(), sizeof(float) * whole.size()), 0);
 }
 
 TEST(Sixo, RefusalsNameTheModelAndWhatIsMissing)
