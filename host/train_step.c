@@ -230,8 +230,8 @@ static shard_exec exec_of(fivo_trainer *t, fivo_session *s, int w)
     if (w == 0)
         return (shard_exec){s->params, &s->model, &s->bound, &s->resampler, s->ctx, &t->buf, rg};
     fivo_replica *r = &t->replicas[w - 1];
-    return (shard_exec){r->params, &r->model,        &r->bound, &r->resampler,
-                        r->ctx,    &t->bufs[w - 1], rg};
+    return (shard_exec){r->params, &r->model, &r->bound, &r->resampler, r->ctx, &t->bufs[w - 1],
+                        rg};
 }
 
 /* Bound, finite check, backward and exact likelihood of one shard; its

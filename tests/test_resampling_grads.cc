@@ -383,6 +383,27 @@ TEST(ResamplingGrads, HostResumeIsBitIdenticalAndThreadsDoNotMatter)
     EXPECT_FALSE(slurp(ckpt(d.path, 30)) == fa) << "use_resampling_grads changed nothing in 30 steps";
 }
 
+// The baseline is trainer state (checkpoint.h's "train/" names): eval reads
+// a run that had it without the option, a run resumes with the option
+// turned off, and turning it on resumes a plain run's file.
+TEST(ResamplingGrads, HostEvalAndResumeAcrossTheOption)
+{
+    fivo_test::TempDir a, b;
+    fivo_test::Result r = fivo_test::run(ghmm_train(a.path, 5, {"--use_resampling_grads", "--threads=1"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = fivo_test::run({"--mode=eval", "--model=ghmm", "--proposal_type=filtering", "--logdir=" + a.path,
+                        "--threads=1", "--checkpoint=" + ckpt(a.path, 5)});
+    EXPECT_EQ(r.status, 0) << r.err;
+    r = fivo_test::run(ghmm_train(a.path, 8, {"--threads=1"}));
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(fivo_test::has(r.err, "resuming from")) << r.err;
+    r = fivo_test::run(ghmm_train(b.path, 5, {"--threads=1"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = fivo_test::run(ghmm_train(b.path, 8, {"--use_resampling_grads", "--threads=1"}));
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(fivo_test::has(r.err, "resuming from")) << r.err;
+}
+
 // Bad input names the key (or the resampler) and trains nothing.
 TEST(ResamplingGrads, HostRefusesBadDecayBlendsAndASetMemoryBudget)
 {
