@@ -6,15 +6,13 @@
 // expected bound E[log p-hat] on the SDK's linear-Gaussian example, where
 // plain FIVO's (which drops the ancestor scores) is biased.
 #include "host_runner.h"
-#include "smc_fixture.h"
+#include "lgssm_example.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 extern "C" {
 #include <fivo/resampling_grads.h>
@@ -41,21 +39,6 @@ Batch ghmm_batch(const std::vector<int> &lengths)
         seqs.push_back(s);
     }
     return Batch(seqs);
-}
-
-std::string slurp(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-std::string ckpt(const std::string &dir, int step)
-{
-    char name[64];
-    snprintf(name, sizeof name, "/ckpt-%012d.fivo", step);
-    return dir + name;
 }
 
 std::vector<std::string> ghmm_train(const std::string &dir, int steps, const std::vector<std::string> &extra)
@@ -198,29 +181,16 @@ struct GradTable {
 static GradTable expected_gradients(const char *scheme, int S, bool with_sg)
 {
     GradTable out;
-    const int T = 6, N = 4;
+    const int T = LgssmExample::T, N = 4;
     const float h = 0.02f;
-    fivo_registry *reg = fivo_registry_new();
+    LgssmExample ex(scheme);
+    fivo_registry *reg = ex.reg;
+    Config &cfg = ex.cfg;
+    fivo_params *params = ex.params;
+    fivo_model &model = ex.model;
+    Batch &b = ex.batch;
     fivo_error err{};
-    EXPECT_EQ(fivo_registry_load_file(reg, (std::string(FIVO_TEST_BINARY_DIR) + "/tests/sdk_example/lgssm.so").c_str(), &err),
-              FIVO_OK)
-        << err.message;
-    EXPECT_EQ(fivo_registry_scan_dir(reg, FIVO_TEST_PLUGIN_DIR, &err), FIVO_OK);
-    Config cfg(std::string("[model]\nvariance=0.1\nnum_timesteps=6\n[resampler]\nbase=") + scheme + "\n");
-    fivo_params *params = fivo_params_new(3);
-    fivo_data_spec spec{1, "real", nullptr, T};
-    fivo_model model{};
-    EXPECT_EQ(fivo_model_open(reg, "lgssm", cfg.cfg, &spec, params, &model, &err), FIVO_OK) << err.message;
-    // Off the data's generating values (as the stop-gradient check).
-    fivo_params_find(params, "lgssm/transition/a")->data[0] = 0.8f;
-    fivo_params_find(params, "lgssm/emission/c")->data[0] = 1.2f;
-    fivo_params_find(params, "lgssm/proposal/v")->data[0] = 0.2f;
-    std::vector<double> vz(T, 0.1), vx(T, 0.1), wz(T, 1.0), wx(T, 1.0);
-    vz[0] = 0.2;
-    Batch b({sample_ghmm(vz, vx, wz, wx, T, 8, 0)});
-    std::vector<fivo_tensor *> ps;
-    for (int i = 0; i < fivo_params_count(params); i++)
-        ps.push_back(fivo_params_at(params, i, nullptr));
+    const std::vector<fivo_tensor *> &ps = ex.ps;
     const size_t P = ps.size();
 
     fivo_resampler hard{}, sg{};
@@ -330,9 +300,6 @@ static GradTable expected_gradients(const char *scheme, int S, bool with_sg)
     fivo_resampling_grads_free(g);
     fivo_resampler_close(&hard);
     fivo_resampler_close(&sg);
-    fivo_model_close(&model);
-    fivo_params_free(params);
-    fivo_registry_free(reg);
     return out;
 }
 
@@ -368,19 +335,19 @@ TEST(ResamplingGrads, HostResumeIsBitIdenticalAndThreadsDoNotMatter)
     ASSERT_EQ(ra.status, 0) << ra.err;
     fivo_test::Result rb = fivo_test::run(ghmm_train(b.path, 13, on));
     ASSERT_EQ(rb.status, 0) << rb.err;
-    ASSERT_TRUE(std::filesystem::exists(ckpt(b.path, 13)));
+    ASSERT_TRUE(std::filesystem::exists(fivo_test::ckpt_path(b.path, 13)));
     rb = fivo_test::run(ghmm_train(b.path, 30, on));
     ASSERT_EQ(rb.status, 0) << rb.err;
     EXPECT_TRUE(fivo_test::has(rb.err, "resuming from")) << rb.err;
-    std::string fa = slurp(ckpt(a.path, 30)), fb = slurp(ckpt(b.path, 30));
+    std::string fa = fivo_test::slurp(fivo_test::ckpt_path(a.path, 30)), fb = fivo_test::slurp(fivo_test::ckpt_path(b.path, 30));
     ASSERT_GT(fa.size(), 100u);
     EXPECT_TRUE(fa == fb) << "resumed at step 13 differs from uninterrupted";
     fivo_test::Result rc = fivo_test::run(ghmm_train(c.path, 30, {"--use_resampling_grads", "--threads=2"}));
     ASSERT_EQ(rc.status, 0) << rc.err;
-    EXPECT_TRUE(slurp(ckpt(c.path, 30)) == fa) << "two shard threads differ from one";
+    EXPECT_TRUE(fivo_test::slurp(fivo_test::ckpt_path(c.path, 30)) == fa) << "two shard threads differ from one";
     fivo_test::Result rd = fivo_test::run(ghmm_train(d.path, 30, {"--threads=1"}));
     ASSERT_EQ(rd.status, 0) << rd.err;
-    EXPECT_FALSE(slurp(ckpt(d.path, 30)) == fa) << "use_resampling_grads changed nothing in 30 steps";
+    EXPECT_FALSE(fivo_test::slurp(fivo_test::ckpt_path(d.path, 30)) == fa) << "use_resampling_grads changed nothing in 30 steps";
 }
 
 // The baseline is trainer state (checkpoint.h's "train/" names): eval reads
@@ -392,7 +359,7 @@ TEST(ResamplingGrads, HostEvalAndResumeAcrossTheOption)
     fivo_test::Result r = fivo_test::run(ghmm_train(a.path, 5, {"--use_resampling_grads", "--threads=1"}));
     ASSERT_EQ(r.status, 0) << r.err;
     r = fivo_test::run({"--mode=eval", "--model=ghmm", "--proposal_type=filtering", "--logdir=" + a.path,
-                        "--threads=1", "--checkpoint=" + ckpt(a.path, 5)});
+                        "--threads=1", "--checkpoint=" + fivo_test::ckpt_path(a.path, 5)});
     EXPECT_EQ(r.status, 0) << r.err;
     r = fivo_test::run(ghmm_train(a.path, 8, {"--threads=1"}));
     EXPECT_EQ(r.status, 0) << r.err;
@@ -423,6 +390,6 @@ TEST(ResamplingGrads, HostRefusesBadDecayBlendsAndASetMemoryBudget)
         fivo_test::Result r = fivo_test::run(ghmm_train(a.path, 3, cs.args));
         EXPECT_EQ(r.status, 2) << cs.needle << ": " << r.err;
         EXPECT_TRUE(fivo_test::has(r.err, cs.needle)) << cs.needle << ": " << r.err;
-        EXPECT_FALSE(std::filesystem::exists(ckpt(a.path, 3))) << cs.needle;
+        EXPECT_FALSE(std::filesystem::exists(fivo_test::ckpt_path(a.path, 3))) << cs.needle;
     }
 }
