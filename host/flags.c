@@ -76,6 +76,14 @@ const fivo_host_flag fivo_host_flags[] = {
      "encoded once per batch come on top). Longer batches keep the tape for a segment of steps "
      "at a time and recompute it in backward (same bits); the arena is sized to it at once. Too "
      "small for one step is refused with the figure needed.", "0", "1048576", AT(memory_budget_mb)},
+    {"use_resampling_grads", "train", "use_resampling_grads", B, "false", NULL,
+     "Add the REINFORCE score of the ancestor draws to the loss (the reference's resampling "
+     "gradients): sum over resampling steps of (later log p-hat increments - a moving-average "
+     "baseline) * log q(ancestors); needs a hard resampler and keeps the whole tape "
+     "(docs/bounds.md).", NULL, NULL, AT(use_resampling_grads)},
+    {"resampling_grads_decay", "train", "resampling_grads_decay", D, "0.94", NULL,
+     "Decay of the moving-average baseline of use_resampling_grads, per step (the reference's "
+     "0.94).", ">0", "<1", AT(resampling_grads_decay)},
     {"tensorboard", "train", "tensorboard", B, "true", NULL,
      "Also write train and eval reports to a TensorBoard event file in logdir.", NULL, NULL, AT(tensorboard)},
 

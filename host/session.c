@@ -37,12 +37,27 @@ static fivo_status open_plugins(const fivo_session *s, fivo_replica *r, fivo_err
     if ((st = fivo_resampler_open(h->reg, s->resampler_name, h->cfg, &r->resampler, err)) != FIVO_OK)
         return st;
     r->opened_resampler = true;
+    const bool train = strcmp(s->host->set.mode, "train") == 0;
+    const bool rgrads = train && h->set.use_resampling_grads;
+    if (rgrads) {
+        /* Its moving-average baseline, one slot per step of the split's
+         * longest sequence: a parameter with no gradient (Adam leaves it
+         * as it is), so checkpoints, resume and the shard replicas carry
+         * it as they carry the model's. */
+        if ((st = fivo_resampling_grads_check(&r->resampler, err)) != FIVO_OK)
+            return fivo_error_prefix(err, "[train] use_resampling_grads: ");
+        int slots = s->info.max_len > 0 ? s->info.max_len : 1;
+        if (fivo_params_add(r->params, FIVO_HOST_RGRADS_BASELINE, 1, slots, FIVO_INIT_ZEROS, err) ==
+            NULL)
+            return fivo_error_prefix(err, "[train] use_resampling_grads: ");
+    }
     r->ctx = fivo_ctx_new((size_t)8 << 20, 0);
     if (r->ctx == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "cannot create the tensor context");
     /* [train] memory_budget_mb: segments of the tape in training steps
-     * (other modes keep no tape) */
-    if (strcmp(s->host->set.mode, "train") == 0)
+     * (other modes keep no tape); none with use_resampling_grads, whose
+     * score terms live across the loop (settings.c refuses a set budget). */
+    if (train && !rgrads)
         fivo_ctx_set_memory_budget(r->ctx, (size_t)(s->host->set.memory_budget_mb * 1048576.0));
     return FIVO_OK;
 }

@@ -10,6 +10,9 @@
 
 #include "modes.h"
 
+/* [train] use_resampling_grads: the baseline's name in the parameter store. */
+#define FIVO_HOST_RGRADS_BASELINE FIVO_CHECKPOINT_TRAINER_PREFIX "resampling_grads_baseline"
+
 typedef struct fivo_session {
     fivo_host *host;
     uint64_t seed;          /* [fivo] random_seed */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <fivo/comm.h>
+#include <fivo/options.h>
 #include <fivo/shards.h>
 #include <fivo/threads.h>
 
@@ -49,6 +50,21 @@ int fivo_host_settings_fill(const fivo_config *cfg, fivo_host_settings *s)
         return fivo_host_usage_error("[train] early_stopping_patience = %ld needs eval_every > 0 "
                                      "(it counts evaluations on the [eval] split)",
                                      s->early_stopping_patience);
+    /* The score terms' tensors live across the SMC loop: no segments;
+     * the baseline is averaged over the global batch on one process. */
+    if (s->use_resampling_grads && strcmp(s->mode, "train") == 0) {
+        if (s->memory_budget_mb > 0 && fivo_option_is_set(cfg, "train", "memory_budget_mb"))
+            return fivo_host_usage_error(
+                "[train] use_resampling_grads keeps the whole tape of a step (its score terms "
+                "live across the SMC loop): unset [train] memory_budget_mb (%g) or set it to 0",
+                s->memory_budget_mb);
+        if (fivo_comm_size() > 1)
+            return fivo_host_usage_error("[train] use_resampling_grads: not supported on %d MPI "
+                                         "ranks yet (its baseline needs the whole batch's "
+                                         "rewards); run on one process (--shards and --threads "
+                                         "give the same bits)",
+                                         fivo_comm_size());
+    }
     /* shards 0: one sequence per shard, so any rank count dividing the
      * batch works with no flag, and the bits never depend on it. */
     if (s->shards == 0)

@@ -25,6 +25,8 @@ typedef struct fivo_host_settings {
     long decay_steps;
     double memory_budget_mb; /* 0: no limit */
     bool normalize_by_seq_len, tensorboard;
+    bool use_resampling_grads;
+    double resampling_grads_decay;
     /* [eval] */
     const char *eval_split, *checkpoint, *eval_bounds;
     /* [sample] */

@@ -58,6 +58,37 @@ static int open_workers(fivo_trainer *t, fivo_session *s, int w)
     return 0;
 }
 
+/* [train] use_resampling_grads: a recorder around each shard thread's
+ * resampler, the baseline parameter the session registered, the rewards. */
+static int open_rgrads(fivo_trainer *t, fivo_session *s)
+{
+    fivo_error err = {0};
+    fivo_tensor *base = fivo_params_find(s->params, FIVO_HOST_RGRADS_BASELINE);
+    t->rgrads = calloc((size_t)t->workers, sizeof *t->rgrads);
+    if (base == NULL || t->rgrads == NULL) {
+        fprintf(stderr, "fivo: error: [train] use_resampling_grads: %s\n",
+                base == NULL ? "no baseline parameter" : "out of memory");
+        fivo_trainer_close(t);
+        return 1;
+    }
+    t->baseline = base->data;
+    t->baseline_len = base->cols;
+    t->rgrads_decay = s->host->set.resampling_grads_decay;
+    t->rewards = calloc((size_t)t->batch_size * (size_t)t->baseline_len, sizeof *t->rewards);
+    for (int w = 0; t->rewards != NULL && w < t->workers; w++) {
+        const fivo_resampler *r = w == 0 ? &s->resampler : &t->replicas[w - 1].resampler;
+        if ((t->rgrads[w] = fivo_resampling_grads_new(r, &err)) == NULL)
+            break;
+    }
+    if (t->rewards == NULL || t->rgrads[t->workers - 1] == NULL) {
+        fprintf(stderr, "fivo: error: [train] use_resampling_grads: %s\n",
+                t->rewards == NULL ? "out of memory" : err.message);
+        fivo_trainer_close(t);
+        return 1;
+    }
+    return 0;
+}
+
 int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize, int shards, int threads)
 {
     memset(t, 0, sizeof *t);
@@ -100,13 +131,18 @@ int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize, int shar
     }
     read_fault(t);
     t->workers = 1;
-    if (t->shards > 1 && t->num_local > 1 && threads > 1)
-        return open_workers(t, s, threads < t->num_local ? threads : t->num_local);
-    return 0;
+    if (t->shards > 1 && t->num_local > 1 && threads > 1 &&
+        open_workers(t, s, threads < t->num_local ? threads : t->num_local) != 0)
+        return 1;
+    return s->host->set.use_resampling_grads ? open_rgrads(t, s) : 0;
 }
 
 void fivo_trainer_close(fivo_trainer *t)
 {
+    for (int w = 0; t->rgrads != NULL && w < t->workers; w++)
+        fivo_resampling_grads_free(t->rgrads[w]);
+    free(t->rgrads);
+    free(t->rewards);
     fivo_threads_free(t->pool);
     for (int w = 0; w + 1 < t->workers && t->replicas != NULL; w++) {
         fivo_replica_close(&t->replicas[w]);
@@ -185,14 +221,17 @@ typedef struct shard_exec {
     fivo_resampler *resampler;
     fivo_ctx *ctx;
     fivo_shard_buffer *buf;
+    fivo_resampling_grads *rg; /* NULL unless use_resampling_grads */
 } shard_exec;
 
 static shard_exec exec_of(fivo_trainer *t, fivo_session *s, int w)
 {
+    fivo_resampling_grads *rg = t->rgrads != NULL ? t->rgrads[w] : NULL;
     if (w == 0)
-        return (shard_exec){s->params, &s->model, &s->bound, &s->resampler, s->ctx, &t->buf};
+        return (shard_exec){s->params, &s->model, &s->bound, &s->resampler, s->ctx, &t->buf, rg};
     fivo_replica *r = &t->replicas[w - 1];
-    return (shard_exec){r->params, &r->model, &r->bound, &r->resampler, r->ctx, &t->bufs[w - 1]};
+    return (shard_exec){r->params, &r->model, &r->bound, &r->resampler, r->ctx, &t->bufs[w - 1],
+                        rg};
 }
 
 /* Bound, finite check, backward and exact likelihood of one shard; its
@@ -205,8 +244,8 @@ static fivo_status run_shard(fivo_trainer *t, const fivo_session *s, const shard
     fivo_ctx_reset(e->ctx);
     fivo_ctx_set_seed(e->ctx, s->seed, FIVO_RNG_DOMAIN_TRAIN + (uint64_t)step);
     fivo_smc_result res;
-    fivo_status st = fivo_bound_compute(e->bound, e->ctx, e->model, e->resampler, b, s->num_samples,
-                                        &res, err);
+    const fivo_resampler *rs = e->rg != NULL ? fivo_resampling_grads_resampler(e->rg) : e->resampler;
+    fivo_status st = fivo_bound_compute(e->bound, e->ctx, e->model, rs, b, s->num_samples, &res, err);
     if (st != FIVO_OK)
         return fivo_host_explain_numeric(e->params, st, err); /* names a NaN parameter */
     if (t->fault_kind == FAULT_NAN && t->rank == t->fault_rank && step == t->fault_step)
@@ -220,6 +259,17 @@ static fivo_status run_shard(fivo_trainer *t, const fivo_session *s, const shard
     int nmet = 0;
     if ((st = fivo_bound_train_loss(e->bound, e->ctx, b, &extra, met, &nmet, err)) != FIVO_OK)
         return st;
+    if (e->rg != NULL) {
+        /* The score term: the loss gains -score (per sequence, weighted as
+         * -log p-hat), so extra becomes extra - score. */
+        fivo_tensor *score = NULL;
+        st = fivo_resampling_grads_finish(e->rg, e->ctx, b, &res, t->baseline, t->baseline_len,
+                                          &score, t->rewards + (size_t)first * (size_t)t->baseline_len,
+                                          t->baseline_len, err);
+        if (st != FIVO_OK)
+            return fivo_error_prefix(err, "[train] use_resampling_grads: ");
+        extra = extra != NULL ? fivo_sub(e->ctx, extra, score) : fivo_scale(e->ctx, score, -1.0f);
+    }
     double *sums = t->metric_sums + (size_t)first * FIVO_BOUND_MAX_METRICS;
     memset(sums, 0, sizeof(double) * FIVO_BOUND_MAX_METRICS * (size_t)b->batch_size);
     for (int k = 0; k < FIVO_BOUND_MAX_METRICS; k++)
@@ -391,11 +441,21 @@ static fivo_status gather_results(fivo_trainer *t, fivo_error *err)
     return FIVO_OK;
 }
 
+/* After a step: the baseline moves towards the batch's mean rewards (the
+ * step's loss used the value from before). */
+static fivo_status move_baseline(fivo_trainer *t, fivo_status st)
+{
+    if (st == FIVO_OK && t->rgrads != NULL)
+        fivo_resampling_grads_update_baseline(t->baseline, t->baseline_len, t->rewards,
+                                              t->batch_size, t->baseline_len, t->rgrads_decay);
+    return st;
+}
+
 fivo_status fivo_trainer_step(fivo_trainer *t, fivo_session *s, long step, fivo_status pending,
                               bool *stop, fivo_error *err)
 {
     if (t->shards == 1 && t->ranks == 1)
-        return pending != FIVO_OK ? pending : plain_step(t, s, step, err);
+        return move_baseline(t, pending != FIVO_OK ? pending : plain_step(t, s, step, err));
 
     fivo_status st = pending != FIVO_OK ? pending : local_shards(t, s, step, err);
     if (st != FIVO_OK)
@@ -429,5 +489,5 @@ fivo_status fivo_trainer_step(fivo_trainer *t, fivo_session *s, long step, fivo_
             a += n;
         }
     }
-    return gather_results(t, err);
+    return move_baseline(t, gather_results(t, err));
 }

@@ -70,6 +70,15 @@ typedef struct fivo_trainer {
     int num_metrics;
     const char *metric_names[FIVO_BOUND_MAX_METRICS];
     double *metric_sums;
+    /* [train] use_resampling_grads: a recorder per shard thread, the
+     * baseline (the session's parameter FIVO_HOST_RGRADS_BASELINE, one
+     * slot per step) and the step's rewards [B][baseline_len] in batch
+     * order, from which the baseline moves after each step. */
+    fivo_resampling_grads **rgrads; /* [workers], or NULL when off */
+    float *baseline;
+    int baseline_len;
+    double rgrads_decay;
+    double *rewards;
     /* Test hook FIVO_TEST_FAULT=rank:step:kind (exit | nan | error). */
     int fault_rank, fault_kind;
     long fault_step;

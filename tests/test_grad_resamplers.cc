@@ -5,7 +5,7 @@
 // d p(x) of a linear-Gaussian model, and E[Z-hat] = p(x) on the GHMM where a
 // scheme is unbiased (the measured bias of the others is printed).
 #include "gradcheck.h"
-#include "smc_fixture.h"
+#include "lgssm_example.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -336,27 +336,15 @@ TEST(GradResamplers, UnbiasednessOfZhatOnTheGhmm)
 // miss for some parameter (the test can fail).
 TEST(GradResamplers, StopGradientExpectedGradientIsTheExactOne)
 {
-    const int T = 6, N = 4, S = 20000;
-    fivo_registry *reg = fivo_registry_new();
+    const int N = 4, S = 20000;
+    LgssmExample ex;
+    fivo_registry *reg = ex.reg;
+    Config &cfg = ex.cfg;
+    fivo_params *params = ex.params;
+    fivo_model &model = ex.model;
+    Batch &b = ex.batch;
     fivo_error err{};
-    ASSERT_EQ(fivo_registry_load_file(reg, (std::string(FIVO_TEST_BINARY_DIR) + "/tests/sdk_example/lgssm.so").c_str(), &err),
-              FIVO_OK)
-        << err.message;
-    ASSERT_EQ(fivo_registry_scan_dir(reg, FIVO_TEST_PLUGIN_DIR, &err), FIVO_OK);
-    Config cfg("[model]\nvariance=0.1\nnum_timesteps=6\n[resampler]\nbase=multinomial\n");
-    fivo_params *params = fivo_params_new(3);
-    fivo_data_spec spec{1, "real", nullptr, T};
-    fivo_model model{};
-    ASSERT_EQ(fivo_model_open(reg, "lgssm", cfg.cfg, &spec, params, &model, &err), FIVO_OK) << err.message;
-    // Off the data's generating values, so the exact gradient is not 0.
-    fivo_params_find(params, "lgssm/transition/a")->data[0] = 0.8f;
-    fivo_params_find(params, "lgssm/emission/c")->data[0] = 1.2f;
-    fivo_params_find(params, "lgssm/proposal/v")->data[0] = 0.2f;
-    std::vector<double> vz(T, 0.1), vx(T, 0.1), wz(T, 1.0), wx(T, 1.0);
-    vz[0] = 0.2;
-    Batch b({sample_ghmm(vz, vx, wz, wx, T, 8, 0)});
-
-    std::vector<fivo_tensor *> ps = all_params(params);
+    std::vector<fivo_tensor *> &ps = ex.ps;
     auto exact_ll = [&]() {
         double ll = 0;
         EXPECT_EQ(model.vt->log_likelihood(model.self, &b.b, &ll, &err), FIVO_OK);
@@ -422,9 +410,6 @@ TEST(GradResamplers, StopGradientExpectedGradientIsTheExactOne)
     std::printf("plain multinomial: worst deviation %.1f standard errors\n", worst_plain);
     EXPECT_GT(worst_plain, 6.0) << "without the ancestor scores the gradient should be visibly biased";
     fivo_ctx_free(ctx);
-    fivo_model_close(&model);
-    fivo_params_free(params);
-    fivo_registry_free(reg);
 }
 
 // Same seed, same bits: every new resampler, on a VRNN-free GHMM run with

@@ -50,14 +50,15 @@ const Base &base()
 // temp file, ckpt-10 and metrics.jsonl as they were.
 void expect_clean_failure(const rel::Run &r, const std::string &dir, const std::string &file,
                           const std::string &step_text, const std::string &why,
-                          const std::string &label)
+                          const std::string &label, const std::string *ckpt10 = nullptr)
 {
     EXPECT_EQ(r.status, 1) << label << "\n" << r.out;
     EXPECT_TRUE(has(r.out, file)) << label << ": no file name\n" << r.out;
     EXPECT_TRUE(has(r.out, step_text)) << label << ": no step\n" << r.out;
     EXPECT_TRUE(has(r.out, why)) << label << ": no reason '" << why << "'\n" << r.out;
     EXPECT_TRUE(rel::temps(dir).empty()) << label << ": " << rel::join(rel::temps(dir));
-    EXPECT_TRUE(rel::slurp(dir + "/" + rel::ckpt_name(10)) == base().ckpt10) << label;
+    EXPECT_TRUE(rel::slurp(dir + "/" + rel::ckpt_name(10)) == (ckpt10 != nullptr ? *ckpt10 : base().ckpt10))
+        << label;
 }
 
 TEST(WriteFaults, EveryWriteOfACheckpointFailsCleanly)
@@ -150,16 +151,25 @@ TEST(WriteFaults, FsyncFailureAndReadOnlyFolder)
 TEST(WriteFaults, FileSizeLimitIsAnErrorNotASignal)
 {
     // ulimit -f below one checkpoint: without SIG_IGN the kernel would kill
-    // the host with SIGXFSZ and leave the temp file behind.
+    // the host with SIGXFSZ and leave the temp file behind. The limit sits
+    // half way between config.ini (written first; it grows with the host's
+    // rows) and a checkpoint, which 40 GHMM steps make 8x larger than it.
     fivo_test::TempDir d;
-    base().copy_to(d.path);
+    auto args = [&](int steps) {
+        std::vector<std::string> a = ghmm(d.path, steps);
+        a.push_back("--num_timesteps=40");
+        return a;
+    };
+    rel::Run r0 = rel::run(args(10));
+    ASSERT_EQ(r0.status, 0) << r0.out;
+    const std::string ckpt10 = rel::slurp(d.path + "/" + rel::ckpt_name(10));
+    const long config = (long)rel::slurp(d.path + "/config.ini").size();
+    ASSERT_LT(2 * config, (long)ckpt10.size());
     rel::Options o;
-    o.fsize_limit = (long)base().ckpt10.size() - 64; /* below a checkpoint, above config.ini */
-    ASSERT_GT((long)base().metrics.size() * 3, 0);
-    rel::Run r = rel::run(ghmm(d.path, 20), o);
+    o.fsize_limit = (config + (long)ckpt10.size()) / 2;
+    rel::Run r = rel::run(args(20), o);
     EXPECT_NE(r.status, 128 + SIGXFSZ) << "killed by SIGXFSZ";
-    std::string target = rel::ckpt_name(20);
-    expect_clean_failure(r, d.path, target, "step 20", "File too large", "ulimit -f");
+    expect_clean_failure(r, d.path, rel::ckpt_name(20), "step 20", "File too large", "ulimit -f", &ckpt10);
 }
 
 TEST(WriteFaults, MetricsLineIsNeverTorn)

@@ -329,6 +329,13 @@ static void copy_floats(float *dst, const unsigned char *src, size_t n)
     }
 }
 
+/* The trainer's own state in the store (FIVO_CHECKPOINT_TRAINER_PREFIX):
+ * skipped where the file or the store lacks it. */
+static bool trainer_state(const char *name)
+{
+    return strncmp(name, FIVO_CHECKPOINT_TRAINER_PREFIX, strlen(FIVO_CHECKPOINT_TRAINER_PREFIX)) == 0;
+}
+
 fivo_status fivo_checkpoint_load(const char *path, fivo_params *params, fivo_adam *adam,
                                  fivo_checkpoint_meta *meta, fivo_error *err)
 {
@@ -361,6 +368,10 @@ fivo_status fivo_checkpoint_load(const char *path, fivo_params *params, fivo_ada
                 break;
             }
         }
+        /* The trainer's own state (FIVO_CHECKPOINT_TRAINER_PREFIX): only
+         * a training run that keeps it reads it back. */
+        if (idx < 0 && trainer_state(rec->name))
+            continue;
         if (idx < 0) {
             s = fivo_error_set(err, FIVO_ERR_INVALID,
                                "%s: parameter '%s' is not in this model (a different model or "
@@ -380,6 +391,8 @@ fivo_status fivo_checkpoint_load(const char *path, fivo_params *params, fivo_ada
     for (int i = 0; i < np; i++) {
         const char *name;
         fivo_params_at(params, i, &name);
+        if (where[3 * i] < 0 && trainer_state(name))
+            continue; /* a run that turned it on: it starts afresh */
         if (where[3 * i] < 0) {
             s = fivo_error_set(err, FIVO_ERR_INVALID, "%s: parameter '%s' is missing", path, name);
             goto done;
@@ -418,6 +431,8 @@ fivo_status fivo_checkpoint_load(const char *path, fivo_params *params, fivo_ada
     for (int i = 0; i < np; i++) {
         fivo_tensor *t = fivo_params_at(params, i, NULL);
         size_t n = fivo_tensor_size(t);
+        if (where[3 * i] < 0)
+            continue; /* trainer state the file lacks */
         copy_floats(t->data, ps.recs[where[3 * i]].data, n);
         if (adam && where[3 * i + 1] >= 0 && where[3 * i + 2] >= 0) {
             copy_floats(fivo_adam_moment(adam, i, 0), ps.recs[where[3 * i + 1]].data, n);

@@ -74,8 +74,15 @@ static inline bool fivo_checkpoint_layout_get(uint64_t flags, int *batch_size, i
 fivo_status fivo_checkpoint_save(const char *path, const fivo_params *params, fivo_adam *adam,
                                  const fivo_checkpoint_meta *meta, fivo_error *err);
 
+/* Names under this prefix are the trainer's state kept in the parameter
+ * store (the host's use_resampling_grads baseline): a store without them
+ * skips them on load, so eval and sample read any training run's file,
+ * and a store with them keeps its values when the file lacks them. */
+#define FIVO_CHECKPOINT_TRAINER_PREFIX "train/"
+
 /* Reads `path` into params (every parameter must be present with its shape;
- * unknown names are an error) and, when adam != NULL and the file has them,
+ * unknown names are an error; the trainer's state is skipped where either
+ * lacks it) and, when adam != NULL and the file has them,
  * the Adam moments and step. Nothing is modified unless the whole file is
  * valid. meta may be NULL. */
 fivo_status fivo_checkpoint_load(const char *path, fivo_params *params, fivo_adam *adam,

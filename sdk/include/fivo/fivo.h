@@ -20,6 +20,7 @@
 #include <fivo/plugin_resampler.h>
 #include <fivo/progress.h>
 #include <fivo/registry.h>
+#include <fivo/resampling_grads.h>
 #include <fivo/rng.h>
 #include <fivo/smc.h>
 #include <fivo/tensor.h>
