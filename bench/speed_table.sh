@@ -92,7 +92,8 @@ for ds in $datasets; do
             rm -rf "$work/host"
             "$host" --dataset_path="$f" --latent_size="$lat" --proposal_type=filtering --bound=fivo \
                 --batch_size=4 --num_samples=4 --max_steps="$hsteps" --summarize_every=$((hsteps / 2)) \
-                --checkpoint_every_secs=100000 --tensorboard=false --logdir="$work/host" >/dev/null
+                --checkpoint_every_secs=100000 --tensorboard=false --logdir="$work/host" \
+                >"$work/host.log" 2>&1 || { cat "$work/host.log" >&2; exit 1; }
             hts=$("$python" -c "import json,sys
 r=[json.loads(l) for l in open(sys.argv[1]) if '\"train\"' in l]
 print('%.0f' % r[-1]['timesteps_per_sec'])" "$work/host/metrics.jsonl")
