@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define FIVO_ABI_MAJOR 2u
-#define FIVO_ABI_MINOR 1u
+#define FIVO_ABI_MINOR 2u
 
 /* The one symbol a plugin module exports. */
 #define FIVO_PLUGIN_QUERY_SYMBOL "fivo_plugin_query"
