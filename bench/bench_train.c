@@ -10,6 +10,8 @@
  * process at the step's main shape (rows = batch x particles, the LSTM's
  * [z, h] x 4H product); "peak_fraction" = gflops / (threads x sgemm_gflops).
  * "faults_per_step" counts minor page faults over the timed steps.
+ * "gflops_per_cpu_sec" is the same count per CPU second (equal to "gflops"
+ * on one idle core; on a shared machine it moves less with the load).
  *
  *   fivo_bench_train --data F [--model vrnn] [--bound fivo] [--latent 32]
  *       [--batch 4] [--particles 4] [--steps 60] [--warmup 10] [--eval]
@@ -18,10 +20,15 @@
  *       [--segment STEPS (fixed segment length instead)]
  *       [--synthetic T (a random 88-wide binary batch of length T instead of
  *        the pickle's; --data is still read for the data's mean)]
+ *       [--shards S (the batch in S shards, fivo_shard_slice, computed one
+ *        after the other on this context as the host's --shards does on one
+ *        thread; their gradients add in float here, not in the host's fixed
+ *        point, so the speed is the host's but the bits are not)]
  * "arena_peak_mb" is the arena's peak; "faults_per_step" counts from the
  * step after --warmup on. */
 #define _POSIX_C_SOURCE 200809L
 #include <fivo/fivo.h>
+#include <fivo/shards.h>
 #include <fivo/threads.h>
 
 #include <cblas.h>
@@ -89,7 +96,7 @@ int main(int argc, char **argv)
     int batch = 4, particles = 4, steps = 60, warmup = 10, eval = 0, threads = 1;
     long seed = 1;
     double lr = 1e-4, budget_mb = 64;
-    int segment = 0, synthetic = 0;
+    int segment = 0, synthetic = 0, shards = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--eval")) {
@@ -131,6 +138,8 @@ int main(int argc, char **argv)
             segment = atoi(v);
         else if (!strcmp(a, "--synthetic"))
             synthetic = atoi(v);
+        else if (!strcmp(a, "--shards"))
+            shards = atoi(v);
         else {
             fprintf(stderr, "fivo_bench_train: unknown flag %s\n", a);
             return 2;
@@ -138,6 +147,11 @@ int main(int argc, char **argv)
     }
     if (!data) {
         fprintf(stderr, "usage: fivo_bench_train --data FILE.pickle [--bound fivo] ...\n");
+        return 2;
+    }
+    if (shards < 1 || shards > batch || batch > 1024) {
+        fprintf(stderr, "fivo_bench_train: --shards %d must be in [1, --batch %d]; batch <= 1024\n",
+                shards, batch);
         return 2;
     }
     fivo_error err = {0};
@@ -207,6 +221,7 @@ int main(int argc, char **argv)
     long faults0 = 0;
     long long timesteps = 0;
     float inv[1024];
+    fivo_shard_buffer sbuf = {0};
     for (int step = 0; step < warmup + steps; step++) {
         if (step == warmup) {
             struct rusage r0;
@@ -222,27 +237,37 @@ int main(int argc, char **argv)
             b = (fivo_batch){synthetic, batch, info.dim, syn_in, syn_tgt, syn_len, NULL};
         else if (fivo_dataset_read_batch(&ds, batch, true, (uint64_t)seed, (uint64_t)step, &b, &err))
             return die("batch", &err);
-        fivo_ctx_reset(ctx);
-        fivo_ctx_set_grad_enabled(ctx, !eval);
-        fivo_ctx_set_seed(ctx, (uint64_t)seed, (uint64_t)step);
-        fivo_smc_result r;
-        if (fivo_bound_compute(&bound, ctx, &model, &res, &b, n, &r, &err))
-            return die("bound", &err);
         double s = 0;
-        for (int i = 0; i < b.batch_size && i < 1024; i++) {
+        for (int i = 0; i < b.batch_size; i++)
             inv[i] = -1.0f / ((float)b.lengths[i] * (float)b.batch_size);
-            s += r.log_phat->data[i] / b.lengths[i];
-            timesteps += b.lengths[i];
+        for (int sh = 0; sh < shards; sh++) {
+            int first = 0, count = b.batch_size;
+            fivo_batch sb = b;
+            if (shards > 1) {
+                fivo_shard_range(b.batch_size, shards, sh, &first, &count);
+                if (fivo_shard_slice(&b, first, count, &sbuf, &sb, &err))
+                    return die("shard", &err);
+            }
+            fivo_ctx_reset(ctx);
+            fivo_ctx_set_grad_enabled(ctx, !eval);
+            fivo_ctx_set_seed(ctx, (uint64_t)seed, (uint64_t)step);
+            fivo_smc_result r;
+            if (fivo_bound_compute(&bound, ctx, &model, &res, &sb, n, &r, &err))
+                return die("bound", &err);
+            for (int i = 0; i < sb.batch_size; i++) {
+                s += r.log_phat->data[i] / sb.lengths[i];
+                timesteps += sb.lengths[i];
+            }
+            if (!eval) {
+                fivo_tensor *w = fivo_tensor_from(ctx, sb.batch_size, 1, inv + first);
+                fivo_tensor *loss = fivo_sum_all(ctx, fivo_mul(ctx, r.log_phat, w));
+                if (fivo_ctx_backward(ctx, loss, &err))
+                    return die("backward", &err);
+            }
         }
         last = s / b.batch_size;
-        if (!eval) {
-            fivo_tensor *w = fivo_tensor_from(ctx, b.batch_size, 1, inv);
-            fivo_tensor *loss = fivo_sum_all(ctx, fivo_mul(ctx, r.log_phat, w));
-            if (fivo_ctx_backward(ctx, loss, &err))
-                return die("backward", &err);
-            if (fivo_adam_step(adam, NULL, &err))
-                return die("adam", &err);
-        }
+        if (!eval && fivo_adam_step(adam, NULL, &err))
+            return die("adam", &err);
     }
     double dt = now() - t0, cpu = cpu_now() - c0;
     double gflops = (fivo_ctx_gemm_flops(ctx) - flops0) / dt / 1e9;
@@ -257,14 +282,16 @@ int main(int argc, char **argv)
            "\"openblas_threads\": \"%s\", \"steps\": %d, "
            "\"seconds\": %.3f, \"steps_per_sec\": %.2f, \"timesteps_per_sec\": %.1f, "
            "\"timesteps_per_cpu_sec\": %.1f, "
-           "\"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"peak_fraction\": %.3f, "
+           "\"gflops\": %.2f, \"gflops_per_cpu_sec\": %.2f, \"sgemm_gflops\": %.2f, \"peak_fraction\": %.3f, "
            "\"faults_per_step\": %.1f, "
            "\"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f, \"budget_mb\": %g, "
-           "\"synthetic_T\": %d, \"last_bound_per_t\": %.4f}\n",
+           "\"synthetic_T\": %d, \"shards\": %d, \"last_bound_per_t\": %.4f}\n",
            eval ? "eval" : "train", model_name, bound_name, latent, batch, n, threads,
-           ob ? ob : "unset", steps, dt, steps / dt, timesteps / dt, timesteps / cpu, gflops, peak,
+           ob ? ob : "unset", steps, dt, steps / dt, timesteps / dt, timesteps / cpu, gflops,
+           (fivo_ctx_gemm_flops(ctx) - flops0) / cpu / 1e9, peak,
            gflops / (threads * peak), steps > 0 ? (double)faults / steps : 0.0,
-           ru.ru_maxrss / 1024.0, fivo_ctx_peak_bytes(ctx) / 1048576.0, budget_mb, synthetic, last);
+           ru.ru_maxrss / 1024.0, fivo_ctx_peak_bytes(ctx) / 1048576.0, budget_mb, synthetic, shards, last);
+    fivo_shard_buffer_free(&sbuf);
     free(syn_in);
     free(syn_tgt);
     free(syn_len);

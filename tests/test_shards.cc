@@ -72,6 +72,13 @@ TEST(Shards, SliceCopiesTheShardsRows)
     EXPECT_EQ(s.lengths[1], 3);
     EXPECT_EQ(s.seq_ids[0], 12);
     EXPECT_EQ(s.seq_ids[1], 13);
+    // A shard runs to its own longest sequence, not the batch's.
+    ASSERT_EQ(fivo_shard_slice(&full, 1, 1, &buf, &s, &err), FIVO_OK) << err.message;
+    EXPECT_EQ(s.max_len, 1);
+    EXPECT_EQ(s.lengths[0], 1);
+    EXPECT_EQ(fivo_batch_at(s.targets, &s, 0, 0)[1], fivo_batch_at(full.targets, &full, 0, 1)[1]);
+    ASSERT_EQ(fivo_shard_slice(&full, 1, 2, &buf, &s, &err), FIVO_OK) << err.message;
+    EXPECT_EQ(s.max_len, 2);
     EXPECT_EQ(fivo_shard_slice(&full, 4, 2, &buf, &s, &err), FIVO_ERR_INVALID);
     fivo_shard_buffer_free(&buf);
 }

@@ -4,8 +4,10 @@
  * The global batch (B sequences) is cut into S shards that depend only on
  * B and S, never on how many ranks or threads compute them: shard i holds
  * sequences [i*B/S, (i+1)*B/S) (integer division, so sizes differ by at
- * most one), padded to the global batch's max_len so every sequence is
- * computed exactly as it would be in the whole batch. Each shard's gradient
+ * most one), cut to its own longest sequence: the steps past every one of
+ * its ends carry no weight and no gradient (each sequence's values are the
+ * whole batch's up to float rounding), and on long uneven data they were
+ * most of the work (MuseData, batch 4: 56 %). Each shard's gradient
  * is computed on its own (the loss keeps the 1/B of the global batch), and
  * the shards are summed in fixed point: each tensor's values are scaled by
  * 2^e, rounded to int64 and added as integers. Integer addition is
@@ -49,8 +51,9 @@ typedef struct fivo_shard_buffer {
     int cap_rows;
 } fivo_shard_buffer;
 
-/* *out := sequences [first, first + count) of `full` (max_len and dim of
- * `full`; seq_ids copied when present). out's pointers go into buf. */
+/* *out := sequences [first, first + count) of `full` (dim of `full`;
+ * max_len the longest of these sequences; seq_ids copied when present).
+ * out's pointers go into buf. */
 fivo_status fivo_shard_slice(const fivo_batch *full, int first, int count, fivo_shard_buffer *buf,
                              fivo_batch *out, fivo_error *err);
 void fivo_shard_buffer_free(fivo_shard_buffer *buf);
