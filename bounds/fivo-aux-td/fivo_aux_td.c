@@ -72,6 +72,11 @@ typedef struct twisted {
     uint8_t *keep; /* [B] */
     float *scratch; /* [3 * rows] */
     fivo_tensor *bellman;
+    /* Without gradients the SMC loop releases finished steps, so the
+     * Bellman sum cannot be a tensor carried across steps: it is summed
+     * here (the same float adds) and made a tensor after the run. */
+    float *bell_sum; /* [B] */
+    bool bell_any;
     double *diff;
 } twisted;
 
@@ -187,12 +192,15 @@ static fivo_status t_set_observations(void *self, fivo_ctx *ctx, const fivo_batc
     w->keep = fivo_ctx_alloc(ctx, (size_t)w->B);
     w->scratch = fivo_ctx_alloc(ctx, sizeof(float) * 3 * (size_t)w->rows);
     w->diff = fivo_ctx_alloc(ctx, sizeof(double) * (size_t)w->B);
-    if (w->tile == NULL || w->keep == NULL || w->scratch == NULL || w->diff == NULL)
+    w->bell_sum = fivo_ctx_alloc(ctx, sizeof(float) * (size_t)w->B);
+    if (w->tile == NULL || w->keep == NULL || w->scratch == NULL || w->diff == NULL ||
+        w->bell_sum == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "fivo-aux-td: arena exhausted");
     for (int r = 0; r < w->rows; r++)
         w->tile[r] = r % batch->batch_size;
     memset(w->diff, 0, sizeof(double) * (size_t)w->B);
     w->bellman = NULL;
+    w->bell_any = false;
     return m->vt->set_observations(m->self, ctx, batch, num_particles, err);
 }
 
@@ -297,7 +305,13 @@ static fivo_status t_propose_and_weight(void *self, fivo_ctx *ctx, const fivo_st
             lrt[r] = r_tilde->data[r];
         fivo_auxtd_td_targets(lrt, terms.log_px->data, log_r, N, B, target);
         fivo_tensor *step = fivo_auxtd_bellman(ctx, r_tilde, target, w->keep, N, B);
-        w->bellman = w->bellman != NULL ? fivo_add(ctx, w->bellman, step) : step;
+        if (fivo_ctx_grad_enabled(ctx)) {
+            w->bellman = w->bellman != NULL ? fivo_add(ctx, w->bellman, step) : step;
+        } else {
+            for (int bb = 0; bb < B; bb++)
+                w->bell_sum[bb] = w->bell_any ? w->bell_sum[bb] + step->data[bb] : step->data[bb];
+            w->bell_any = true;
+        }
         for (int r = 0; r < rows; r++)
             if (w->keep[r % B])
                 w->diff[r % B] += (double)delta->data[r] / N;
@@ -350,6 +364,8 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
     fivo_status st = fivo_smc_run(ctx, &wrapped, batch, &o, out, err);
     if (st != FIVO_OK)
         return st;
+    if (!fivo_ctx_grad_enabled(ctx) && w->bell_any)
+        w->bellman = fivo_tensor_from(ctx, w->B, 1, w->bell_sum);
     /* the model's own state for sampling after the bound */
     if (out->final_state.count == w->inner_count + 1)
         out->final_state.count = w->inner_count;

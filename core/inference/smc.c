@@ -22,7 +22,11 @@
  * and releases it. The recomputed steps draw the same random numbers (the
  * streams are keyed by step) and run the same ops on the same bits, and the
  * weight-gradient chunks are cut as in one flush, so the gradients are
- * bit-identical to the whole tape's, whatever the segment length. */
+ * bit-identical to the whole tape's, whatever the segment length.
+ *
+ * Without a tape (eval, sample's prefix) the same release runs with no
+ * checkpoints kept: the carried values cross it (carry_over) and nothing
+ * else of a finished step is needed, so the values are today's bits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,11 @@
 #include <fivo/weights.h>
 
 #include "ctx_internal.h" /* segments: marks, releases, the side region */
+
+/* Without a budget, eval releases the steps' memory each time it passes
+ * this: small enough to stay near the cache, large enough that the
+ * per-release copies and re-made transposes cost nothing measurable. */
+#define FIVO_SMC_NOGRAD_SPAN ((size_t)8 << 20)
 
 fivo_status fivo_criterion_parse(const char *text, fivo_criterion *out, fivo_error *err)
 {
@@ -207,6 +216,9 @@ typedef struct smc_run {
     int *seg_start;
     smc_ckpt *ckpt;
     fivo_tensor *phat_out; /* the checkpoint node's output */
+    /* without a tape: where the carried values wait out a release */
+    float *carry;
+    size_t carry_cap;
 } smc_run;
 
 static void set_keys(fivo_ctx *ctx, const smc_run *r)
@@ -428,6 +440,51 @@ static void restore(fivo_ctx *ctx, smc_run *r, const smc_ckpt *c)
     r->log_phat = thaw(ctx, &c->phat);
 }
 
+/* Without a tape nothing of a finished step is needed again but the carried
+ * values (state rows, log weights, log p-hat): they wait in the side region
+ * while the steps' memory is released, then come back as fresh arena
+ * tensors with the same bits. The buffer is reused by every release. */
+static bool carry_over(fivo_ctx *ctx, smc_run *r, const fivo_ctx_mark *m)
+{
+    fivo_tensor *v[FIVO_STATE_MAX + 2];
+    int n = 0;
+    for (int k = 0; k < r->state.count; k++)
+        v[n++] = r->state.t[k];
+    v[n++] = r->log_w;
+    v[n++] = r->log_phat;
+    size_t need = 0;
+    for (int i = 0; i < n; i++)
+        need += fivo_tensor_size(v[i]);
+    if (need > r->carry_cap) {
+        r->carry = fivo__side_alloc(ctx, need * sizeof(float));
+        if (r->carry == NULL)
+            return false;
+        r->carry_cap = need;
+    }
+    int rows[FIVO_STATE_MAX + 2], cols[FIVO_STATE_MAX + 2];
+    uint32_t flags[FIVO_STATE_MAX + 2];
+    float *p = r->carry;
+    for (int i = 0; i < n; i++) {
+        rows[i] = v[i]->rows;
+        cols[i] = v[i]->cols;
+        flags[i] = v[i]->flags & FIVO_TENSOR_REQUIRES_GRAD;
+        memcpy(p, v[i]->data, fivo_tensor_size(v[i]) * sizeof(float));
+        p += fivo_tensor_size(v[i]);
+    }
+    fivo__ctx_release(ctx, m);
+    p = r->carry;
+    for (int i = 0; i < n; i++) {
+        v[i] = fivo_tensor_from(ctx, rows[i], cols[i], p);
+        v[i]->flags |= flags[i];
+        p += (size_t)rows[i] * (size_t)cols[i];
+    }
+    for (int k = 0; k < r->state.count; k++)
+        r->state.t[k] = v[k];
+    r->log_w = v[n - 2];
+    r->log_phat = v[n - 1];
+    return true;
+}
+
 /* Seeds t's gradient with g (a later segment's gradient of its input). */
 static void seed(fivo_ctx *ctx, fivo_tensor *t, const float *g)
 {
@@ -617,12 +674,27 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
         r->seg_start[0] = 0;
     fivo_ctx_mark m = fivo__ctx_mark(ctx);
 
+    /* Without a tape (eval, sample's prefix) the steps' memory is released
+     * whenever it passes the span, so eval's memory is the state's, not
+     * T times a step's. */
+    const bool carry = !ctx->grad_enabled && T > 1;
+    const size_t span = budget > 0 ? budget / 2 : FIVO_SMC_NOGRAD_SPAN;
+    int carried = 0; /* the step after the last release */
+
     for (int t = 0; t < T; t++) {
         if ((st = smc_step(ctx, r, t, false, err)) != FIVO_OK)
             return st;
-        if (!segmented || t + 1 == T)
+        if ((!segmented && !carry) || t + 1 == T)
             continue;
         size_t used = fivo__ctx_in_use(ctx) - (m.used_before + (size_t)(m.ptr - ctx->blocks[m.cur].base));
+        if (carry) {
+            if (fixed > 0 ? t + 1 - carried < fixed : used < span)
+                continue;
+            if (!carry_over(ctx, r, &m))
+                return fivo_ctx_status(ctx, err);
+            carried = t + 1;
+            continue;
+        }
         if (fixed > 0 ? t + 1 - r->seg_start[r->nseg - 1] < fixed : used < limit)
             continue;
         if (fixed == 0 && t == r->seg_start[r->nseg - 1])

@@ -52,7 +52,12 @@ typedef struct fivo_smc_result {
  * fivo_ctx_rng(ctx, FIVO_RNG_RESAMPLE, t) at row key of the sequence. When
  * batch->seq_ids is set, row keys are seq_id * N + particle so a sequence gets
  * the same numbers in any batch. A filter whose weights are all -inf or NaN is
- * FIVO_ERR_NUMERIC naming the step and sequence. */
+ * FIVO_ERR_NUMERIC naming the step and sequence. Without gradients
+ * (eval, sampling) the memory of finished steps is released whenever it
+ * passes half the memory budget (8 MB without one; every segment_steps
+ * steps when that is set), keeping only the carried state, so memory does
+ * not grow with T beyond what set_observations makes; tensors a model made
+ * in an earlier step are then gone (the result's are kept). */
 fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batch *batch,
                          const fivo_smc_options *opts, fivo_smc_result *out, fivo_error *err);
 

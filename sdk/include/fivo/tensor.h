@@ -73,7 +73,8 @@ void fivo_ctx_set_deferred_grads(fivo_ctx *ctx, bool on);
 void fivo_ctx_set_memory_budget(fivo_ctx *ctx, size_t bytes);
 size_t fivo_ctx_memory_budget(const fivo_ctx *ctx);
 /* Fixed segment length in steps (0, the default: from the budget; tests and
- * benchmarks set it to compare lengths). */
+ * benchmarks set it to compare lengths). Without gradients it is how often
+ * fivo_smc_run releases the steps' memory (see fivo/smc.h). */
 void fivo_ctx_set_segment_steps(fivo_ctx *ctx, int steps);
 /* 2 m n k summed over every product the context ran since creation
  * (forward and backward): the FLOP count benchmarks report. */
