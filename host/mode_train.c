@@ -19,7 +19,7 @@
  * bound or gradients stops with a message naming the step and writes
  * nothing, so the last good checkpoint stays the newest.
  *
- * The step itself is train_step.c: [fivo] shards fixed pieces of the global
+ * The step itself is libfivo's (fivo/train_step.h): [fivo] shards fixed pieces of the global
  * batch, computed by this process or spread over MPI ranks, with the same
  * bits on any rank count. With several ranks every rank trains the same
  * model; rank 0 alone writes checkpoints and metrics and prints the
@@ -39,10 +39,8 @@
 #include <fivo/comm.h>
 
 #include "logdir_lock.h"
-#include "numeric_guard.h"
 #include "run_config.h"
 #include "session.h"
-#include "train_step.h"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -156,12 +154,12 @@ static int save_best(fivo_session *s, fivo_adam *adam, long step, double best, u
     return rc;
 }
 
-/* One training step (train_step.c), Adam, and the window sums. */
+/* One training step (fivo/train_step.h), Adam, and the window sums. */
 static fivo_status train_step(fivo_session *s, fivo_trainer *tr, fivo_adam *adam, long step,
                               fivo_status pending, bool *stop, train_window *win,
                               fivo_error *err)
 {
-    fivo_status st = fivo_trainer_step(tr, s, step, pending, stop, err);
+    fivo_status st = fivo_trainer_step(tr, step, pending, stop, err);
     if (st != FIVO_OK)
         return st;
     if (fivo_params_count(s->params) > 0 && (st = fivo_adam_step(adam, NULL, err)) != FIVO_OK)
@@ -273,8 +271,13 @@ int fivo_host_run_train(fivo_host *h)
         have_eval = rc == 0;
     }
     if (rc == 0) {
-        rc = fivo_trainer_open(&tr, &s, o->normalize_by_seq_len, (int)o->shards,
-                               (int)o->threads);
+        fivo_train_setup ts =
+            fivo_session_train_setup(&s, o->normalize_by_seq_len, (int)o->shards, (int)o->threads);
+        fivo_error terr = {0};
+        if (fivo_trainer_open(&tr, &ts, &terr) != FIVO_OK) {
+            fprintf(stderr, "fivo: error: %s\n", terr.message);
+            rc = 1;
+        }
         have_trainer = rc == 0;
     }
     if ((rc = agree_open(rc, "opening the eval split or the shards", h, o->eval_split)) != 0)

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <fivo/train_step.h>
+
 #include "modes.h"
 
 typedef struct fivo_session {
@@ -44,8 +46,11 @@ typedef struct fivo_replica {
 
 fivo_status fivo_replica_open(const fivo_session *s, fivo_replica *r, fivo_error *err);
 void fivo_replica_close(fivo_replica *r);
-/* The session's parameter values into r's (same registration order). */
-void fivo_replica_sync(fivo_replica *r, const fivo_session *s);
+
+/* The training step's setup over the session: its own objects for thread
+ * 0, fivo_replica_open for the other shard threads. */
+fivo_train_setup fivo_session_train_setup(fivo_session *s, bool normalize, int shards,
+                                          int threads);
 
 /* Opens everything for `split`. On failure prints the reason (naming the
  * plugin, key or file), closes what was opened and returns the exit code

@@ -1,5 +1,6 @@
 /* One training step over the global batch in fixed shards (fivo/shards.h),
- * on one process or spread over MPI ranks (fivo/comm.h).
+ * on one process or spread over MPI ranks (fivo/comm.h). Host-facing: the
+ * host opens the plugins and calls this; plugins never see it.
  *
  * [fivo] shards = S (default: batch_size, one sequence per shard) cuts the
  * global batch ([fivo] batch_size)
@@ -12,34 +13,73 @@
  *      batch, a NaN bound or gradient) and each tensor's gradient exponent:
  *      if any rank failed, every rank stops here with that rank's message;
  *   3. the shards' gradients are summed exactly in fixed point (int64), one
- *      all-reduce of the parameter count in int64;
+ *      all-reduce of the parameter count in int64 (train_reduce.c);
  *   4. the per-sequence results are gathered in batch order for the reports.
  * The caller then applies the same Adam step on every rank. The result
  * depends on (seed, step, B, S) only: K ranks give the bits of one process.
  * S = 1 on one process is the plain step (no slicing, no fixed point).
  *
- * Threads: with [fivo] threads = N > 1 and more than one own shard, a rank
+ * Threads: with threads = N > 1 and more than one own shard, a rank
  * computes its shards on min(N, own shards) threads, each with its own
- * replica of the model, bound, resampler and context (fivo_replica), shard
- * j on thread j mod W; the fixed-point sum makes the order irrelevant, so
- * the bits are those of one thread (and of any rank count). With one own
- * shard the threads go to the products instead (fivo_ctx_set_threads). */
-#ifndef FIVO_HOST_TRAIN_STEP_H
-#define FIVO_HOST_TRAIN_STEP_H
+ * replica of the model, bound, resampler and context (opened by the
+ * caller's fivo_train_replicas), shard j on thread j mod W; the fixed-point
+ * sum makes the order irrelevant, so the bits are those of one thread (and
+ * of any rank count). With one own shard the threads go to the products
+ * instead (fivo_ctx_set_threads). */
+#ifndef FIVO_TRAIN_STEP_H
+#define FIVO_TRAIN_STEP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <fivo/fivo.h>
 #include <fivo/shards.h>
 #include <fivo/threads.h>
 
-#include "session.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Per sequence in the gather across ranks: log p-hat, exact ll, resampling
  * steps, then the bound's metric sums. */
 #define FIVO_TRAINER_SEQ_VALUES (3 + FIVO_BOUND_MAX_METRICS)
 
+/* What computes a shard: a parameter store with the model, bound and
+ * resampler bound to it, and a tensor context. */
+typedef struct fivo_train_unit {
+    fivo_params *params;
+    fivo_model *model;
+    fivo_bound *bound;
+    fivo_resampler *resampler;
+    fivo_ctx *ctx;
+} fivo_train_unit;
+
+/* How the step gets a unit for each extra shard thread: `open` opens the
+ * same plugins with the same settings on a fresh parameter store whose
+ * tensors are registered in the same order as the caller's (the step copies
+ * the values in before each use) and a context of its own; `close` closes
+ * what `open` returned in *handle. */
+typedef struct fivo_train_replicas {
+    fivo_status (*open)(void *user, fivo_train_unit *out, void **handle, fivo_error *err);
+    void (*close)(void *user, void *handle);
+    void *user;
+} fivo_train_replicas;
+
+typedef struct fivo_train_setup {
+    fivo_train_unit unit;       /* the caller's own objects: thread 0 */
+    fivo_dataset *dataset;      /* the train split, read shuffled */
+    const char *dataset_name, *dataset_path; /* for messages */
+    uint64_t seed;
+    int batch_size, num_samples;
+    int shards, threads;        /* resolved and checked (fivo_shards_check) */
+    bool normalize;             /* [train] normalize_by_seq_len */
+    fivo_train_replicas replicas; /* needed only when threads > 1 */
+} fivo_train_setup;
+
 typedef struct fivo_trainer {
+    fivo_train_setup set;
     int shards, ranks, rank;
     int first_shard, num_local; /* this rank's shards */
-    bool normalize;             /* [train] normalize_by_seq_len */
     bool exact;                 /* the model has an exact likelihood */
     fivo_shard_buffer buf;
     int ntensors;
@@ -47,7 +87,8 @@ typedef struct fivo_trainer {
     float *grads;               /* [num_local][nvalues]: each own shard's gradient */
     int64_t *acc;               /* [nvalues] fixed-point sum */
     int workers;                /* threads computing shards (1: the caller only) */
-    fivo_replica *replicas;     /* [workers - 1], for threads 1.. */
+    fivo_train_unit *replicas;  /* [workers - 1], for threads 1.. */
+    void **replica_handles;     /* [workers - 1] */
     fivo_shard_buffer *bufs;    /* [workers - 1]: their batch slices */
     fivo_threads *pool;         /* workers threads, or NULL */
     int32_t *shard_exps;        /* [num_local][ntensors]: each shard's gradient exponents */
@@ -75,11 +116,9 @@ typedef struct fivo_trainer {
     long fault_step;
 } fivo_trainer;
 
-/* For `shards` shards on this process's `threads` threads ([fivo] shards
- * and threads, resolved and checked against the batch size and rank count
- * by settings.c). Allocates. Returns 0, or the exit code after printing the
- * error. */
-int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize, int shards, int threads);
+/* Allocates and opens the shard threads' replicas. On failure closes what
+ * it opened and returns the status with the reason in err. */
+fivo_status fivo_trainer_open(fivo_trainer *t, const fivo_train_setup *set, fivo_error *err);
 void fivo_trainer_close(fivo_trainer *t);
 
 /* Collective (every rank, every step). Leaves the combined gradient in the
@@ -90,7 +129,14 @@ void fivo_trainer_close(fivo_trainer *t);
  * 0 could not write a checkpoint): it is reported instead of computing. On
  * failure every rank returns the same status and message, naming the
  * failing rank when there are several. */
-fivo_status fivo_trainer_step(fivo_trainer *t, fivo_session *s, long step, fivo_status pending,
-                              bool *stop, fivo_error *err);
+fivo_status fivo_trainer_step(fivo_trainer *t, long step, fivo_status pending, bool *stop,
+                              fivo_error *err);
 
+/* The per-sequence results of every rank into t's arrays in batch order,
+ * then the batch's resampling rate (train_gather.c). Collective. */
+fivo_status fivo_trainer_gather(fivo_trainer *t, fivo_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 #endif
