@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <fivo/eval_loop.h>
 #include <fivo/train_step.h>
 
 #include "modes.h"
@@ -80,24 +81,9 @@ bool fivo_session_has_exact(const fivo_session *s);
 fivo_status fivo_session_open_bound(fivo_session *s, const char *name, fivo_bound *out,
                                     fivo_error *err);
 
-/* What one evaluation pass of a bound over a split gathers. */
-typedef struct fivo_eval_stats {
-    double ll;          /* sum over sequences of log p-hat */
-    int64_t timesteps;  /* sum of lengths */
-    int64_t sequences;
-    bool exact;         /* the model has an exact likelihood */
-    double sum, sumsq;  /* of log p-hat / length over sequences with length > 0 */
-    double ll_sum, gap_sum; /* exact: of log p(x) / length and of the gap */
-    double var_weighted, rate_weighted; /* log-weight variance and resampling rate x steps */
-    int64_t nseq, steps;
-} fivo_eval_stats;
-
-/* One pass of `bound` over `ds` (batches in order, no gradients, the eval
- * RNG domain keyed by batch number). */
-fivo_status fivo_session_eval_bound(fivo_session *s, fivo_dataset *ds, const fivo_bound *bound,
-                                    fivo_eval_stats *out, fivo_error *err);
-double fivo_eval_stats_resample_rate(const fivo_eval_stats *a);
-double fivo_eval_stats_log_weight_var(const fivo_eval_stats *a);
+/* The eval pass's objects (fivo/eval_loop.h): the session's model,
+ * resampler, context, seed, batch size and particles. */
+fivo_eval_setup fivo_session_eval_setup(fivo_session *s);
 
 /* The pass's diagnostics in `r`, as the reference's ghmm eval reports them:
  * bound per timestep (mean and std over sequences), exact log-likelihood
@@ -106,7 +92,7 @@ double fivo_eval_stats_log_weight_var(const fivo_eval_stats *a);
 fivo_status fivo_session_report_stats(fivo_session *s, const fivo_eval_stats *a, fivo_report *r,
                                       fivo_error *err);
 
-/* fivo_session_eval_bound with the session's (trained) bound, then
+/* fivo_eval_pass with the session's (trained) bound, then
  * fivo_session_report_stats. */
 fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report *r,
                                   fivo_error *err);
