@@ -1,35 +1,21 @@
 /* One training step in fixed shards, on one process or over MPI ranks (see
  * fivo/train_step.h). */
-#define _POSIX_C_SOURCE 200809L
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <fivo/comm.h>
-
 #include <fivo/train_step.h>
 
 #include "numeric_guard.h"
 #include "train_reduce.h"
 
-enum { FAULT_NONE, FAULT_EXIT, FAULT_NAN, FAULT_ERROR };
+/* NULL in production; a test library sets it (fivo_train_set_test_hook). */
+static fivo_train_test_hook test_hook;
 
-/* FIVO_TEST_FAULT=rank:step:kind makes one rank misbehave at one step, for
- * the tests of what the other ranks do: exit (the process ends at once),
- * nan (its bound is NaN), error (its batch cannot be read). */
-static void read_fault(fivo_trainer *t)
+void fivo_train_set_test_hook(fivo_train_test_hook hook)
 {
-    t->fault_kind = FAULT_NONE;
-    const char *f = getenv("FIVO_TEST_FAULT");
-    char kind[16] = {0};
-    if (f == NULL || sscanf(f, "%d:%ld:%15s", &t->fault_rank, &t->fault_step, kind) != 3)
-        return;
-    t->fault_kind = strcmp(kind, "exit") == 0    ? FAULT_EXIT
-                    : strcmp(kind, "nan") == 0   ? FAULT_NAN
-                    : strcmp(kind, "error") == 0 ? FAULT_ERROR
-                                                 : FAULT_NONE;
+    test_hook = hook;
 }
 
 /* W threads for this rank's shards: replicas for threads 1..W-1 (thread
@@ -108,7 +94,6 @@ fivo_status fivo_trainer_open(fivo_trainer *t, const fivo_train_setup *set, fivo
         return fivo_error_set(err, FIVO_ERR_NOMEM, "out of memory for %d shards of %zu parameters",
                               shards, nvalues);
     }
-    read_fault(t);
     t->workers = 1;
     int threads = set->threads;
     if (t->shards > 1 && t->num_local > 1 && threads > 1)
@@ -162,15 +147,11 @@ static fivo_tensor *shard_loss(fivo_ctx *ctx, const fivo_smc_result *res, const 
 
 static fivo_status get_batch(fivo_trainer *t, long step, fivo_batch *batch, fivo_error *err)
 {
-    if (t->fault_kind == FAULT_EXIT && t->rank == t->fault_rank && step == t->fault_step) {
-        fprintf(stderr, "fivo: test fault: rank %d exits at step %ld\n", t->rank, step);
-        fflush(stderr);
-        _exit(3);
+    if (test_hook != NULL) {
+        fivo_status st = test_hook(FIVO_TRAIN_AT_BATCH, t, step, NULL, err);
+        if (st != FIVO_OK)
+            return st;
     }
-    if (t->fault_kind == FAULT_ERROR && t->rank == t->fault_rank && step == t->fault_step)
-        return fivo_error_set(err, FIVO_ERR_IO, "dataset '%s' (%s): test fault: batch %ld unreadable",
-                              t->set.dataset_name,
-                              t->set.dataset_path ? t->set.dataset_path : "-", step);
     fivo_status st = fivo_dataset_read_batch(t->set.dataset, t->batch_size, true, t->set.seed,
                                              (uint64_t)step, batch, err);
     if (st == FIVO_END)
@@ -231,8 +212,8 @@ static fivo_status run_shard(fivo_trainer *t, const shard_exec *e, long step,
                                         t->set.num_samples, &res, err);
     if (st != FIVO_OK)
         return fivo_numeric_explain(e->params, st, err); /* names a NaN parameter */
-    if (t->fault_kind == FAULT_NAN && t->rank == t->fault_rank && step == t->fault_step)
-        res.log_phat->data[0] = NAN;
+    if (test_hook != NULL && (st = test_hook(FIVO_TRAIN_AT_BOUND, t, step, &res, err)) != FIVO_OK)
+        return st;
     /* Before any update: a non-finite bound stops the run untouched. */
     for (int i = 0; i < b->batch_size; i++)
         if (!isfinite(res.log_phat->data[i]))

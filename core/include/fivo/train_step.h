@@ -111,9 +111,6 @@ typedef struct fivo_trainer {
     int num_metrics;
     const char *metric_names[FIVO_BOUND_MAX_METRICS];
     double *metric_sums;
-    /* Test hook FIVO_TEST_FAULT=rank:step:kind (exit | nan | error). */
-    int fault_rank, fault_kind;
-    long fault_step;
 } fivo_trainer;
 
 /* Allocates and opens the shard threads' replicas. On failure closes what
@@ -135,6 +132,17 @@ fivo_status fivo_trainer_step(fivo_trainer *t, long step, fivo_status pending, b
 /* The per-sequence results of every rank into t's arrays in batch order,
  * then the batch's resampling rate (train_gather.c). Collective. */
 fivo_status fivo_trainer_gather(fivo_trainer *t, fivo_error *err);
+
+/* Test seam: where a step lets a test make one rank misbehave (the MPI
+ * fault tests' LD_PRELOAD shim, tests/reliability/fault_train.c). At
+ * FIVO_TRAIN_AT_BATCH (before the step's batch is read; res is NULL) and
+ * at FIVO_TRAIN_AT_BOUND (after each shard's bound, before its finite
+ * check) the hook may fail the step with a status and message, change the
+ * result, or end the process. No hook is set in production. */
+typedef enum { FIVO_TRAIN_AT_BATCH, FIVO_TRAIN_AT_BOUND } fivo_train_point;
+typedef fivo_status (*fivo_train_test_hook)(fivo_train_point at, const fivo_trainer *t, long step,
+                                            fivo_smc_result *res, fivo_error *err);
+void fivo_train_set_test_hook(fivo_train_test_hook hook);
 
 #ifdef __cplusplus
 }
