@@ -203,6 +203,56 @@ static fivo_status train_step(fivo_session *s, fivo_trainer *tr, fivo_adam *adam
     return FIVO_OK;
 }
 
+/* Resume from the newest valid checkpoint (damaged newer ones are refused
+ * with a warning naming them); rank 0 reads it for every rank. Returns
+ * FIVO_OK (resumed: *start, *best), FIVO_ERR_NOT_FOUND (a new run) or the
+ * failure, said by rank 0. */
+static fivo_status resume(fivo_host *h, fivo_session *s, fivo_adam *adam, int shards, long *start,
+                          double *best)
+{
+    fivo_error err = {0};
+    fivo_checkpoint_meta meta;
+    char *used = NULL;
+    fivo_status st = fivo_host_restore(h->logdir, NULL, s->params, adam, &meta, &used, &err);
+    if (st == FIVO_OK) {
+        *start = (long)meta.step;
+        *best = meta.best_bound;
+        int cb = 0, cs = 1;
+        if (!fivo_checkpoint_layout_get(meta.flags, &cb, &cs))
+            cb = s->batch_size;
+        if (prints() && meta.seed != s->seed)
+            fivo_log_warn("%s was written with random_seed %llu; continuing with %llu", used,
+                          (unsigned long long)meta.seed, (unsigned long long)s->seed);
+        if (prints() && (cb != s->batch_size || cs != shards))
+            fivo_log_warn("%s was written with batch_size %d in %d shards; continuing with "
+                          "batch_size %d in %d shards (not a bit-exact continuation)",
+                          used, cb, cs, s->batch_size, shards);
+        if (prints())
+            fprintf(stderr, "fivo: resuming from %s (step %ld)\n", used, *start);
+        free(used);
+    } else if (st != FIVO_ERR_NOT_FOUND) {
+        if (prints())
+            fprintf(stderr, "fivo: error: %s\n", err.message);
+    }
+    return st;
+}
+
+/* The end of a run: MPI's cost per step, or how a signal stopped it. */
+static void say_end(int ranks, long start, long step, bool stop, uint64_t bytes0, double comm0)
+{
+    if (ranks > 1 && prints() && step > start)
+        fivo_log_info("mpi: %d ranks, %llu bytes passed to collectives per step by rank 0, "
+                      "%.3f ms per step in them (waiting for other ranks included)",
+                      ranks,
+                      (unsigned long long)((fivo_comm_bytes_sent() - bytes0) /
+                                           (uint64_t)(step - start)),
+                      1e3 * (fivo_comm_seconds() - comm0) / (double)(step - start));
+    if (ranks == 1 && stop_signal)
+        fprintf(stderr, "fivo: stopped by signal %d after step %ld\n", (int)stop_signal, step);
+    else if (ranks > 1 && stop && prints())
+        fprintf(stderr, "fivo: stopped by a signal to a rank after step %ld\n", step);
+}
+
 /* Collective: every rank learns whether every rank opened everything.
  * A rank's own failure was printed by that rank (naming the file); rank 0
  * adds which rank and host it was. */
@@ -284,33 +334,11 @@ int fivo_host_run_train(fivo_host *h)
         goto out;
     const uint64_t layout = fivo_checkpoint_layout(s.batch_size, tr.shards);
 
-    /* Resume from the newest valid checkpoint (damaged newer ones are
-     * refused with a warning naming them); rank 0 reads it for every rank. */
     long start = 0;
     double best = NAN;
     fivo_error err = {0};
-    fivo_checkpoint_meta meta;
-    char *used = NULL;
-    fivo_status st = fivo_host_restore(h->logdir, NULL, s.params, adam, &meta, &used, &err);
-    if (st == FIVO_OK) {
-        start = (long)meta.step;
-        best = meta.best_bound;
-        int cb = 0, cs = 1;
-        if (!fivo_checkpoint_layout_get(meta.flags, &cb, &cs))
-            cb = s.batch_size;
-        if (prints() && meta.seed != s.seed)
-            fivo_log_warn("%s was written with random_seed %llu; continuing with %llu", used,
-                          (unsigned long long)meta.seed, (unsigned long long)s.seed);
-        if (prints() && (cb != s.batch_size || cs != tr.shards))
-            fivo_log_warn("%s was written with batch_size %d in %d shards; continuing with "
-                          "batch_size %d in %d shards (not a bit-exact continuation)",
-                          used, cb, cs, s.batch_size, tr.shards);
-        if (prints())
-            fprintf(stderr, "fivo: resuming from %s (step %ld)\n", used, start);
-        free(used);
-    } else if (st != FIVO_ERR_NOT_FOUND) {
-        if (prints())
-            fprintf(stderr, "fivo: error: %s\n", err.message);
+    fivo_status st = resume(h, &s, adam, tr.shards, &start, &best);
+    if (st != FIVO_OK && st != FIVO_ERR_NOT_FOUND) {
         rc = 1;
         goto out;
     }
@@ -416,17 +444,7 @@ int fivo_host_run_train(fivo_host *h)
      * the parameters are those after `step` steps. Never after a NaN. */
     if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o->keep_checkpoints, layout) != 0)
         rc = 1;
-    if (tr.ranks > 1 && prints() && step > start)
-        fivo_log_info("mpi: %d ranks, %llu bytes passed to collectives per step by rank 0, "
-                      "%.3f ms per step in them (waiting for other ranks included)",
-                      tr.ranks,
-                      (unsigned long long)((fivo_comm_bytes_sent() - bytes0) /
-                                           (uint64_t)(step - start)),
-                      1e3 * (fivo_comm_seconds() - comm0) / (double)(step - start));
-    if (tr.ranks == 1 && stop_signal)
-        fprintf(stderr, "fivo: stopped by signal %d after step %ld\n", (int)stop_signal, step);
-    else if (tr.ranks > 1 && stop && prints())
-        fprintf(stderr, "fivo: stopped by a signal to a rank after step %ld\n", step);
+    say_end(tr.ranks, start, step, stop, bytes0, comm0);
 out:
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);
