@@ -237,6 +237,39 @@ static fivo_status resume(fivo_host *h, fivo_session *s, fivo_adam *adam, int sh
     return st;
 }
 
+/* After an eval of bound mean v at step `done`: a better bound is kept in
+ * best.fivo; with early_stopping_patience, that many evals without one
+ * stop the run. Returns the best checkpoint's write status (0 or 1). */
+static int keep_best(fivo_session *s, fivo_adam *adam, const fivo_host_settings *o, long done,
+                     double v, uint64_t layout, double *best, long *since_best, bool *stop_early)
+{
+    if (isfinite(v) && (isnan(*best) || v > *best)) {
+        *best = v;
+        *since_best = 0;
+        return save_best(s, adam, done, *best, layout);
+    }
+    if (o->early_stopping_patience > 0 && ++*since_best >= o->early_stopping_patience) {
+        if (prints())
+            fivo_log_info("early stopping after step %ld: %ld evaluations without a "
+                          "better bound than %g (kept in best.fivo)",
+                          done, *since_best, *best);
+        *stop_early = true;
+    }
+    return 0;
+}
+
+/* SIGINT and SIGTERM set stop_signal: the run stops after the step. */
+static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
 /* The end of a run: MPI's cost per step, or how a signal stopped it. */
 static void say_end(int ranks, long start, long step, bool stop, uint64_t bytes0, double comm0)
 {
@@ -314,7 +347,7 @@ int fivo_host_run_train(fivo_host *h)
     fivo_dataset_info eval_info;
     bool have_eval = false, have_trainer = false;
     fivo_trainer tr;
-    struct sigaction sa, old_int, old_term;
+    struct sigaction old_int, old_term;
     bool handlers = false;
     if (o->eval_every > 0) {
         rc = fivo_session_open_split(&s, o->eval_split, &eval_ds, &eval_info);
@@ -356,12 +389,7 @@ int fivo_host_run_train(fivo_host *h)
                       s.batch_size, s.num_samples, tr.shards, tr.ranks,
                       fivo_params_count(s.params));
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    stop_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    catch_signals(&old_int, &old_term);
     handlers = true;
 
     train_window win = {0};
@@ -411,17 +439,7 @@ int fivo_host_run_train(fivo_host *h)
                 step++;
                 break;
             }
-            if (isfinite(v) && (isnan(best) || v > best)) {
-                best = v;
-                since_best = 0;
-                local = save_best(&s, adam, done, best, layout);
-            } else if (o->early_stopping_patience > 0 && ++since_best >= o->early_stopping_patience) {
-                if (prints())
-                    fivo_log_info("early stopping after step %ld: %ld evaluations without a "
-                                  "better bound than %g (kept in best.fivo)",
-                                  done, since_best, best);
-                stop_early = true;
-            }
+            local = keep_best(&s, adam, o, done, v, layout, &best, &since_best, &stop_early);
         }
         if (local == 0 &&
             (double)(g_get_monotonic_time() - last_ckpt_us) * 1e-6 >= o->checkpoint_every_secs) {
