@@ -232,13 +232,6 @@ void fivo_session_close(fivo_session *s)
     s->host = h;
 }
 
-fivo_status fivo_session_bound(fivo_session *s, const fivo_batch *batch, fivo_smc_result *out,
-                               fivo_error *err)
-{
-    return fivo_bound_compute(&s->bound, s->ctx, &s->model, &s->resampler, batch,
-                                s->num_samples, out, err);
-}
-
 bool fivo_session_has_exact(const fivo_session *s)
 {
     return FIVO_MODEL_HAS(&s->model, log_likelihood);

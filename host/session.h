@@ -63,10 +63,6 @@ void fivo_session_close(fivo_session *s);
 int fivo_session_open_split(fivo_session *s, const char *split, fivo_dataset *out,
                             fivo_dataset_info *info);
 
-/* Runs the bound on `batch` in the session's ctx (not reset here). */
-fivo_status fivo_session_bound(fivo_session *s, const fivo_batch *batch, fivo_smc_result *out,
-                               fivo_error *err);
-
 /* Names the plugins of the run in `r` ("model", "bound", "resampler",
  * "dataset"), so every train and eval line says which were used. */
 void fivo_session_describe(const fivo_session *s, fivo_report *r);
