@@ -1,7 +1,7 @@
 /* fivo --mode=sample: conditions the model on a prefix of prefix_length
  * steps of a batch with the configured bound, then samples sample_length
  * steps from num_samples particles per prefix, as the reference's
- * run_sample does. Writes <logdir>/samples.npz with
+ * run_sample does (libfivo's fivo/sample_prefix.h). Writes <logdir>/samples.npz with
  *   prefixes [prefix_length, batch_size, D]   (the conditioning targets)
  *   samples  [sample_length, batch_size, num_samples, D],
  * and, when the dataset plugin renders samples (write_sample), one file per
@@ -14,7 +14,7 @@
 
 #include <fivo/checkpoint.h>
 #include <fivo/npz.h>
-#include <fivo/progress.h>
+#include <fivo/sample_prefix.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,52 @@ static int fail(const char *what, const fivo_error *err)
 {
     fprintf(stderr, "fivo: error: sample: %s: %s\n", what, err->message);
     return 1;
+}
+
+/* samples.npz (and the dataset's media files) in [sample] out_dir or the
+ * logdir, then the report. Returns the exit code. */
+static int write_samples(fivo_host *h, fivo_session *s, uint64_t ckpt_step, const float *ptg,
+                         const float *samples, int P, int L, int B, int N, int D)
+{
+    fivo_error err = {0};
+    const char *out_dir = h->set.sample_out_dir;
+    if (!out_dir)
+        out_dir = h->logdir;
+    size_t n = strlen(out_dir) + 32;
+    char *out_path = malloc(n);
+    if (!out_path)
+        return 1;
+    snprintf(out_path, n, "%s/samples.npz", out_dir);
+    fivo_npz_array arrays[2] = {
+        {.name = "prefixes", .ndim = 3, .shape = {P, B, D}, .data = ptg},
+        {.name = "samples", .ndim = 4, .shape = {L, B, N, D}, .data = samples},
+    };
+    if (fivo_npz_write(out_path, arrays, 2, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: sample: writing samples from the checkpoint of step "
+                        "%llu: %s\n", (unsigned long long)ckpt_step, err.message);
+        free(out_path);
+        return 1;
+    }
+    if (fivo_host_write_sample_media(s, out_dir, ptg, samples, P, L, B, N, D) != 0) {
+        free(out_path);
+        return 1;
+    }
+    int rc = 0;
+    fivo_report *r = fivo_report_new("sample");
+    if (r) {
+        fivo_report_set_string(r, "file", out_path);
+        fivo_report_set_string(r, "split", h->set.split);
+        fivo_report_set_int(r, "checkpoint_step", (int64_t)ckpt_step);
+        fivo_report_set_int(r, "prefix_length", P);
+        fivo_report_set_int(r, "sample_length", L);
+        fivo_report_set_int(r, "batch_size", B);
+        fivo_report_set_int(r, "num_samples", N);
+        fivo_report_set_int(r, "dim", D);
+        rc = fivo_host_emit(h, r); /* a metrics write failure fails the mode */
+        fivo_report_free(r);
+    }
+    free(out_path);
+    return rc;
 }
 
 int fivo_host_run_sample(fivo_host *h)
@@ -49,9 +95,7 @@ int fivo_host_run_sample(fivo_host *h)
     fivo_batch full;
     fivo_checkpoint_meta meta;
     char *used = NULL;
-    float *pin = NULL, *ptg = NULL, *samples = NULL;
-    int32_t *plen = NULL;
-    fivo_progress *prog = NULL;
+    float *ptg = NULL, *samples = NULL;
     long seed = (long)s.seed, batch_size = s.batch_size, num_samples = s.num_samples;
     if (!FIVO_MODEL_HAS(&s.model, sample_step)) {
         fprintf(stderr, "fivo: error: model '%s' cannot sample (no sample_step)\n",
@@ -80,124 +124,21 @@ int fivo_host_run_sample(fivo_host *h)
     int B = full.batch_size, D = full.dim, P = (int)prefix_length, L = (int)sample_length;
     int N = (int)num_samples;
     size_t step_floats = (size_t)B * (size_t)D;
-    pin = calloc((size_t)P * step_floats, sizeof(float));
     ptg = calloc((size_t)P * step_floats, sizeof(float));
-    plen = malloc(sizeof(int32_t) * (size_t)B);
     samples = calloc((size_t)L * (size_t)N * step_floats, sizeof(float));
-    if (!pin || !ptg || !plen || !samples) {
+    if (!ptg || !samples) {
         fivo_log_error("sample: out of memory");
         goto free_out;
     }
-    /* The prefix: the first P steps of every sequence (zero past its end,
-     * as the reference's slice of the padded batch). */
-    for (int t = 0; t < P && t < full.max_len; t++) {
-        memcpy(pin + (size_t)t * step_floats, full.inputs + (size_t)t * step_floats,
-               step_floats * sizeof(float));
-        memcpy(ptg + (size_t)t * step_floats, full.targets + (size_t)t * step_floats,
-               step_floats * sizeof(float));
-    }
-    for (int b = 0; b < B; b++)
-        plen[b] = P;
-    fivo_batch prefix = {.max_len = P, .batch_size = B, .dim = D, .inputs = pin, .targets = ptg,
-                         .lengths = plen, .seq_ids = full.seq_ids};
-
-    fivo_ctx_reset(s.ctx);
-    fivo_ctx_set_grad_enabled(s.ctx, false);
-    /* The sampling domain: apart from every training and eval stream. */
-    fivo_ctx_set_seed(s.ctx, (uint64_t)seed, FIVO_RNG_DOMAIN_SAMPLE);
-    fivo_smc_result res;
-    memset(&res, 0, sizeof res);
-    if (fivo_bound_compute(&s.bound, s.ctx, &s.model, &s.resampler, &prefix, N, &res,
-                            &err) != FIVO_OK) {
-        rc = fail("conditioning on the prefix", &err);
+    fivo_sample_setup ss = {&s.model, &s.bound, &s.resampler, s.ctx, (uint64_t)seed, N};
+    if (fivo_sample_prefix(&ss, &full, P, L, ptg, samples, &err) != FIVO_OK) {
+        fprintf(stderr, "fivo: error: sample: %s\n", err.message);
         goto free_out;
     }
-    /* The bound may have used fewer particles (ELBO: one); tile its final
-     * particles up to N per sequence. */
-    fivo_state state = res.final_state;
-    int rows = state.t[0]->rows;
-    if (rows != N * B) {
-        int have = rows / B;
-        int32_t *idx = fivo_ctx_alloc(s.ctx, sizeof(int32_t) * (size_t)N * (size_t)B);
-        if (!idx || have <= 0) {
-            fivo_log_error("sample: the bound's final state has %d rows for %d sequences", rows,
-                           B);
-            goto free_out;
-        }
-        for (int p = 0; p < N; p++)
-            for (int b = 0; b < B; b++)
-                idx[p * B + b] = (p % have) * B + b;
-        for (int k = 0; k < state.count; k++)
-            state.t[k] = fivo_gather_rows(s.ctx, state.t[k], idx, N * B);
-    }
-    prog = fivo_progress_start("sample", "steps", 0, L);
-    for (int l = 0; l < L; l++) {
-        fivo_progress_update(prog, l, NULL);
-        fivo_tensor *x;
-        if (fivo_model_sample_step(&s.model, s.ctx, &state, P + l, &state, &x, &err) !=
-            FIVO_OK) {
-            rc = fail("sampling", &err);
-            goto free_out;
-        }
-        /* Row p * B + b -> samples[l, b, p, :]. */
-        for (int p = 0; p < N; p++)
-            for (int b = 0; b < B; b++)
-                memcpy(samples + (((size_t)l * B + b) * N + p) * D,
-                       fivo_tensor_row(x, p * B + b), sizeof(float) * (size_t)D);
-    }
-    fivo_progress_finish(prog);
-    prog = NULL;
-    if (fivo_ctx_status(s.ctx, &err) != FIVO_OK) {
-        rc = fail("sampling", &err);
-        goto free_out;
-    }
-    {
-        const char *out_dir = h->set.sample_out_dir;
-        if (!out_dir)
-            out_dir = h->logdir;
-        size_t n = strlen(out_dir) + 32;
-        char *out_path = malloc(n);
-        if (!out_path)
-            goto free_out;
-        snprintf(out_path, n, "%s/samples.npz", out_dir);
-        fivo_npz_array arrays[2] = {
-            {.name = "prefixes", .ndim = 3, .shape = {P, B, D}, .data = ptg},
-            {.name = "samples", .ndim = 4, .shape = {L, B, N, D}, .data = samples},
-        };
-        if (fivo_npz_write(out_path, arrays, 2, &err) != FIVO_OK) {
-            fprintf(stderr, "fivo: error: sample: writing samples from the checkpoint of step "
-                            "%llu: %s\n", (unsigned long long)meta.step, err.message);
-            rc = 1;
-            free(out_path);
-            goto free_out;
-        }
-        if (fivo_host_write_sample_media(&s, out_dir, ptg, samples, P, L, B, N, D) != 0) {
-            free(out_path);
-            goto free_out;
-        }
-        fivo_report *r = fivo_report_new("sample");
-        if (r) {
-            fivo_report_set_string(r, "file", out_path);
-            fivo_report_set_string(r, "split", split);
-            fivo_report_set_int(r, "checkpoint_step", (int64_t)meta.step);
-            fivo_report_set_int(r, "prefix_length", P);
-            fivo_report_set_int(r, "sample_length", L);
-            fivo_report_set_int(r, "batch_size", B);
-            fivo_report_set_int(r, "num_samples", N);
-            fivo_report_set_int(r, "dim", D);
-            rc = fivo_host_emit(h, r); /* a metrics write failure fails the mode */
-            fivo_report_free(r);
-        } else {
-            rc = 0;
-        }
-        free(out_path);
-    }
+    rc = write_samples(h, &s, meta.step, ptg, samples, P, L, B, N, D);
 free_out:
 out:
-    fivo_progress_finish(prog);
-    free(pin);
     free(ptg);
-    free(plen);
     free(samples);
     fivo_session_close(&s);
     return rc;

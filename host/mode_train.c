@@ -19,7 +19,7 @@
  * bound or gradients stops with a message naming the step and writes
  * nothing, so the last good checkpoint stays the newest.
  *
- * The step itself is train_step.c: [fivo] shards fixed pieces of the global
+ * The step itself is libfivo's (fivo/train_step.h): [fivo] shards fixed pieces of the global
  * batch, computed by this process or spread over MPI ranks, with the same
  * bits on any rank count. With several ranks every rank trains the same
  * model; rank 0 alone writes checkpoints and metrics and prints the
@@ -39,10 +39,8 @@
 #include <fivo/comm.h>
 
 #include "logdir_lock.h"
-#include "numeric_guard.h"
 #include "run_config.h"
 #include "session.h"
-#include "train_step.h"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -175,12 +173,12 @@ static int save_best(fivo_session *s, fivo_adam *adam, long step, double best, u
     return rc;
 }
 
-/* One training step (train_step.c), Adam, and the window sums. */
+/* One training step (fivo/train_step.h), Adam, and the window sums. */
 static fivo_status train_step(fivo_session *s, fivo_trainer *tr, fivo_adam *adam, long step,
                               fivo_status pending, bool *stop, train_window *win,
                               fivo_error *err)
 {
-    fivo_status st = fivo_trainer_step(tr, s, step, pending, stop, err);
+    fivo_status st = fivo_trainer_step(tr, step, pending, stop, err);
     if (st != FIVO_OK)
         return st;
     if (fivo_params_count(s->params) > 0 && (st = fivo_adam_step(adam, NULL, err)) != FIVO_OK)
@@ -222,6 +220,89 @@ static fivo_status train_step(fivo_session *s, fivo_trainer *tr, fivo_adam *adam
     if (!isfinite(bound))
         return fivo_error_set(err, FIVO_ERR_NUMERIC, "the bound is %g", bound);
     return FIVO_OK;
+}
+
+/* Resume from the newest valid checkpoint (damaged newer ones are refused
+ * with a warning naming them); rank 0 reads it for every rank. Returns
+ * FIVO_OK (resumed: *start, *best), FIVO_ERR_NOT_FOUND (a new run) or the
+ * failure, said by rank 0. */
+static fivo_status resume(fivo_host *h, fivo_session *s, fivo_adam *adam, int shards, long *start,
+                          double *best)
+{
+    fivo_error err = {0};
+    fivo_checkpoint_meta meta;
+    char *used = NULL;
+    fivo_status st = fivo_host_restore(h->logdir, NULL, s->params, adam, &meta, &used, &err);
+    if (st == FIVO_OK) {
+        *start = (long)meta.step;
+        *best = meta.best_bound;
+        int cb = 0, cs = 1;
+        if (!fivo_checkpoint_layout_get(meta.flags, &cb, &cs))
+            cb = s->batch_size;
+        if (prints() && meta.seed != s->seed)
+            fivo_log_warn("%s was written with random_seed %llu; continuing with %llu", used,
+                          (unsigned long long)meta.seed, (unsigned long long)s->seed);
+        if (prints() && (cb != s->batch_size || cs != shards))
+            fivo_log_warn("%s was written with batch_size %d in %d shards; continuing with "
+                          "batch_size %d in %d shards (not a bit-exact continuation)",
+                          used, cb, cs, s->batch_size, shards);
+        if (prints())
+            fprintf(stderr, "fivo: resuming from %s (step %ld)\n", used, *start);
+        free(used);
+    } else if (st != FIVO_ERR_NOT_FOUND) {
+        if (prints())
+            fprintf(stderr, "fivo: error: %s\n", err.message);
+    }
+    return st;
+}
+
+/* After an eval of bound mean v at step `done`: a better bound is kept in
+ * best.fivo; with early_stopping_patience, that many evals without one
+ * stop the run. Returns the best checkpoint's write status (0 or 1). */
+static int keep_best(fivo_session *s, fivo_adam *adam, const fivo_host_settings *o, long done,
+                     double v, uint64_t layout, double *best, long *since_best, bool *stop_early)
+{
+    if (isfinite(v) && (isnan(*best) || v > *best)) {
+        *best = v;
+        *since_best = 0;
+        return save_best(s, adam, done, *best, layout);
+    }
+    if (o->early_stopping_patience > 0 && ++*since_best >= o->early_stopping_patience) {
+        if (prints())
+            fivo_log_info("early stopping after step %ld: %ld evaluations without a "
+                          "better bound than %g (kept in best.fivo)",
+                          done, *since_best, *best);
+        *stop_early = true;
+    }
+    return 0;
+}
+
+/* SIGINT and SIGTERM set stop_signal: the run stops after the step. */
+static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+/* The end of a run: MPI's cost per step, or how a signal stopped it. */
+static void say_end(int ranks, long start, long step, bool stop, uint64_t bytes0, double comm0)
+{
+    if (ranks > 1 && prints() && step > start)
+        fivo_log_info("mpi: %d ranks, %llu bytes passed to collectives per step by rank 0, "
+                      "%.3f ms per step in them (waiting for other ranks included)",
+                      ranks,
+                      (unsigned long long)((fivo_comm_bytes_sent() - bytes0) /
+                                           (uint64_t)(step - start)),
+                      1e3 * (fivo_comm_seconds() - comm0) / (double)(step - start));
+    if (ranks == 1 && stop_signal)
+        fprintf(stderr, "fivo: stopped by signal %d after step %ld\n", (int)stop_signal, step);
+    else if (ranks > 1 && stop && prints())
+        fprintf(stderr, "fivo: stopped by a signal to a rank after step %ld\n", step);
 }
 
 /* Collective: every rank learns whether every rank opened everything.
@@ -285,48 +366,31 @@ int fivo_host_run_train(fivo_host *h)
     fivo_dataset_info eval_info;
     bool have_eval = false, have_trainer = false;
     fivo_trainer tr;
-    struct sigaction sa, old_int, old_term;
+    struct sigaction old_int, old_term;
     bool handlers = false;
     if (o->eval_every > 0) {
         rc = fivo_session_open_split(&s, o->eval_split, &eval_ds, &eval_info);
         have_eval = rc == 0;
     }
     if (rc == 0) {
-        rc = fivo_trainer_open(&tr, &s, o->normalize_by_seq_len, (int)o->shards,
-                               (int)o->threads);
+        fivo_train_setup ts =
+            fivo_session_train_setup(&s, o->normalize_by_seq_len, (int)o->shards, (int)o->threads);
+        fivo_error terr = {0};
+        if (fivo_trainer_open(&tr, &ts, &terr) != FIVO_OK) {
+            fprintf(stderr, "fivo: error: %s\n", terr.message);
+            rc = 1;
+        }
         have_trainer = rc == 0;
     }
     if ((rc = agree_open(rc, "opening the eval split or the shards", h, o->eval_split)) != 0)
         goto out;
     const uint64_t layout = fivo_checkpoint_layout(s.batch_size, tr.shards);
 
-    /* Resume from the newest valid checkpoint (damaged newer ones are
-     * refused with a warning naming them); rank 0 reads it for every rank. */
     long start = 0;
     double best = NAN;
     fivo_error err = {0};
-    fivo_checkpoint_meta meta;
-    char *used = NULL;
-    fivo_status st = fivo_host_restore(h->logdir, NULL, s.params, adam, &meta, &used, &err);
-    if (st == FIVO_OK) {
-        start = (long)meta.step;
-        best = meta.best_bound;
-        int cb = 0, cs = 1;
-        if (!fivo_checkpoint_layout_get(meta.flags, &cb, &cs))
-            cb = s.batch_size;
-        if (prints() && meta.seed != s.seed)
-            fivo_log_warn("%s was written with random_seed %llu; continuing with %llu", used,
-                          (unsigned long long)meta.seed, (unsigned long long)s.seed);
-        if (prints() && (cb != s.batch_size || cs != tr.shards))
-            fivo_log_warn("%s was written with batch_size %d in %d shards; continuing with "
-                          "batch_size %d in %d shards (not a bit-exact continuation)",
-                          used, cb, cs, s.batch_size, tr.shards);
-        if (prints())
-            fprintf(stderr, "fivo: resuming from %s (step %ld)\n", used, start);
-        free(used);
-    } else if (st != FIVO_ERR_NOT_FOUND) {
-        if (prints())
-            fprintf(stderr, "fivo: error: %s\n", err.message);
+    fivo_status st = resume(h, &s, adam, tr.shards, &start, &best);
+    if (st != FIVO_OK && st != FIVO_ERR_NOT_FOUND) {
         rc = 1;
         goto out;
     }
@@ -344,12 +408,7 @@ int fivo_host_run_train(fivo_host *h)
                       s.batch_size, s.num_samples, tr.shards, tr.ranks,
                       fivo_params_count(s.params));
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    stop_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    catch_signals(&old_int, &old_term);
     handlers = true;
 
     train_window win = {0};
@@ -404,17 +463,7 @@ int fivo_host_run_train(fivo_host *h)
                 step++;
                 break;
             }
-            if (isfinite(v) && (isnan(best) || v > best)) {
-                best = v;
-                since_best = 0;
-                local = save_best(&s, adam, done, best, layout);
-            } else if (o->early_stopping_patience > 0 && ++since_best >= o->early_stopping_patience) {
-                if (prints())
-                    fivo_log_info("early stopping after step %ld: %ld evaluations without a "
-                                  "better bound than %g (kept in best.fivo)",
-                                  done, since_best, best);
-                stop_early = true;
-            }
+            local = keep_best(&s, adam, o, done, v, layout, &best, &since_best, &stop_early);
         }
         if (local == 0 &&
             (double)(g_get_monotonic_time() - last_ckpt_us) * 1e-6 >= o->checkpoint_every_secs) {
@@ -437,17 +486,7 @@ int fivo_host_run_train(fivo_host *h)
      * the parameters are those after `step` steps. Never after a NaN. */
     if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o->keep_checkpoints, layout) != 0)
         rc = 1;
-    if (tr.ranks > 1 && prints() && step > start)
-        fivo_log_info("mpi: %d ranks, %llu bytes passed to collectives per step by rank 0, "
-                      "%.3f ms per step in them (waiting for other ranks included)",
-                      tr.ranks,
-                      (unsigned long long)((fivo_comm_bytes_sent() - bytes0) /
-                                           (uint64_t)(step - start)),
-                      1e3 * (fivo_comm_seconds() - comm0) / (double)(step - start));
-    if (tr.ranks == 1 && stop_signal)
-        fprintf(stderr, "fivo: stopped by signal %d after step %ld\n", (int)stop_signal, step);
-    else if (tr.ranks > 1 && stop && prints())
-        fprintf(stderr, "fivo: stopped by a signal to a rank after step %ld\n", step);
+    say_end(tr.ranks, start, step, stop, bytes0, comm0);
 out:
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);

@@ -47,7 +47,7 @@ static fivo_status open_plugins(const fivo_session *s, fivo_replica *r, fivo_err
         if ((st = fivo_resampling_grads_check(&r->resampler, err)) != FIVO_OK)
             return fivo_error_prefix(err, "[train] use_resampling_grads: ");
         int slots = s->info.max_len > 0 ? s->info.max_len : 1;
-        if (fivo_params_add(r->params, FIVO_HOST_RGRADS_BASELINE, 1, slots, FIVO_INIT_ZEROS, err) ==
+        if (fivo_params_add(r->params, FIVO_TRAIN_RGRADS_BASELINE, 1, slots, FIVO_INIT_ZEROS, err) ==
             NULL)
             return fivo_error_prefix(err, "[train] use_resampling_grads: ");
     }
@@ -86,14 +86,6 @@ fivo_status fivo_replica_open(const fivo_session *s, fivo_replica *r, fivo_error
     return st;
 }
 
-void fivo_replica_sync(fivo_replica *r, const fivo_session *s)
-{
-    for (int i = 0; i < fivo_params_count(s->params); i++) {
-        const fivo_tensor *x = fivo_params_at(s->params, i, NULL);
-        memcpy(fivo_params_at(r->params, i, NULL)->data, x->data, sizeof(float) * fivo_tensor_size(x));
-    }
-}
-
 void fivo_replica_close(fivo_replica *r)
 {
     if (r->ctx != NULL)
@@ -107,6 +99,53 @@ void fivo_replica_close(fivo_replica *r)
     if (r->params != NULL)
         fivo_params_free(r->params);
     memset(r, 0, sizeof *r);
+}
+
+/* fivo_train_replicas over fivo_replica_open: each replica in its own
+ * allocation, handed back to close. */
+static fivo_status open_train_replica(void *user, fivo_train_unit *out, void **handle,
+                                      fivo_error *err)
+{
+    fivo_replica *r = malloc(sizeof *r);
+    if (r == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "out of memory for a replica");
+    fivo_status st = fivo_replica_open(user, r, err);
+    if (st != FIVO_OK) {
+        free(r);
+        return st;
+    }
+    *out = (fivo_train_unit){r->params, &r->model, &r->bound, &r->resampler, r->ctx};
+    *handle = r;
+    return FIVO_OK;
+}
+
+static void close_train_replica(void *user, void *handle)
+{
+    (void)user;
+    if (handle != NULL)
+        fivo_replica_close(handle);
+    free(handle);
+}
+
+fivo_train_setup fivo_session_train_setup(fivo_session *s, bool normalize, int shards,
+                                          int threads)
+{
+    return (fivo_train_setup){
+        .unit = {s->params, &s->model, &s->bound, &s->resampler, s->ctx},
+        .dataset = &s->dataset,
+        .dataset_name = s->dataset_name,
+        .dataset_path = s->dataset_path,
+        .seed = s->seed,
+        .batch_size = s->batch_size,
+        .num_samples = s->num_samples,
+        .shards = shards,
+        .threads = threads,
+        .normalize = normalize,
+        .resampling_grads = s->host->set.use_resampling_grads &&
+                            strcmp(s->host->set.mode, "train") == 0,
+        .resampling_grads_decay = s->host->set.resampling_grads_decay,
+        .replicas = {open_train_replica, close_train_replica, s},
+    };
 }
 
 int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
@@ -209,13 +248,6 @@ void fivo_session_close(fivo_session *s)
     fivo_host *h = s->host;
     memset(s, 0, sizeof *s);
     s->host = h;
-}
-
-fivo_status fivo_session_bound(fivo_session *s, const fivo_batch *batch, fivo_smc_result *out,
-                               fivo_error *err)
-{
-    return fivo_bound_compute(&s->bound, s->ctx, &s->model, &s->resampler, batch,
-                                s->num_samples, out, err);
 }
 
 bool fivo_session_has_exact(const fivo_session *s)

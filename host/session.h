@@ -8,10 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "modes.h"
+#include <fivo/eval_loop.h>
+#include <fivo/train_step.h>
 
-/* [train] use_resampling_grads: the baseline's name in the parameter store. */
-#define FIVO_HOST_RGRADS_BASELINE FIVO_CHECKPOINT_TRAINER_PREFIX "resampling_grads_baseline"
+#include "modes.h"
 
 typedef struct fivo_session {
     fivo_host *host;
@@ -47,8 +47,11 @@ typedef struct fivo_replica {
 
 fivo_status fivo_replica_open(const fivo_session *s, fivo_replica *r, fivo_error *err);
 void fivo_replica_close(fivo_replica *r);
-/* The session's parameter values into r's (same registration order). */
-void fivo_replica_sync(fivo_replica *r, const fivo_session *s);
+
+/* The training step's setup over the session: its own objects for thread
+ * 0, fivo_replica_open for the other shard threads. */
+fivo_train_setup fivo_session_train_setup(fivo_session *s, bool normalize, int shards,
+                                          int threads);
 
 /* Opens everything for `split`. On failure prints the reason (naming the
  * plugin, key or file), closes what was opened and returns the exit code
@@ -59,10 +62,6 @@ void fivo_session_close(fivo_session *s);
 /* Opens another split of the session's dataset (for periodic evaluation). */
 int fivo_session_open_split(fivo_session *s, const char *split, fivo_dataset *out,
                             fivo_dataset_info *info);
-
-/* Runs the bound on `batch` in the session's ctx (not reset here). */
-fivo_status fivo_session_bound(fivo_session *s, const fivo_batch *batch, fivo_smc_result *out,
-                               fivo_error *err);
 
 /* Names the plugins of the run in `r` ("model", "bound", "resampler",
  * "dataset"), so every train and eval line says which were used. */
@@ -78,24 +77,9 @@ bool fivo_session_has_exact(const fivo_session *s);
 fivo_status fivo_session_open_bound(fivo_session *s, const char *name, fivo_bound *out,
                                     fivo_error *err);
 
-/* What one evaluation pass of a bound over a split gathers. */
-typedef struct fivo_eval_stats {
-    double ll;          /* sum over sequences of log p-hat */
-    int64_t timesteps;  /* sum of lengths */
-    int64_t sequences;
-    bool exact;         /* the model has an exact likelihood */
-    double sum, sumsq;  /* of log p-hat / length over sequences with length > 0 */
-    double ll_sum, gap_sum; /* exact: of log p(x) / length and of the gap */
-    double var_weighted, rate_weighted; /* log-weight variance and resampling rate x steps */
-    int64_t nseq, steps;
-} fivo_eval_stats;
-
-/* One pass of `bound` over `ds` (batches in order, no gradients, the eval
- * RNG domain keyed by batch number). */
-fivo_status fivo_session_eval_bound(fivo_session *s, fivo_dataset *ds, const fivo_bound *bound,
-                                    fivo_eval_stats *out, fivo_error *err);
-double fivo_eval_stats_resample_rate(const fivo_eval_stats *a);
-double fivo_eval_stats_log_weight_var(const fivo_eval_stats *a);
+/* The eval pass's objects (fivo/eval_loop.h): the session's model,
+ * resampler, context, seed, batch size and particles. */
+fivo_eval_setup fivo_session_eval_setup(fivo_session *s);
 
 /* The pass's diagnostics in `r`, as the reference's ghmm eval reports them:
  * bound per timestep (mean and std over sequences), exact log-likelihood
@@ -104,7 +88,7 @@ double fivo_eval_stats_log_weight_var(const fivo_eval_stats *a);
 fivo_status fivo_session_report_stats(fivo_session *s, const fivo_eval_stats *a, fivo_report *r,
                                       fivo_error *err);
 
-/* fivo_session_eval_bound with the session's (trained) bound, then
+/* fivo_eval_pass with the session's (trained) bound, then
  * fivo_session_report_stats. */
 fivo_status fivo_session_evaluate(fivo_session *s, fivo_dataset *ds, fivo_report *r,
                                   fivo_error *err);

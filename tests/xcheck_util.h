@@ -24,7 +24,7 @@ extern "C" {
 
 namespace xck {
 
-const uint64_t kXcheckEvalStepBase = UINT64_C(1) << 62; // host/evaluate.c
+const uint64_t kXcheckEvalStepBase = UINT64_C(1) << 62; // core/inference/eval_loop.c
 
 // The number after "key": in a one-line JSON object (NaN when absent).
 inline double json_number(const std::string &line, const std::string &key)

@@ -191,6 +191,42 @@ static fivo_status read_file(const char *path, unsigned char **out, size_t *size
     return FIVO_OK;
 }
 
+/* The file's envelope: magic, version, sizes, end marker, the file's and
+ * the header's checksums. Sets *version_out and *header_out (bytes). */
+static fivo_status check_envelope(const char *path, const unsigned char *p, size_t n,
+                                  uint32_t *version_out, size_t *header_out, fivo_error *err)
+{
+    if (n < 8 || memcmp(p, MAGIC, 8) != 0)
+        return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: not a fivo checkpoint (bad magic)", path);
+    if (n < HEADER_BYTES_V1 + 12)
+        return fivo_error_set(err, FIVO_ERR_FORMAT,
+                              "%s: truncated checkpoint (%zu bytes, shorter than a header)", path,
+                              n);
+    uint32_t version = get_u32(p + 8);
+    *version_out = version;
+    if (version < 1 || version > FIVO_CHECKPOINT_VERSION)
+        return fivo_error_set(err, FIVO_ERR_FORMAT,
+                              "%s: checkpoint version %u, this fivo reads versions 1 to %u", path,
+                              version, FIVO_CHECKPOINT_VERSION);
+    const size_t header = version == 1 ? HEADER_BYTES_V1 : HEADER_BYTES_V2;
+    *header_out = header;
+    if (n < header + 12)
+        return fivo_error_set(err, FIVO_ERR_FORMAT,
+                              "%s: truncated checkpoint (%zu bytes, shorter than a header)", path,
+                              n);
+    if (memcmp(p + n - 12, END_MAGIC, 8) != 0)
+        return fivo_error_set(err, FIVO_ERR_FORMAT,
+                              "%s: truncated checkpoint (no end marker in the last 12 of %zu "
+                              "bytes)",
+                              path, n);
+    if (FIVO_CRC_MISMATCH(fivo_crc32_update(0, p, n - 4), get_u32(p + n - 4)))
+        return fivo_error_set(err, FIVO_ERR_FORMAT,
+                              "%s: corrupted checkpoint (file checksum mismatch)", path);
+    if (FIVO_CRC_MISMATCH(fivo_crc32_update(0, p, header - 4), get_u32(p + header - 4)))
+        return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: corrupted checkpoint header", path);
+    return FIVO_OK;
+}
+
 static fivo_status parse(const char *path, parsed *out, fivo_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -199,45 +235,11 @@ static fivo_status parse(const char *path, parsed *out, fivo_error *err)
         return s;
     const unsigned char *p = out->file;
     size_t n = out->size;
-    if (n < 8 || memcmp(p, MAGIC, 8) != 0) {
+    uint32_t version = 0;
+    size_t header = 0;
+    if ((s = check_envelope(path, p, n, &version, &header, err)) != FIVO_OK) {
         parsed_free(out);
-        return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: not a fivo checkpoint (bad magic)", path);
-    }
-    if (n < HEADER_BYTES_V1 + 12) {
-        parsed_free(out);
-        return fivo_error_set(err, FIVO_ERR_FORMAT,
-                              "%s: truncated checkpoint (%zu bytes, shorter than a header)", path,
-                              n);
-    }
-    uint32_t version = get_u32(p + 8);
-    if (version < 1 || version > FIVO_CHECKPOINT_VERSION) {
-        parsed_free(out);
-        return fivo_error_set(err, FIVO_ERR_FORMAT,
-                              "%s: checkpoint version %u, this fivo reads versions 1 to %u", path,
-                              version, FIVO_CHECKPOINT_VERSION);
-    }
-    const size_t header = version == 1 ? HEADER_BYTES_V1 : HEADER_BYTES_V2;
-    if (n < header + 12) {
-        parsed_free(out);
-        return fivo_error_set(err, FIVO_ERR_FORMAT,
-                              "%s: truncated checkpoint (%zu bytes, shorter than a header)", path,
-                              n);
-    }
-    if (memcmp(p + n - 12, END_MAGIC, 8) != 0) {
-        parsed_free(out);
-        return fivo_error_set(err, FIVO_ERR_FORMAT,
-                              "%s: truncated checkpoint (no end marker in the last 12 of %zu "
-                              "bytes)",
-                              path, n);
-    }
-    if (FIVO_CRC_MISMATCH(fivo_crc32_update(0, p, n - 4), get_u32(p + n - 4))) {
-        parsed_free(out);
-        return fivo_error_set(err, FIVO_ERR_FORMAT,
-                              "%s: corrupted checkpoint (file checksum mismatch)", path);
-    }
-    if (FIVO_CRC_MISMATCH(fivo_crc32_update(0, p, header - 4), get_u32(p + header - 4))) {
-        parsed_free(out);
-        return fivo_error_set(err, FIVO_ERR_FORMAT, "%s: corrupted checkpoint header", path);
+        return s;
     }
     out->nrec = get_u32(p + 12);
     out->meta.step = get_u64(p + 16);

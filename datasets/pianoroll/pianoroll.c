@@ -233,40 +233,154 @@ static fivo_status check_counts(const char *path, const pkl_value *root, const c
                           "dataset.expect_counts= accepts any)", path, want, have);
 }
 
-static fivo_status pr_open(const fivo_config *cfg, const char *path, const char *split,
-                           void **self, fivo_error *err)
+/* [dataset] min_note, max_note, midi_bpm, expect_counts (and a
+ * data_dimension that must agree with the notes), checked. */
+static fivo_status read_options(const fivo_config *cfg, long *min_note, long *max_note, long *bpm,
+                                const char **expect, fivo_error *err)
 {
-    *self = NULL;
-    long min_note = 0, max_note = 0, dim = 0, bpm = 0; /* defaults: pr_options (also with no config) */
-    const char *expect = "";
-    if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "min_note", &min_note,
+    long dim = 0; /* defaults: pr_options (also with no config) */
+    if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "min_note", min_note,
                         err) != FIVO_OK ||
-        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "midi_bpm", &bpm, err) !=
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "midi_bpm", bpm, err) !=
             FIVO_OK ||
-        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "max_note", &max_note,
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "max_note", max_note,
                         err) != FIVO_OK ||
         fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "data_dimension", &dim,
                         err) != FIVO_OK ||
         fivo_option_string(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "expect_counts",
-                           &expect, err) != FIVO_OK)
+                           expect, err) != FIVO_OK)
         return err ? err->code : FIVO_ERR_INVALID;
-    if (dim != 0 && dim != max_note - min_note + 1)
+    if (dim != 0 && dim != *max_note - *min_note + 1)
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "[dataset] data_dimension = %ld, but notes %ld..%ld give %ld; "
-                              "drop it or set min_note/max_note", dim, min_note, max_note,
-                              max_note - min_note + 1);
-    if (min_note < 0 || max_note < min_note || max_note - min_note + 1 > PR_MAX_DIM)
+                              "drop it or set min_note/max_note", dim, *min_note, *max_note,
+                              *max_note - *min_note + 1);
+    if (*min_note < 0 || *max_note < *min_note || *max_note - *min_note + 1 > PR_MAX_DIM)
         return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] min_note=%ld max_note=%ld: "
-                              "need 0 <= min_note <= max_note and at most %d notes", min_note,
-                              max_note, PR_MAX_DIM);
-    if (bpm < 1 || bpm > 1000)
+                              "need 0 <= min_note <= max_note and at most %d notes", *min_note,
+                              *max_note, PR_MAX_DIM);
+    if (*bpm < 1 || *bpm > 1000)
         return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] midi_bpm=%ld: must be in 1..1000",
-                              bpm);
+                              *bpm);
+    return FIVO_OK;
+}
+
+/* d->mean (and meanf's allocation): the pickle's train_mean, or the note
+ * frequency over the train split when it has none. */
+static fivo_status read_mean(const char *path, const pkl_value *root, pianoroll *d,
+                             fivo_error *err)
+{
+    fivo_status st = FIVO_OK;
+    d->mean = calloc((size_t)d->dim, sizeof *d->mean);
+    d->meanf = calloc((size_t)d->dim, sizeof *d->meanf);
+    if (d->mean == NULL || d->meanf == NULL) {
+        st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+        return st;
+    }
+    const pkl_value *mean = pkl_dict_get(root, "train_mean");
+    if (mean != NULL) {
+        if (mean->type == PKL_ARRAY && mean->u.arr.n == d->dim && mean->u.arr.ndim == 1 &&
+            mean->u.arr.data != NULL) {
+            memcpy(d->mean, mean->u.arr.data, (size_t)d->dim * sizeof *d->mean);
+        } else if (is_seq(mean) && mean->u.seq.len == (size_t)d->dim) {
+            for (int j = 0; j < d->dim; j++) {
+                const pkl_value *x = mean->u.seq.items[j];
+                if (x->type != PKL_FLOAT && x->type != PKL_INT) {
+                    st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: train_mean[%d] is a %s", path,
+                                        j, pkl_type_name(x->type));
+                    return st;
+                }
+                d->mean[j] = x->type == PKL_FLOAT ? x->u.f : (double)x->u.i;
+            }
+        } else {
+            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: train_mean is not %d numbers (a %s "
+                                "of %lld)", path, d->dim, pkl_type_name(mean->type),
+                                mean->type == PKL_ARRAY ? (long long)mean->u.arr.n
+                                : is_seq(mean) ? (long long)mean->u.seq.len : 0LL);
+            return st;
+        }
+    } else {
+        /* No stored mean: the note frequency over the train frames, as
+         * calculate_pianoroll_mean.py computes it. */
+        const pkl_value *train = pkl_dict_get(root, "train");
+        if (train == NULL) {
+            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: neither train_mean nor a train split "
+                                "to compute it from", path);
+            return st;
+        }
+        int32_t tn;
+        int64_t *tstart;
+        uint64_t(*tframes)[2];
+        st = load_split(path, train, "train", d->min_note, d->dim, &tn, &tstart, &tframes, err);
+        if (st != FIVO_OK)
+            return st;
+        int64_t *count = calloc((size_t)d->dim, sizeof *count);
+        if (count == NULL) {
+            free(tstart);
+            free(tframes);
+            st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+            return st;
+        }
+        for (int64_t f = 0; f < tstart[tn]; f++)
+            for (int j = 0; j < d->dim; j++)
+                count[j] += bit(tframes[f], j);
+        for (int j = 0; j < d->dim; j++)
+            d->mean[j] = tstart[tn] > 0 ? (double)count[j] / (double)tstart[tn] : 0.0;
+        free(count);
+        free(tstart);
+        free(tframes);
+    }
+    return FIVO_OK;
+}
+
+/* Each sequence's length and the split's dataset info. */
+static fivo_status fill_info(const char *path, const char *split, pianoroll *d, fivo_error *err)
+{
+    fivo_status st = FIVO_OK;
+    d->len = malloc(((size_t)d->n + 1) * sizeof *d->len);
+    if (d->len == NULL) {
+        st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+        return st;
+    }
+    fivo_dataset_info *in = &d->info;
+    in->dim = d->dim;
+    in->kind = "binary";
+    in->num_sequences = d->n;
+    in->total_timesteps = d->start[d->n];
+    in->min_len = in->max_len = 0;
+    for (int32_t s = 0; s < d->n; s++) {
+        int64_t len = d->start[s + 1] - d->start[s];
+        if (len > INT32_MAX) {
+            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' sequence %d has %lld "
+                                "timesteps, more than %d", path, split, (int)s, (long long)len,
+                                INT32_MAX);
+            return st;
+        }
+        d->len[s] = (int32_t)len;
+        if (s == 0 || d->len[s] < in->min_len)
+            in->min_len = d->len[s];
+        if (d->len[s] > in->max_len)
+            in->max_len = d->len[s];
+    }
+    in->mean_len = d->n > 0 ? (double)in->total_timesteps / d->n : 0.0;
+    in->mean = d->mean;
+    return FIVO_OK;
+}
+
+static fivo_status pr_open(const fivo_config *cfg, const char *path, const char *split,
+                           void **self, fivo_error *err)
+{
+    *self = NULL;
+    long min_note = 0, max_note = 0, bpm = 0;
+    const char *expect = "";
+    fivo_status st = read_options(cfg, &min_note, &max_note, &bpm, &expect, err);
+    if (st != FIVO_OK)
+        return st;
     if (path == NULL || split == NULL)
         return fivo_error_set(err, FIVO_ERR_INVALID, "pianoroll: dataset path and split needed");
     uint8_t *buf = NULL;
     size_t len = 0;
-    fivo_status st = read_file(path, &buf, &len, err);
+    st = read_file(path, &buf, &len, err);
     if (st != FIVO_OK)
         return st;
     pkl_doc *doc;
@@ -283,7 +397,7 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
     d->min_note = (int)min_note;
     d->midi_bpm = (int)bpm;
     d->dim = (int)(max_note - min_note + 1);
-    const pkl_value *seqs = NULL, *mean = NULL;
+    const pkl_value *seqs = NULL;
     if (root->type != PKL_DICT) {
         st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: the pickle holds a %s, not a dict of "
                             "splits", path, pkl_type_name(root->type));
@@ -303,97 +417,15 @@ static fivo_status pr_open(const fivo_config *cfg, const char *path, const char 
     st = load_split(path, seqs, split, d->min_note, d->dim, &d->n, &d->start, &d->frames, err);
     if (st != FIVO_OK)
         goto fail;
-    d->mean = calloc((size_t)d->dim, sizeof *d->mean);
-    d->meanf = calloc((size_t)d->dim, sizeof *d->meanf);
-    if (d->mean == NULL || d->meanf == NULL) {
-        st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+    if ((st = read_mean(path, root, d, err)) != FIVO_OK)
         goto fail;
-    }
-    mean = pkl_dict_get(root, "train_mean");
-    if (mean != NULL) {
-        if (mean->type == PKL_ARRAY && mean->u.arr.n == d->dim && mean->u.arr.ndim == 1 &&
-            mean->u.arr.data != NULL) {
-            memcpy(d->mean, mean->u.arr.data, (size_t)d->dim * sizeof *d->mean);
-        } else if (is_seq(mean) && mean->u.seq.len == (size_t)d->dim) {
-            for (int j = 0; j < d->dim; j++) {
-                const pkl_value *x = mean->u.seq.items[j];
-                if (x->type != PKL_FLOAT && x->type != PKL_INT) {
-                    st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: train_mean[%d] is a %s", path,
-                                        j, pkl_type_name(x->type));
-                    goto fail;
-                }
-                d->mean[j] = x->type == PKL_FLOAT ? x->u.f : (double)x->u.i;
-            }
-        } else {
-            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: train_mean is not %d numbers (a %s "
-                                "of %lld)", path, d->dim, pkl_type_name(mean->type),
-                                mean->type == PKL_ARRAY ? (long long)mean->u.arr.n
-                                : is_seq(mean) ? (long long)mean->u.seq.len : 0LL);
-            goto fail;
-        }
-    } else {
-        /* No stored mean: the note frequency over the train frames, as
-         * calculate_pianoroll_mean.py computes it. */
-        const pkl_value *train = pkl_dict_get(root, "train");
-        if (train == NULL) {
-            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: neither train_mean nor a train split "
-                                "to compute it from", path);
-            goto fail;
-        }
-        int32_t tn;
-        int64_t *tstart;
-        uint64_t(*tframes)[2];
-        st = load_split(path, train, "train", d->min_note, d->dim, &tn, &tstart, &tframes, err);
-        if (st != FIVO_OK)
-            goto fail;
-        int64_t *count = calloc((size_t)d->dim, sizeof *count);
-        if (count == NULL) {
-            free(tstart);
-            free(tframes);
-            st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
-            goto fail;
-        }
-        for (int64_t f = 0; f < tstart[tn]; f++)
-            for (int j = 0; j < d->dim; j++)
-                count[j] += bit(tframes[f], j);
-        for (int j = 0; j < d->dim; j++)
-            d->mean[j] = tstart[tn] > 0 ? (double)count[j] / (double)tstart[tn] : 0.0;
-        free(count);
-        free(tstart);
-        free(tframes);
-    }
     for (int j = 0; j < d->dim; j++)
         d->meanf[j] = (float)d->mean[j];
     pkl_free(doc);
     doc = NULL;
 
-    d->len = malloc(((size_t)d->n + 1) * sizeof *d->len);
-    if (d->len == NULL) {
-        st = fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", path);
+    if ((st = fill_info(path, split, d, err)) != FIVO_OK)
         goto fail;
-    }
-    fivo_dataset_info *in = &d->info;
-    in->dim = d->dim;
-    in->kind = "binary";
-    in->num_sequences = d->n;
-    in->total_timesteps = d->start[d->n];
-    in->min_len = in->max_len = 0;
-    for (int32_t s = 0; s < d->n; s++) {
-        int64_t len = d->start[s + 1] - d->start[s];
-        if (len > INT32_MAX) {
-            st = fivo_error_set(err, FIVO_ERR_FORMAT, "%s: split '%s' sequence %d has %lld "
-                                "timesteps, more than %d", path, split, (int)s, (long long)len,
-                                INT32_MAX);
-            goto fail;
-        }
-        d->len[s] = (int32_t)len;
-        if (s == 0 || d->len[s] < in->min_len)
-            in->min_len = d->len[s];
-        if (d->len[s] > in->max_len)
-            in->max_len = d->len[s];
-    }
-    in->mean_len = d->n > 0 ? (double)in->total_timesteps / d->n : 0.0;
-    in->mean = d->mean;
     st = fivo_batcher_create("pianoroll", d->n, d->len, d->dim, &d->batcher, err);
     if (st != FIVO_OK)
         goto fail;

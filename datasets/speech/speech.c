@@ -73,73 +73,70 @@ static bool is_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static fivo_status sp_open(const fivo_config *cfg, const char *path, const char *split,
-                           void **self, fivo_error *err)
+/* [dataset] samples_per_timestep and sample_rate, checked. The reference
+ * passes --data_dimension as samples_per_timestep; an explicit
+ * samples_per_timestep wins, and the two must agree. */
+static fivo_status read_options(const fivo_config *cfg, long *spt, long *rate, fivo_error *err)
 {
-    *self = NULL;
-    /* The reference passes --data_dimension as samples_per_timestep; an
-     * explicit samples_per_timestep wins, and the two must agree. */
-    long spt = 200, dd = 0, rate = 16000;
+    long dd = 0;
+    *spt = 200;
+    *rate = 16000;
     if (cfg != NULL) {
-        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "sample_rate", &rate,
+        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "sample_rate", rate,
                             err) != FIVO_OK)
             return err ? err->code : FIVO_ERR_INVALID;
         if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "data_dimension", &dd,
                             err) != FIVO_OK)
             return err ? err->code : FIVO_ERR_INVALID;
-        spt = dd > 0 ? dd : 200; /* the row declares no default: this is it */
+        *spt = dd > 0 ? dd : 200; /* the row declares no default: this is it */
         if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "samples_per_timestep",
-                            &spt, err) != FIVO_OK)
+                            spt, err) != FIVO_OK)
             return err ? err->code : FIVO_ERR_INVALID;
-        if (dd > 0 && dd != spt)
+        if (dd > 0 && dd != *spt)
             return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] data_dimension=%ld but "
                                   "samples_per_timestep=%ld: they must agree for speech", dd,
-                                  spt);
+                                  *spt);
     }
-    if (spt <= 0 || spt > (1 << 20))
+    if (*spt <= 0 || *spt > (1 << 20))
         return fivo_error_set(err, FIVO_ERR_INVALID,
-                              "[dataset] samples_per_timestep=%ld: must be in 1..%d", spt, 1 << 20);
-    if (rate < 1 || rate > 1000000)
+                              "[dataset] samples_per_timestep=%ld: must be in 1..%d", *spt, 1 << 20);
+    if (*rate < 1 || *rate > 1000000)
         return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] sample_rate=%ld: must be in "
-                              "1..1000000", rate);
-    if (path == NULL)
-        return fivo_error_set(err, FIVO_ERR_INVALID, "speech: dataset path needed");
-    char file[4096];
+                              "1..1000000", *rate);
+    return FIVO_OK;
+}
+
+enum { FILE_CAP = 4096 };
+
+/* The split's file: `path` itself, or <path>/<split> (or .tfrecord) when
+ * path is a folder. file: FILE_CAP bytes. */
+static fivo_status split_file(const char *path, const char *split, char *file, fivo_error *err)
+{
     if (is_dir(path)) {
-        char alt[sizeof file];
-        if (snprintf(file, sizeof file, "%s/%s", path, split ? split : "train") >=
-                (int)sizeof file ||
+        char alt[FILE_CAP];
+        if (snprintf(file, FILE_CAP, "%s/%s", path, split ? split : "train") >=
+                (int)FILE_CAP ||
             snprintf(alt, sizeof alt, "%s.tfrecord", file) >= (int)sizeof alt)
             return fivo_error_set(err, FIVO_ERR_INVALID, "%s: path too long", path);
         if (!is_file(file)) {
             if (!is_file(alt))
                 return fivo_error_set(err, FIVO_ERR_NOT_FOUND, "%s: no split file '%s' or '%s'",
                                       path, file, alt);
-            memcpy(file, alt, sizeof file);
+            memcpy(file, alt, FILE_CAP);
         }
-    } else if (snprintf(file, sizeof file, "%s", path) >= (int)sizeof file) {
+    } else if (snprintf(file, FILE_CAP, "%s", path) >= (int)FILE_CAP) {
         return fivo_error_set(err, FIVO_ERR_INVALID, "%s: path too long", path);
     }
-    speech *d = calloc(1, sizeof *d);
-    if (d == NULL)
-        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", file);
-    d->dim = (int)spt;
-    d->sample_rate = (int)rate;
-    /* stats.json sits beside the split files (the converter's out_dir). */
-    const char *slash = strrchr(file, '/');
-    int dir_len = slash != NULL ? (int)(slash - file) : 1;
-    snprintf(d->stats_path, sizeof d->stats_path, "%.*s/stats.json", dir_len,
-             slash != NULL ? file : ".");
-    fivo_status st = sp_read_stats(d->stats_path, &d->mean, &d->std, err);
-    d->has_stats = st == FIVO_OK;
-    if (st == FIVO_ERR_NOT_FOUND) {
-        fivo_error_clear(err);
-        st = FIVO_OK;
-    }
-    if (st == FIVO_OK)
-        st = fivo_tfrecord_reader_open(file, &d->reader, err);
+    return FIVO_OK;
+}
+
+/* Every record of the file: where it starts and its timesteps of d->dim
+ * samples. */
+static fivo_status index_records(speech *d, const char *file, fivo_error *err)
+{
+    fivo_status st = FIVO_OK;
     size_t cap = 0;
-    const size_t frame_bytes = (size_t)spt * sizeof(float);
+    const size_t frame_bytes = (size_t)d->dim * sizeof(float);
     while (st == FIVO_OK) {
         const uint8_t *data;
         size_t n;
@@ -156,7 +153,7 @@ static fivo_status sp_open(const fivo_config *cfg, const char *path, const char 
                                 "%s: record %d at offset %llu: %zu bytes is not a positive "
                                 "whole number of timesteps of %ld float32 samples "
                                 "(samples_per_timestep)",
-                                file, d->n, (unsigned long long)at, n, spt);
+                                file, d->n, (unsigned long long)at, n, (long)d->dim);
             break;
         }
         if ((size_t)d->n == cap) {
@@ -176,6 +173,42 @@ static fivo_status sp_open(const fivo_config *cfg, const char *path, const char 
         d->len[d->n] = (int32_t)(n / frame_bytes);
         d->n++;
     }
+    return st;
+}
+
+static fivo_status sp_open(const fivo_config *cfg, const char *path, const char *split,
+                           void **self, fivo_error *err)
+{
+    *self = NULL;
+    long spt = 0, rate = 0;
+    fivo_status st = read_options(cfg, &spt, &rate, err);
+    if (st != FIVO_OK)
+        return st;
+    if (path == NULL)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "speech: dataset path needed");
+    char file[FILE_CAP];
+    if ((st = split_file(path, split, file, err)) != FIVO_OK)
+        return st;
+    speech *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory", file);
+    d->dim = (int)spt;
+    d->sample_rate = (int)rate;
+    /* stats.json sits beside the split files (the converter's out_dir). */
+    const char *slash = strrchr(file, '/');
+    int dir_len = slash != NULL ? (int)(slash - file) : 1;
+    snprintf(d->stats_path, sizeof d->stats_path, "%.*s/stats.json", dir_len,
+             slash != NULL ? file : ".");
+    st = sp_read_stats(d->stats_path, &d->mean, &d->std, err);
+    d->has_stats = st == FIVO_OK;
+    if (st == FIVO_ERR_NOT_FOUND) {
+        fivo_error_clear(err);
+        st = FIVO_OK;
+    }
+    if (st == FIVO_OK)
+        st = fivo_tfrecord_reader_open(file, &d->reader, err);
+    if (st == FIVO_OK)
+        st = index_records(d, file, err);
     if (st == FIVO_OK)
         st = fivo_batcher_create("speech", d->n, d->len, d->dim, &d->batcher, err);
     if (st != FIVO_OK) {

@@ -342,31 +342,91 @@ static fivo_status write_stats(const char *out, double mean, double std, long sp
     return fivo_file_write_atomic(path, text, (size_t)n, err);
 }
 
+/* [dataset] raw_timit_dir, out_dir, samples_per_timestep, valid_fraction
+ * and valid_seed, checked (defaults: tm_options). */
+static fivo_status read_convert_options(const fivo_config *cfg, const char **raw, const char **out,
+                                        long *spt, double *frac, long *seed, fivo_error *err)
+{
+    if (fivo_option_string(cfg, "dataset", TM_ROWS, "raw_timit_dir", raw, err) != FIVO_OK ||
+        fivo_option_string(cfg, "dataset", TM_ROWS, "out_dir", out, err) != FIVO_OK ||
+        fivo_option_int(cfg, "dataset", TM_ROWS, "samples_per_timestep", spt, err) != FIVO_OK ||
+        fivo_option_double(cfg, "dataset", TM_ROWS, "valid_fraction", frac, err) != FIVO_OK ||
+        fivo_option_int(cfg, "dataset", TM_ROWS, "valid_seed", seed, err) != FIVO_OK)
+        return err ? err->code : FIVO_ERR_INVALID;
+    if (*raw == NULL || (*raw)[0] == '\0')
+        return fivo_error_set(err, FIVO_ERR_INVALID, "timit: --raw_timit_dir ([dataset] "
+                              "raw_timit_dir) is required");
+    if (*out == NULL || (*out)[0] == '\0')
+        return fivo_error_set(err, FIVO_ERR_INVALID, "timit: --out_dir ([dataset] out_dir) is "
+                              "required");
+    if (*spt <= 0 || *spt > (1 << 20))
+        return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] samples_per_timestep=%ld: must "
+                              "be in 1..%d", *spt, 1 << 20);
+    if (!(*frac >= 0.0 && *frac < 1.0))
+        return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] valid_fraction=%g: must be in "
+                              "[0, 1)", *frac);
+    return FIVO_OK;
+}
+
+/* Pass 1: exact statistics over every train sample (integer sums): the
+ * mean, the standard deviation and the sample count. */
+static fivo_status train_statistics(char **train, size_t n_train, wavbuf *wb, double *mean,
+                                    double *std, int64_t *count, fivo_error *err)
+{
+    int64_t sum = 0;
+    uint64_t sumsq = 0;
+    *count = 0;
+    fivo_progress *prog = fivo_progress_start("statistics", "files", 0, (int64_t)n_train);
+    for (size_t i = 0; i < n_train; i++) {
+        size_t n;
+        fivo_status st = load_wav(train[i], wb, &n, err);
+        if (st != FIVO_OK) {
+            fivo_progress_finish(prog);
+            return st;
+        }
+        for (size_t k = 0; k < n; k++) {
+            sum += wb->s[k];
+            sumsq += (uint64_t)((int64_t)wb->s[k] * wb->s[k]);
+        }
+        *count += (int64_t)n;
+        fivo_progress_update(prog, (int64_t)i + 1, NULL);
+    }
+    fivo_progress_finish(prog);
+    *mean = (double)sum / (double)*count;
+    /* var = (n*sumsq - sum^2) / n^2, with the numerator exact in 128 bits. */
+    __extension__ unsigned __int128 num =
+        (unsigned __int128)*count * sumsq - (unsigned __int128)((__int128)sum * sum);
+    *std = sqrt((double)num / (double)*count / (double)*count);
+    if (!(*std > 0.0))
+        return fivo_error_set(err, FIVO_ERR_NUMERIC, "timit: the train audio is constant (std 0); "
+                              "cannot standardise");
+    return FIVO_OK;
+}
+
+/* What the conversion made: split sizes (train, valid, test) and statistics. */
+static void report_convert(fivo_report *report, const size_t counts[3], double mean, double std,
+                           long spt, int64_t samples, const char *out)
+{
+    fivo_report_set_int(report, "num_train", (int64_t)counts[0]);
+    fivo_report_set_int(report, "num_valid", (int64_t)counts[1]);
+    fivo_report_set_int(report, "num_test", (int64_t)counts[2]);
+    fivo_report_set_number(report, "train_mean", mean);
+    fivo_report_set_number(report, "train_std", std);
+    fivo_report_set_int(report, "samples_per_timestep", spt);
+    fivo_report_set_int(report, "train_samples", samples);
+    fivo_report_set_string(report, "out_dir", out);
+}
+
 static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_error *err)
 {
     const char *raw = NULL, *out = NULL;
-    long spt = 0, seed = 0; /* defaults: tm_options */
+    long spt = 0, seed = 0;
     double frac = 0;
     if (cfg == NULL)
         return fivo_error_set(err, FIVO_ERR_INVALID, "timit: no configuration");
-    if (fivo_option_string(cfg, "dataset", TM_ROWS, "raw_timit_dir", &raw, err) != FIVO_OK ||
-        fivo_option_string(cfg, "dataset", TM_ROWS, "out_dir", &out, err) != FIVO_OK ||
-        fivo_option_int(cfg, "dataset", TM_ROWS, "samples_per_timestep", &spt, err) != FIVO_OK ||
-        fivo_option_double(cfg, "dataset", TM_ROWS, "valid_fraction", &frac, err) != FIVO_OK ||
-        fivo_option_int(cfg, "dataset", TM_ROWS, "valid_seed", &seed, err) != FIVO_OK)
-        return err ? err->code : FIVO_ERR_INVALID;
-    if (raw == NULL || raw[0] == '\0')
-        return fivo_error_set(err, FIVO_ERR_INVALID, "timit: --raw_timit_dir ([dataset] "
-                              "raw_timit_dir) is required");
-    if (out == NULL || out[0] == '\0')
-        return fivo_error_set(err, FIVO_ERR_INVALID, "timit: --out_dir ([dataset] out_dir) is "
-                              "required");
-    if (spt <= 0 || spt > (1 << 20))
-        return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] samples_per_timestep=%ld: must "
-                              "be in 1..%d", spt, 1 << 20);
-    if (!(frac >= 0.0 && frac < 1.0))
-        return fivo_error_set(err, FIVO_ERR_INVALID, "[dataset] valid_fraction=%g: must be in "
-                              "[0, 1)", frac);
+    fivo_status st = read_convert_options(cfg, &raw, &out, &spt, &frac, &seed, err);
+    if (st != FIVO_OK)
+        return st;
 
     char *timit = find_ci(raw, "TIMIT");
     if (timit == NULL || !is_dir(timit)) {
@@ -374,7 +434,7 @@ static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_
         return fivo_error_set(err, FIVO_ERR_NOT_FOUND, "%s: no TIMIT folder inside", raw);
     }
     strlist all_train = {0}, test = {0};
-    fivo_status st = list_split(timit, "TRAIN", &all_train, err);
+    st = list_split(timit, "TRAIN", &all_train, err);
     if (st == FIVO_OK)
         st = list_split(timit, "TEST", &test, err);
     free(timit);
@@ -403,7 +463,6 @@ static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_
     float *fbuf = NULL;
     size_t fcap = 0;
     fivo_tfrecord_writer *w[3] = {NULL, NULL, NULL};
-    fivo_progress *prog = NULL;
     if (perm == NULL || train == NULL || valid == NULL) {
         st = fivo_error_set(err, FIVO_ERR_NOMEM, "timit: out of memory");
         goto done;
@@ -414,34 +473,10 @@ static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_
     for (size_t i = 0; i < n_train; i++)
         train[i] = all_train.s[perm[n_valid + i]];
 
-    /* Pass 1: exact statistics over every train sample (integer sums). */
-    int64_t sum = 0, count = 0;
-    uint64_t sumsq = 0;
-    prog = fivo_progress_start("statistics", "files", 0, (int64_t)n_train);
-    for (size_t i = 0; i < n_train; i++) {
-        size_t n;
-        st = load_wav(train[i], &wb, &n, err);
-        if (st != FIVO_OK)
-            goto done;
-        for (size_t k = 0; k < n; k++) {
-            sum += wb.s[k];
-            sumsq += (uint64_t)((int64_t)wb.s[k] * wb.s[k]);
-        }
-        count += (int64_t)n;
-        fivo_progress_update(prog, (int64_t)i + 1, NULL);
-    }
-    fivo_progress_finish(prog);
-    prog = NULL;
-    double mean = (double)sum / (double)count;
-    /* var = (n*sumsq - sum^2) / n^2, with the numerator exact in 128 bits. */
-    __extension__ unsigned __int128 num =
-        (unsigned __int128)count * sumsq - (unsigned __int128)((__int128)sum * sum);
-    double std = sqrt((double)num / (double)count / (double)count);
-    if (!(std > 0.0)) {
-        st = fivo_error_set(err, FIVO_ERR_NUMERIC, "timit: the train audio is constant (std 0); "
-                            "cannot standardise");
+    int64_t count = 0;
+    double mean = 0.0, std = 0.0;
+    if ((st = train_statistics(train, n_train, &wb, &mean, &std, &count, err)) != FIVO_OK)
         goto done;
-    }
     printf("train mean: %f  train std: %f\n", mean, std);
     fflush(stdout);
 
@@ -484,17 +519,10 @@ static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_
         goto done;
     }
     if (report != NULL) {
-        fivo_report_set_int(report, "num_train", (int64_t)n_train);
-        fivo_report_set_int(report, "num_valid", (int64_t)n_valid);
-        fivo_report_set_int(report, "num_test", (int64_t)test.n);
-        fivo_report_set_number(report, "train_mean", mean);
-        fivo_report_set_number(report, "train_std", std);
-        fivo_report_set_int(report, "samples_per_timestep", spt);
-        fivo_report_set_int(report, "train_samples", count);
-        fivo_report_set_string(report, "out_dir", out);
+        size_t split_counts[3] = {n_train, n_valid, test.n};
+        report_convert(report, split_counts, mean, std, spt, count, out);
     }
 done:
-    fivo_progress_finish(prog);
     for (int s = 0; s < 3; s++)
         fivo_tfrecord_writer_abort(w[s]);
     free(perm);

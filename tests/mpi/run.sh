@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # ctest: fivo under mpirun gives the bits of one process (see docs/mpi.md).
-#   run.sh CASE FIVO_EXECUTABLE MPIEXEC_OR_EMPTY FIXTURE_DIR
+#   run.sh CASE FIVO_EXECUTABLE MPIEXEC_OR_EMPTY FIXTURE_DIR FAULT_SHIM
 # CASE: train_np2 train_np4 ghmm_eval_np2 resume eval_np2 fault_exit fault_nan
 #       fault_error bad_file shards_indivisible default_shards_np2
 # FIXTURE_DIR: the build's test fixtures (tests/fixtures), for the tiny
-# pianoroll. Exits 77 (skipped) when fivo was built without MPI.
+# pianoroll. FAULT_SHIM: tests/reliability/fault_train.c, preloaded into the
+# ranks of the fault cases (production code reads no fault variable).
+# Exits 77 (skipped) when fivo was built without MPI.
 set -uo pipefail
-case_name="$1" fivo="$2" mpiexec="$3" data="$4/tiny_pianoroll.pkl"
+case_name="$1" fivo="$2" mpiexec="$3" data="$4/tiny_pianoroll.pkl" shim="${5:-}"
 if [ -z "$mpiexec" ]; then
   echo "SKIP: fivo was built without MPI (FIVO_MPI=OFF or MPI not found)"
   exit 77
@@ -32,6 +34,14 @@ trap 'rm -rf "$work"' EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
 mpi() { local np="$1"; shift; timeout 90 "$mpiexec" --oversubscribe -np "$np" "$@"; }
+# Two ranks with the fault shim preloaded and FIVO_TEST_FAULT=rank:step:kind
+# (ASan, when built in, need not come first: the shim is the test's own).
+mpi_fault() { # rank:step:kind command...
+  local fault="$1"; shift
+  [ -f "$shim" ] || fail "the fault shim '$shim' is missing (target fivo_fault_train)"
+  mpi 2 env LD_PRELOAD="$shim" FIVO_TEST_FAULT="$fault" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}
 # A short VRNN run on the tiny pianoroll: global batch 4 in 4 shards.
 common=(--dataset_path="$data" --latent_size=16 --batch_size=4 --shards=4 --num_samples=4
         --summarize_every=6 --checkpoint_every_secs=1000)
@@ -118,7 +128,7 @@ EOF
 fault_exit)
   # Rank 1 ends at step 5: every rank must stop, with mpirun naming rank 1.
   start=$(date +%s)
-  FIVO_TEST_FAULT=1:5:exit mpi 2 "$fivo" "${common[@]}" --max_steps=1000 --logdir="$work/x" \
+  mpi_fault 1:5:exit "$fivo" "${common[@]}" --max_steps=1000 --logdir="$work/x" \
     >"$work/x.log" 2>&1
   rc=$? elapsed=$(($(date +%s) - start))
   cat "$work/x.log"
@@ -129,7 +139,7 @@ fault_exit)
   ;;
 fault_nan | fault_error)
   kind="${case_name#fault_}"
-  FIVO_TEST_FAULT=1:5:$kind mpi 2 "$fivo" "${common[@]}" --max_steps=1000 \
+  mpi_fault "1:5:$kind" "$fivo" "${common[@]}" --max_steps=1000 \
     --checkpoint_every_secs=0 --logdir="$work/x" >"$work/x.log" 2>&1
   rc=$?
   cat "$work/x.log"

@@ -9,26 +9,30 @@
  * batches in index order, so every sum is accumulated in the same order,
  * with the same operands, as in one process.
  *
- * The hook in an eval pass (fivo_session_eval_bound in host/evaluate.c):
+ * The hook in an eval pass (fivo_eval_pass in eval_loop.c):
  *     for (index = rank;; index += size) {   (one process: rank 0, size 1)
  *         batch `index` ... bound ... exact log-likelihoods ll (exact models)
  *         if (size > 1) fivo_eval_records_add(&recs, index, &batch, &res, ll);
- *         else          add_batch(stats, s, &batch, &res, ll, err);
+ *         else          add_batch(stats, &batch, &res, ll, err);
  *     }
  *     if (size > 1)     (collective: every rank, also after a failure)
- *         st = fivo_eval_records_replay(&recs, st, add_batch, stats, s, err);
+ *         st = fivo_eval_records_replay(&recs, st, add_batch, stats, N, exact, err);
  * The per-batch function reads only what a record holds (lengths, log
  * p-hat, ll, log_weight_var, resample_rate); one that needs more of the
  * batch or result must add it to the record. */
-#ifndef FIVO_HOST_EVAL_RECORDS_H
-#define FIVO_HOST_EVAL_RECORDS_H
+#ifndef FIVO_EVAL_RECORDS_H
+#define FIVO_EVAL_RECORDS_H
 
-#include "session.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <fivo/fivo.h>
 
 /* Called for each batch of an eval pass with the bound's result and, for
  * models with an exact likelihood, each sequence's (else NULL). In a
  * replayed pass the batch has lengths only (no inputs or targets). */
-typedef fivo_status (*fivo_eval_visit_fn)(void *user, fivo_session *s, const fivo_batch *batch,
+typedef fivo_status (*fivo_eval_visit_fn)(void *user, const fivo_batch *batch,
                                           const fivo_smc_result *res, const double *ll,
                                           fivo_error *err);
 
@@ -44,9 +48,10 @@ void fivo_eval_records_add(fivo_eval_records *r, uint64_t index, const fivo_batc
 
 /* Collective. Agrees on `st` (this rank's pass status) across ranks; if
  * every rank is fine, gathers the records and calls `visit` for every
- * batch in index order. Frees the records. */
+ * batch in index order (results of `num_particles` particles; ll only when
+ * `exact`). Frees the records. */
 fivo_status fivo_eval_records_replay(fivo_eval_records *r, fivo_status st,
-                                     fivo_eval_visit_fn visit, void *user, fivo_session *s,
-                                     fivo_error *err);
+                                     fivo_eval_visit_fn visit, void *user, int num_particles,
+                                     bool exact, fivo_error *err);
 
 #endif

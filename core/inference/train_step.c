@@ -1,108 +1,105 @@
 /* One training step in fixed shards, on one process or over MPI ranks (see
- * train_step.h). */
-#define _POSIX_C_SOURCE 200809L
+ * fivo/train_step.h). */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <fivo/comm.h>
+#include <fivo/train_step.h>
 
 #include "numeric_guard.h"
-#include "train_step.h"
+#include "train_reduce.h"
 
-enum { FAULT_NONE, FAULT_EXIT, FAULT_NAN, FAULT_ERROR };
+/* NULL in production; a test library sets it (fivo_train_set_test_hook). */
+static fivo_train_test_hook test_hook;
 
-/* FIVO_TEST_FAULT=rank:step:kind makes one rank misbehave at one step, for
- * the tests of what the other ranks do: exit (the process ends at once),
- * nan (its bound is NaN), error (its batch cannot be read). */
-static void read_fault(fivo_trainer *t)
+void fivo_train_set_test_hook(fivo_train_test_hook hook)
 {
-    t->fault_kind = FAULT_NONE;
-    const char *f = getenv("FIVO_TEST_FAULT");
-    char kind[16] = {0};
-    if (f == NULL || sscanf(f, "%d:%ld:%15s", &t->fault_rank, &t->fault_step, kind) != 3)
-        return;
-    t->fault_kind = strcmp(kind, "exit") == 0    ? FAULT_EXIT
-                    : strcmp(kind, "nan") == 0   ? FAULT_NAN
-                    : strcmp(kind, "error") == 0 ? FAULT_ERROR
-                                                 : FAULT_NONE;
+    test_hook = hook;
 }
 
 /* W threads for this rank's shards: replicas for threads 1..W-1 (thread
  * 0 computes on the session itself), whose contexts, like the session's
  * from now on, run on one thread. */
-static int open_workers(fivo_trainer *t, fivo_session *s, int w)
+static fivo_status open_workers(fivo_trainer *t, int w, fivo_error *err)
 {
-    fivo_error err = {0};
     t->replicas = calloc((size_t)w - 1, sizeof *t->replicas);
+    t->replica_handles = calloc((size_t)w - 1, sizeof *t->replica_handles);
     t->bufs = calloc((size_t)w - 1, sizeof *t->bufs);
-    if (t->replicas == NULL || t->bufs == NULL) {
-        fprintf(stderr, "fivo: error: out of memory for %d shard threads\n", w);
+    if (t->replicas == NULL || t->replica_handles == NULL || t->bufs == NULL) {
         fivo_trainer_close(t);
-        return 1;
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "out of memory for %d shard threads", w);
+    }
+    const fivo_train_replicas *r = &t->set.replicas;
+    if (r->open == NULL) {
+        fivo_trainer_close(t);
+        return fivo_error_set(err, FIVO_ERR_INVALID, "%d shard threads but no way to open replicas",
+                              w);
     }
     for (; t->workers < w; t->workers++)
-        if (fivo_replica_open(s, &t->replicas[t->workers - 1], &err) != FIVO_OK) {
-            fprintf(stderr, "fivo: error: shard thread %d: %s\n", t->workers, err.message);
+        if (r->open(r->user, &t->replicas[t->workers - 1], &t->replica_handles[t->workers - 1],
+                    err) != FIVO_OK) {
+            fivo_status st = fivo_error_prefix(err, "shard thread %d: ", t->workers);
             fivo_trainer_close(t);
-            return 1;
+            return st;
         }
-    if ((t->pool = fivo_threads_new(w, &err)) == NULL ||
-        fivo_ctx_set_threads(s->ctx, 1, &err) != FIVO_OK) {
-        fprintf(stderr, "fivo: error: %s\n", err.message);
+    fivo_status st = FIVO_OK;
+    if ((t->pool = fivo_threads_new(w, err)) == NULL)
+        st = err->code != FIVO_OK ? err->code : FIVO_ERR_NOMEM;
+    else
+        st = fivo_ctx_set_threads(t->set.unit.ctx, 1, err);
+    if (st != FIVO_OK)
         fivo_trainer_close(t);
-        return 1;
-    }
-    return 0;
+    return st;
 }
 
 /* [train] use_resampling_grads: a recorder around each shard thread's
- * resampler, the baseline parameter the session registered, the rewards. */
-static int open_rgrads(fivo_trainer *t, fivo_session *s)
+ * resampler, the baseline parameter (FIVO_TRAIN_RGRADS_BASELINE, which the
+ * caller registered), the rewards. */
+static fivo_status open_rgrads(fivo_trainer *t, fivo_error *err)
 {
-    fivo_error err = {0};
-    fivo_tensor *base = fivo_params_find(s->params, FIVO_HOST_RGRADS_BASELINE);
+    fivo_tensor *base = fivo_params_find(t->set.unit.params, FIVO_TRAIN_RGRADS_BASELINE);
     t->rgrads = calloc((size_t)t->workers, sizeof *t->rgrads);
     if (base == NULL || t->rgrads == NULL) {
-        fprintf(stderr, "fivo: error: [train] use_resampling_grads: %s\n",
-                base == NULL ? "no baseline parameter" : "out of memory");
         fivo_trainer_close(t);
-        return 1;
+        return fivo_error_set(err, base == NULL ? FIVO_ERR_INVALID : FIVO_ERR_NOMEM,
+                              "[train] use_resampling_grads: %s",
+                              base == NULL ? "no baseline parameter" : "out of memory");
     }
     t->baseline = base->data;
     t->baseline_len = base->cols;
-    t->rgrads_decay = s->host->set.resampling_grads_decay;
+    t->rgrads_decay = t->set.resampling_grads_decay;
     t->rewards = calloc((size_t)t->batch_size * (size_t)t->baseline_len, sizeof *t->rewards);
     for (int w = 0; t->rewards != NULL && w < t->workers; w++) {
-        const fivo_resampler *r = w == 0 ? &s->resampler : &t->replicas[w - 1].resampler;
-        if ((t->rgrads[w] = fivo_resampling_grads_new(r, &err)) == NULL)
+        const fivo_resampler *r = w == 0 ? t->set.unit.resampler : t->replicas[w - 1].resampler;
+        if ((t->rgrads[w] = fivo_resampling_grads_new(r, err)) == NULL)
             break;
     }
     if (t->rewards == NULL || t->rgrads[t->workers - 1] == NULL) {
-        fprintf(stderr, "fivo: error: [train] use_resampling_grads: %s\n",
-                t->rewards == NULL ? "out of memory" : err.message);
+        fivo_status st = t->rewards == NULL
+                             ? fivo_error_set(err, FIVO_ERR_NOMEM, "out of memory")
+                             : (err->code != FIVO_OK ? err->code : FIVO_ERR_NOMEM);
         fivo_trainer_close(t);
-        return 1;
+        (void)fivo_error_prefix(err, "[train] use_resampling_grads: ");
+        return st;
     }
-    return 0;
+    return FIVO_OK;
 }
 
-int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize, int shards, int threads)
+fivo_status fivo_trainer_open(fivo_trainer *t, const fivo_train_setup *set, fivo_error *err)
 {
     memset(t, 0, sizeof *t);
+    t->set = *set;
     t->ranks = fivo_comm_size();
     t->rank = fivo_comm_rank();
-    t->shards = shards;
+    t->shards = set->shards;
     t->num_local = t->shards / t->ranks;
     t->first_shard = t->rank * t->num_local;
-    t->normalize = normalize;
-    t->exact = fivo_session_has_exact(s);
-    t->ntensors = fivo_params_count(s->params);
-    t->nvalues = fivo_params_num_values(s->params);
-    t->batch_size = s->batch_size;
-    size_t B = (size_t)s->batch_size;
+    t->exact = FIVO_MODEL_HAS(set->unit.model, log_likelihood);
+    t->ntensors = fivo_params_count(set->unit.params);
+    t->nvalues = fivo_params_num_values(set->unit.params);
+    t->batch_size = set->batch_size;
+    size_t B = (size_t)set->batch_size;
     t->lengths = calloc(B, sizeof *t->lengths);
     t->log_phat = calloc(B, sizeof *t->log_phat);
     t->ll = calloc(B, sizeof *t->ll);
@@ -124,17 +121,19 @@ int fivo_trainer_open(fivo_trainer *t, fivo_session *s, bool normalize, int shar
         ok = t->shard_exps && t->shard_status && t->shard_err;
     }
     if (!ok) {
-        fprintf(stderr, "fivo: error: out of memory for %d shards of %zu parameters\n",
-                t->shards, t->nvalues);
+        int shards = t->shards;
+        size_t nvalues = t->nvalues;
         fivo_trainer_close(t);
-        return 1;
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "out of memory for %d shards of %zu parameters",
+                              shards, nvalues);
     }
-    read_fault(t);
     t->workers = 1;
+    int threads = set->threads;
+    fivo_status st = FIVO_OK;
     if (t->shards > 1 && t->num_local > 1 && threads > 1 &&
-        open_workers(t, s, threads < t->num_local ? threads : t->num_local) != 0)
-        return 1;
-    return s->host->set.use_resampling_grads ? open_rgrads(t, s) : 0;
+        (st = open_workers(t, threads < t->num_local ? threads : t->num_local, err)) != FIVO_OK)
+        return st;
+    return set->resampling_grads ? open_rgrads(t, err) : FIVO_OK;
 }
 
 void fivo_trainer_close(fivo_trainer *t)
@@ -145,10 +144,11 @@ void fivo_trainer_close(fivo_trainer *t)
     free(t->rewards);
     fivo_threads_free(t->pool);
     for (int w = 0; w + 1 < t->workers && t->replicas != NULL; w++) {
-        fivo_replica_close(&t->replicas[w]);
+        t->set.replicas.close(t->set.replicas.user, t->replica_handles[w]);
         fivo_shard_buffer_free(&t->bufs[w]);
     }
     free(t->replicas);
+    free(t->replica_handles);
     free(t->bufs);
     free(t->shard_exps);
     free(t->shard_status);
@@ -184,22 +184,18 @@ static fivo_tensor *shard_loss(fivo_ctx *ctx, const fivo_smc_result *res, const 
     return fivo_sum_all(ctx, fivo_mul(ctx, per_seq, w));
 }
 
-static fivo_status get_batch(fivo_trainer *t, fivo_session *s, long step, fivo_batch *batch,
-                             fivo_error *err)
+static fivo_status get_batch(fivo_trainer *t, long step, fivo_batch *batch, fivo_error *err)
 {
-    if (t->fault_kind == FAULT_EXIT && t->rank == t->fault_rank && step == t->fault_step) {
-        fprintf(stderr, "fivo: test fault: rank %d exits at step %ld\n", t->rank, step);
-        fflush(stderr);
-        _exit(3);
+    if (test_hook != NULL) {
+        fivo_status st = test_hook(FIVO_TRAIN_AT_BATCH, t, step, NULL, err);
+        if (st != FIVO_OK)
+            return st;
     }
-    if (t->fault_kind == FAULT_ERROR && t->rank == t->fault_rank && step == t->fault_step)
-        return fivo_error_set(err, FIVO_ERR_IO, "dataset '%s' (%s): test fault: batch %ld unreadable",
-                              s->dataset_name, s->dataset_path ? s->dataset_path : "-", step);
-    fivo_status st = fivo_dataset_read_batch(&s->dataset, s->batch_size, true, s->seed,
+    fivo_status st = fivo_dataset_read_batch(t->set.dataset, t->batch_size, true, t->set.seed,
                                              (uint64_t)step, batch, err);
     if (st == FIVO_END)
         return fivo_error_set(err, FIVO_ERR_FORMAT, "dataset '%s' ended a shuffled stream",
-                              s->dataset_name);
+                              t->set.dataset_name);
     return st;
 }
 
@@ -213,7 +209,7 @@ static void note_lengths(fivo_trainer *t, const fivo_batch *full)
     }
 }
 
-/* What computes a shard: the session's own objects, or a replica's. */
+/* What computes a shard: the caller's own objects, or a replica's. */
 typedef struct shard_exec {
     fivo_params *params;
     fivo_model *model;
@@ -224,36 +220,46 @@ typedef struct shard_exec {
     fivo_resampling_grads *rg; /* NULL unless use_resampling_grads */
 } shard_exec;
 
-static shard_exec exec_of(fivo_trainer *t, fivo_session *s, int w)
+static shard_exec exec_of(fivo_trainer *t, int w)
 {
     fivo_resampling_grads *rg = t->rgrads != NULL ? t->rgrads[w] : NULL;
-    if (w == 0)
-        return (shard_exec){s->params, &s->model, &s->bound, &s->resampler, s->ctx, &t->buf, rg};
-    fivo_replica *r = &t->replicas[w - 1];
-    return (shard_exec){r->params, &r->model, &r->bound, &r->resampler, r->ctx, &t->bufs[w - 1],
-                        rg};
+    const fivo_train_unit *u = w == 0 ? &t->set.unit : &t->replicas[w - 1];
+    return (shard_exec){u->params, u->model, u->bound, u->resampler, u->ctx,
+                        w == 0 ? &t->buf : &t->bufs[w - 1], rg};
+}
+
+/* The caller's parameter values into replica w's (same registration order). */
+static void sync_replica(fivo_trainer *t, int w)
+{
+    const fivo_params *from = t->set.unit.params;
+    fivo_params *to = t->replicas[w - 1].params;
+    for (int i = 0; i < fivo_params_count(from); i++) {
+        const fivo_tensor *x = fivo_params_at(from, i, NULL);
+        memcpy(fivo_params_at(to, i, NULL)->data, x->data, sizeof(float) * fivo_tensor_size(x));
+    }
 }
 
 /* Bound, finite check, backward and exact likelihood of one shard; its
  * per-sequence results go to t's global arrays at `first`. `lead`: the
  * rank's first shard, which names the bound's metrics. */
-static fivo_status run_shard(fivo_trainer *t, const fivo_session *s, const shard_exec *e, long step,
+static fivo_status run_shard(fivo_trainer *t, const shard_exec *e, long step,
                              const fivo_batch *b, int first, bool lead, double *resample_rate,
                              fivo_error *err)
 {
     fivo_ctx_reset(e->ctx);
-    fivo_ctx_set_seed(e->ctx, s->seed, FIVO_RNG_DOMAIN_TRAIN + (uint64_t)step);
+    fivo_ctx_set_seed(e->ctx, t->set.seed, FIVO_RNG_DOMAIN_TRAIN + (uint64_t)step);
     fivo_smc_result res;
     const fivo_resampler *rs = e->rg != NULL ? fivo_resampling_grads_resampler(e->rg) : e->resampler;
-    fivo_status st = fivo_bound_compute(e->bound, e->ctx, e->model, rs, b, s->num_samples, &res, err);
+    fivo_status st = fivo_bound_compute(e->bound, e->ctx, e->model, rs, b, t->set.num_samples, &res,
+                                        err);
     if (st != FIVO_OK)
-        return fivo_host_explain_numeric(e->params, st, err); /* names a NaN parameter */
-    if (t->fault_kind == FAULT_NAN && t->rank == t->fault_rank && step == t->fault_step)
-        res.log_phat->data[0] = NAN;
+        return fivo_numeric_explain(e->params, st, err); /* names a NaN parameter */
+    if (test_hook != NULL && (st = test_hook(FIVO_TRAIN_AT_BOUND, t, step, &res, err)) != FIVO_OK)
+        return st;
     /* Before any update: a non-finite bound stops the run untouched. */
     for (int i = 0; i < b->batch_size; i++)
         if (!isfinite(res.log_phat->data[i]))
-            return fivo_host_nonfinite_bound(e->params, first + i, res.log_phat->data[i], err);
+            return fivo_numeric_nonfinite_bound(e->params, first + i, res.log_phat->data[i], err);
     fivo_tensor *extra = NULL;
     fivo_bound_metric met[FIVO_BOUND_MAX_METRICS];
     int nmet = 0;
@@ -280,7 +286,7 @@ static fivo_status run_shard(fivo_trainer *t, const fivo_session *s, const shard
             t->metric_names[k] = met[k].name;
     }
     if (t->ntensors > 0) {
-        fivo_tensor *loss = shard_loss(e->ctx, &res, extra, b, t->batch_size, t->normalize);
+        fivo_tensor *loss = shard_loss(e->ctx, &res, extra, b, t->batch_size, t->set.normalize);
         if ((st = fivo_ctx_backward(e->ctx, loss, err)) != FIVO_OK)
             return st;
     }
@@ -298,20 +304,20 @@ static fivo_status run_shard(fivo_trainer *t, const fivo_session *s, const shard
 }
 
 /* One shard, one process: today's step exactly (no slicing, no fixed point). */
-static fivo_status plain_step(fivo_trainer *t, fivo_session *s, long step, fivo_error *err)
+static fivo_status plain_step(fivo_trainer *t, long step, fivo_error *err)
 {
     fivo_batch batch;
-    fivo_status st = get_batch(t, s, step, &batch, err);
+    fivo_status st = get_batch(t, step, &batch, err);
     if (st != FIVO_OK)
         return st;
     note_lengths(t, &batch);
-    shard_exec e = exec_of(t, s, 0);
-    return run_shard(t, s, &e, step, &batch, 0, true, &t->resample_rate, err);
+    shard_exec e = exec_of(t, 0);
+    return run_shard(t, &e, step, &batch, 0, true, &t->resample_rate, err);
 }
 
 /* Own shard j (0-based among this rank's) on e: compute it, set its
  * gradient aside in slot j, note its exponents, zero e's gradients. */
-static fivo_status own_shard(fivo_trainer *t, fivo_session *s, const shard_exec *e, long step,
+static fivo_status own_shard(fivo_trainer *t, const shard_exec *e, long step,
                              const fivo_batch *full, int j, fivo_error *err)
 {
     int first, count;
@@ -321,7 +327,7 @@ static fivo_status own_shard(fivo_trainer *t, fivo_session *s, const shard_exec 
     if (st != FIVO_OK)
         return st;
     double rate;
-    if ((st = run_shard(t, s, e, step, &b, first, j == 0, &rate, err)) != FIVO_OK)
+    if ((st = run_shard(t, e, step, &b, first, j == 0, &rate, err)) != FIVO_OK)
         return fivo_error_prefix(err, "shard %d: ", t->first_shard + j);
     float *g = t->grads + (size_t)j * t->nvalues;
     int32_t *exps = t->shard_exps + (size_t)j * (size_t)t->ntensors;
@@ -344,7 +350,6 @@ static fivo_status own_shard(fivo_trainer *t, fivo_session *s, const shard_exec 
 
 typedef struct shards_job {
     fivo_trainer *t;
-    fivo_session *s;
     long step;
     const fivo_batch *full;
 } shards_job;
@@ -355,89 +360,34 @@ static void shards_piece(void *arg, int w)
 {
     const shards_job *job = arg;
     fivo_trainer *t = job->t;
-    shard_exec e = exec_of(t, job->s, w);
+    shard_exec e = exec_of(t, w);
     for (int j = w; j < t->num_local; j += t->workers) {
         t->shard_err[j].code = FIVO_OK;
         t->shard_err[j].message[0] = '\0';
-        t->shard_status[j] = own_shard(t, job->s, &e, job->step, job->full, j, &t->shard_err[j]);
+        t->shard_status[j] = own_shard(t, &e, job->step, job->full, j, &t->shard_err[j]);
     }
 }
 
 /* Own shards: compute each (on the shard threads when there are several),
  * then take each tensor's largest exponent; the first failed shard in
  * shard order is the one reported, whatever the thread count. */
-static fivo_status local_shards(fivo_trainer *t, fivo_session *s, long step, fivo_error *err)
+static fivo_status local_shards(fivo_trainer *t, long step, fivo_error *err)
 {
     fivo_batch full;
-    fivo_status st = get_batch(t, s, step, &full, err);
+    fivo_status st = get_batch(t, step, &full, err);
     if (st != FIVO_OK)
         return st;
     note_lengths(t, &full);
     for (int w = 1; w < t->workers; w++)
-        fivo_replica_sync(&t->replicas[w - 1], s);
-    shards_job job = {t, s, step, &full};
+        sync_replica(t, w);
+    shards_job job = {t, step, &full};
     fivo_threads_run(t->pool, t->workers, shards_piece, &job);
     for (int j = 0; j < t->num_local; j++)
         if (t->shard_status[j] != FIVO_OK) {
             *err = t->shard_err[j];
             return t->shard_status[j];
         }
-    for (int i = 0; i < t->ntensors; i++) {
-        t->exps[1 + i] = FIVO_FIXED_EXP_ZERO;
-        for (int j = 0; j < t->num_local; j++) {
-            int32_t e = t->shard_exps[(size_t)j * (size_t)t->ntensors + (size_t)i];
-            if (e > t->exps[1 + i])
-                t->exps[1 + i] = e;
-        }
-    }
-    return FIVO_OK;
-}
-
-/* The per-sequence results of every rank, in batch order (ranks hold
- * consecutive shards, shards consecutive sequences), then the batch's
- * resampling rate from the per-sequence counts. */
-static fivo_status gather_results(fivo_trainer *t, fivo_error *err)
-{
-    if (t->ranks > 1) {
-        int first, count, last_first, last_count;
-        fivo_shard_range(t->batch_size, t->shards, t->first_shard, &first, &count);
-        fivo_shard_range(t->batch_size, t->shards, t->first_shard + t->num_local - 1,
-                         &last_first, &last_count);
-        int n = last_first + last_count - first;
-        enum { K = FIVO_TRAINER_SEQ_VALUES };
-        for (int i = 0; i < n; i++) {
-            double *m = t->mine + (size_t)K * (size_t)i;
-            m[0] = (double)t->log_phat[first + i];
-            m[1] = t->exact ? t->ll[first + i] : 0.0;
-            m[2] = (double)t->resampled[first + i];
-            memcpy(m + 3, t->metric_sums + (size_t)(first + i) * FIVO_BOUND_MAX_METRICS,
-                   sizeof(double) * FIVO_BOUND_MAX_METRICS);
-        }
-        double *all = NULL;
-        int n_all = 0;
-        fivo_status st = fivo_comm_gather_doubles(t->mine, K * n, &all, &n_all, err);
-        if (st != FIVO_OK)
-            return st;
-        if (n_all != K * t->batch_size) {
-            free(all);
-            return fivo_error_set(err, FIVO_ERR_INVALID, "gathered %d results for %d sequences",
-                                  n_all / K, t->batch_size);
-        }
-        for (int b = 0; b < t->batch_size; b++) {
-            const double *m = all + (size_t)K * (size_t)b;
-            t->log_phat[b] = (float)m[0]; /* a float sent as a double: exact */
-            t->ll[b] = m[1];
-            t->resampled[b] = (int32_t)m[2];
-            memcpy(t->metric_sums + (size_t)b * FIVO_BOUND_MAX_METRICS, m + 3,
-                   sizeof(double) * FIVO_BOUND_MAX_METRICS);
-        }
-        free(all);
-    }
-    t->resample_steps = 0;
-    for (int b = 0; b < t->batch_size; b++)
-        t->resample_steps += t->resampled[b];
-    t->resample_rate =
-        t->valid_steps > 0 ? (double)t->resample_steps / (double)t->valid_steps : 0.0;
+    fivo_train_reduce_exponents(t->shard_exps, t->num_local, t->ntensors, t->exps + 1);
     return FIVO_OK;
 }
 
@@ -451,15 +401,15 @@ static fivo_status move_baseline(fivo_trainer *t, fivo_status st)
     return st;
 }
 
-fivo_status fivo_trainer_step(fivo_trainer *t, fivo_session *s, long step, fivo_status pending,
-                              bool *stop, fivo_error *err)
+fivo_status fivo_trainer_step(fivo_trainer *t, long step, fivo_status pending, bool *stop,
+                              fivo_error *err)
 {
     if (t->shards == 1 && t->ranks == 1)
-        return move_baseline(t, pending != FIVO_OK ? pending : plain_step(t, s, step, err));
+        return move_baseline(t, pending != FIVO_OK ? pending : plain_step(t, step, err));
 
-    fivo_status st = pending != FIVO_OK ? pending : local_shards(t, s, step, err);
+    fivo_status st = pending != FIVO_OK ? pending : local_shards(t, step, err);
     if (st != FIVO_OK)
-        fivo_params_zero_grad(s->params);
+        fivo_params_zero_grad(t->set.unit.params);
     t->exps[0] = *stop ? 1 : 0;
     st = fivo_comm_agree(st, err, t->exps, 1 + t->ntensors);
     *stop = t->exps[0] != 0;
@@ -467,27 +417,7 @@ fivo_status fivo_trainer_step(fivo_trainer *t, fivo_session *s, long step, fivo_
         return st;
 
     /* Exact sum of every shard's gradient, the same on every rank. */
-    if (t->ntensors > 0) {
-        memset(t->acc, 0, sizeof(int64_t) * t->nvalues);
-        for (int j = 0; j < t->num_local; j++) {
-            const float *g = t->grads + (size_t)j * t->nvalues;
-            int64_t *a = t->acc;
-            for (int i = 0; i < t->ntensors; i++) {
-                size_t n = fivo_tensor_size(fivo_params_at(s->params, i, NULL));
-                fivo_fixed_add(a, g, n, fivo_fixed_scale(t->exps[1 + i], t->shards));
-                g += n;
-                a += n;
-            }
-        }
-        if ((st = fivo_comm_sum_int64(t->acc, t->nvalues, err)) != FIVO_OK)
-            return st;
-        const int64_t *a = t->acc;
-        for (int i = 0; i < t->ntensors; i++) {
-            fivo_tensor *p = fivo_params_at(s->params, i, NULL);
-            size_t n = fivo_tensor_size(p);
-            fivo_fixed_to_float(p->grad, a, n, fivo_fixed_scale(t->exps[1 + i], t->shards));
-            a += n;
-        }
-    }
-    return move_baseline(t, gather_results(t, err));
+    st = fivo_train_reduce_gradients(t->set.unit.params, t->grads, t->num_local, t->exps + 1,
+                                     t->shards, t->acc, err);
+    return move_baseline(t, st != FIVO_OK ? st : fivo_trainer_gather(t, err));
 }

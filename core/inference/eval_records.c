@@ -44,7 +44,7 @@ void fivo_eval_records_add(fivo_eval_records *r, uint64_t index, const fivo_batc
 
 /* Visits the gathered records in batch order. */
 static fivo_status replay(const double *v, int n, bool exact, fivo_eval_visit_fn visit,
-                          void *user, fivo_session *s, fivo_error *err)
+                          void *user, int num_particles, fivo_error *err)
 {
     /* Batch index -> offset; every index 0..nb-1 comes from exactly one rank. */
     int nb = 0, maxb = 0;
@@ -93,10 +93,10 @@ static fivo_status replay(const double *v, int n, bool exact, fivo_eval_visit_fn
         res.log_phat = &phat;
         res.batch_size = B;
         res.max_len = batch.max_len;
-        res.num_particles = s->num_samples;
+        res.num_particles = num_particles;
         res.log_weight_var = rec[2];
         res.resample_rate = rec[3];
-        st = visit(user, s, &batch, &res, exact ? ll : NULL, err);
+        st = visit(user, &batch, &res, exact ? ll : NULL, err);
     }
 out:
     free(at);
@@ -107,8 +107,8 @@ out:
 }
 
 fivo_status fivo_eval_records_replay(fivo_eval_records *r, fivo_status st,
-                                     fivo_eval_visit_fn visit, void *user, fivo_session *s,
-                                     fivo_error *err)
+                                     fivo_eval_visit_fn visit, void *user, int num_particles,
+                                     bool exact, fivo_error *err)
 {
     if (st == FIVO_OK && r->oom)
         st = fivo_error_set(err, FIVO_ERR_NOMEM, "eval: out of memory keeping batch results");
@@ -122,7 +122,7 @@ fivo_status fivo_eval_records_replay(fivo_eval_records *r, fivo_status st,
     free(r->v);
     memset(r, 0, sizeof *r);
     if (st == FIVO_OK)
-        st = replay(all, n_all, fivo_session_has_exact(s), visit, user, s, err);
+        st = replay(all, n_all, exact, visit, user, num_particles, err);
     free(all);
     return st;
 }

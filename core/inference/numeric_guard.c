@@ -22,7 +22,7 @@ static bool find_nonfinite(const fivo_params *params, const char **name, size_t 
     return false;
 }
 
-fivo_status fivo_host_nonfinite_bound(const fivo_params *params, int seq, double value,
+fivo_status fivo_numeric_nonfinite_bound(const fivo_params *params, int seq, double value,
                                       fivo_error *err)
 {
     const char *name;
@@ -39,7 +39,7 @@ fivo_status fivo_host_nonfinite_bound(const fivo_params *params, int seq, double
                           seq, value);
 }
 
-fivo_status fivo_host_explain_numeric(const fivo_params *params, fivo_status st,
+fivo_status fivo_numeric_explain(const fivo_params *params, fivo_status st,
                                       fivo_error *err)
 {
     const char *name;
