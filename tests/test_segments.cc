@@ -145,7 +145,14 @@ struct Stack {
             fivo_tensor *w = fivo_tensor_new(ctx, d.B, 1);
             for (int b = 0; b < d.B; b++)
                 w->data[b] = -1.0f / (float)(d.lengths[b] * d.B);
-            fivo_tensor *loss = fivo_sum_all(ctx, fivo_mul(ctx, res.log_phat, w));
+            // the bound's own loss beside -log p-hat, as the trainer sums them
+            fivo_tensor *extra = nullptr;
+            fivo_bound_metric met[FIVO_BOUND_MAX_METRICS];
+            int nmet = 0;
+            EXPECT_EQ(fivo_bound_train_loss(&bound, ctx, &d.b, &extra, met, &nmet, &err), FIVO_OK)
+                << err.message;
+            fivo_tensor *per_seq = extra != nullptr ? fivo_sub(ctx, res.log_phat, extra) : res.log_phat;
+            fivo_tensor *loss = fivo_sum_all(ctx, fivo_mul(ctx, per_seq, w));
             EXPECT_EQ(fivo_ctx_backward(ctx, loss, &err), FIVO_OK) << err.message;
             out.phat.assign(res.log_phat->data, res.log_phat->data + d.B);
             out.grads.clear();
@@ -256,6 +263,33 @@ TEST(Segments, RecomputedGradientsAreTheWholeTapesBitForBit)
                 EXPECT_LT(b.arena_peak, whole.arena_peak);
             }
         }
+    }
+}
+
+// The twisted bounds whose own loss spans the steps train under any
+// segment length or budget: fivo-aux-td keeps its whole tape in training
+// (its Bellman sum is one tensor over every step), sixo records what its
+// classifier needs outside the tape. Loss and gradients are the whole
+// tape's, bit for bit.
+TEST(Segments, TwistedBoundsTrainUnderSegmentsWithTheWholeTapesBits)
+{
+    const Case cases[] = {
+        {"vrnn", "fivo-aux-td", "multinomial",
+         "[model]\nlatent_size=4\n[bound]\nresampling_criterion=always\n", true},
+        {"vrnn", "sixo", "multinomial",
+         "[model]\nlatent_size=4\nproposal_type=smoothing\n[bound]\nresampling_criterion=always\n",
+         true},
+    };
+    for (const Case &c : cases) {
+        SCOPED_TRACE(c.bound);
+        Data d(23, 3, 5, c.binary, 9);
+        Stack s(c.model, c.bound, c.resampler, c.text, d, c.binary);
+        ASSERT_TRUE(s.ok);
+        Bits whole = s.step(d, 4, 0);
+        ASSERT_FALSE(whole.grads.empty());
+        for (int seg : {1, 7})
+            EXPECT_TRUE(s.step(d, 4, seg) == whole) << "segment length " << seg;
+        EXPECT_TRUE(s.step(d, 4, 0, 1, (size_t)1 << 16) == whole) << "64 kB budget";
     }
 }
 

@@ -361,7 +361,23 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
     fivo_model wrapped = {.vt = &TWISTED_VT, .vt_size = sizeof TWISTED_VT, .self = w,
                           .name = model->name, .extension_data = NULL};
     fivo_smc_options o = {num_particles, s->criterion, s->ess_threshold, resampler};
+    /* In training the Bellman loss is one tensor summed over every step,
+     * which a segmented tape would release and could not seed in its
+     * backward: the filter keeps its whole tape here (memory_budget_mb
+     * does not bound fivo-aux-td's training; docs/bounds.md). Without
+     * gradients the sum is kept in values and segments are fine. */
+    const bool whole = fivo_ctx_grad_enabled(ctx);
+    const size_t budget = fivo_ctx_memory_budget(ctx);
+    const int seg = fivo_ctx_segment_steps(ctx);
+    if (whole) {
+        fivo_ctx_set_memory_budget(ctx, 0);
+        fivo_ctx_set_segment_steps(ctx, 0);
+    }
     fivo_status st = fivo_smc_run(ctx, &wrapped, batch, &o, out, err);
+    if (whole) {
+        fivo_ctx_set_memory_budget(ctx, budget);
+        fivo_ctx_set_segment_steps(ctx, seg);
+    }
     if (st != FIVO_OK)
         return st;
     if (!fivo_ctx_grad_enabled(ctx) && w->bell_any)

@@ -149,3 +149,4 @@ void fivo_ctx_set_memory_budget(fivo_ctx *ctx, size_t bytes)
 size_t fivo_ctx_memory_budget(const fivo_ctx *ctx) { return ctx->memory_budget; }
 
 void fivo_ctx_set_segment_steps(fivo_ctx *ctx, int steps) { ctx->segment_steps = steps > 0 ? steps : 0; }
+int fivo_ctx_segment_steps(const fivo_ctx *ctx) { return ctx->segment_steps; }

@@ -76,6 +76,7 @@ size_t fivo_ctx_memory_budget(const fivo_ctx *ctx);
  * benchmarks set it to compare lengths). Without gradients it is how often
  * fivo_smc_run releases the steps' memory (see fivo/smc.h). */
 void fivo_ctx_set_segment_steps(fivo_ctx *ctx, int steps);
+int fivo_ctx_segment_steps(const fivo_ctx *ctx);
 /* 2 m n k summed over every product the context ran since creation
  * (forward and backward): the FLOP count benchmarks report. */
 double fivo_ctx_gemm_flops(const fivo_ctx *ctx);
