@@ -11,6 +11,7 @@
 
 #include <glib.h>
 
+#include <fivo/internal/closest_name.h>
 #include <fivo/options.h>
 #include <fivo/plugin_kinds.h>
 

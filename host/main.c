@@ -13,6 +13,7 @@
 
 #include <fivo/comm.h>
 #include <fivo/fivo.h>
+#include <fivo/internal/closest_name.h>
 
 #include "configure.h"
 #include "flags.h"

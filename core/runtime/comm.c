@@ -20,16 +20,6 @@ static uint64_t comm_bytes;
 static double comm_seconds; /* inside collectives, waiting included */
 static char comm_hostname[256];
 
-bool fivo_comm_built(void)
-{
-#ifdef FIVO_HAVE_MPI
-    return true;
-#else
-    return false;
-#endif
-}
-
-bool fivo_comm_active(void) { return comm_started; }
 int fivo_comm_rank(void) { return comm_rank; }
 int fivo_comm_size(void) { return comm_size; }
 int fivo_comm_local_size(void) { return comm_local_size; }
