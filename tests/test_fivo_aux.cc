@@ -30,7 +30,7 @@ struct Aux {
         EXPECT_TRUE(m.have_model && m.have_resampler) << m.err.message;
         std::string dir = FIVO_TEST_PLUGIN_DIR;
         fivo_registry_load_file(m.reg, (dir + "/fivo-aux.so").c_str(), &m.err);
-        fivo_registry_load_file(m.reg, (dir + "/fivo.so").c_str(), &m.err);
+        fivo_registry_load_file(m.reg, (dir + "/fivo_bound.so").c_str(), &m.err);
         fivo_config_set(m.cfg, "bound", "resampling_criterion", crit);
         fivo_data_spec spec = spec_of(tb, binary);
         ok = fivo_bound_open(m.reg, "fivo-aux", m.cfg, &aux, &m.err) == FIVO_OK &&

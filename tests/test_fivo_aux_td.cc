@@ -42,7 +42,7 @@ struct Td {
         EXPECT_TRUE(m.have_model && m.have_resampler) << m.err.message;
         std::string dir = FIVO_TEST_PLUGIN_DIR;
         fivo_registry_load_file(m.reg, (dir + "/fivo-aux-td.so").c_str(), &m.err);
-        fivo_registry_load_file(m.reg, (dir + "/fivo.so").c_str(), &m.err);
+        fivo_registry_load_file(m.reg, (dir + "/fivo_bound.so").c_str(), &m.err);
         fivo_config_set(m.cfg, "bound", "resampling_criterion", crit);
         if (!input_grad)
             fivo_config_set(m.cfg, "bound", "twist_input_grad", "false");

@@ -152,7 +152,7 @@ TEST_F(SdkInstall, InstalledHostUsesTheInstalledPluginsOnly)
 {
     RunResult r = Fivo("--mode=plugins");
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    EXPECT_NE(r.output.find(libdir_ + "/fivo/plugins/fivo.so"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(libdir_ + "/fivo/plugins/fivo_bound.so"), std::string::npos) << r.output;
     // The build tree's modules must not be what the installed host loads.
     EXPECT_EQ(r.output.find(std::string(FIVO_TEST_BINARY_DIR) + "/lib/fivo/plugins"),
               std::string::npos)
