@@ -22,7 +22,9 @@
  * step after --warmup on. */
 #define _POSIX_C_SOURCE 200809L
 #include <fivo/fivo.h>
-#include <fivo/threads.h>
+#include <fivo/internal/threads.h>
+#include <fivo/internal/optim.h>
+#include <fivo/internal/registry.h>
 
 #include <cblas.h>
 

@@ -13,7 +13,8 @@
 
 #include <fivo/internal/closest_name.h>
 #include <fivo/options.h>
-#include <fivo/plugin_kinds.h>
+#include <fivo/internal/plugin_kinds.h>
+#include <fivo/internal/registry.h>
 
 #include "configure.h"
 #include "flags.h"

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 #include <fivo/progress.h>
 
 #include "eval_records.h"

@@ -5,6 +5,7 @@
 
 #include "configure.h"
 #include "session.h"
+#include <fivo/internal/registry.h>
 
 static int fail(fivo_session *s, const fivo_error *err, int code)
 {

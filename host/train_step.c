@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
+#include <fivo/internal/shards.h>
+#include <fivo/internal/threads.h>
 
 #include "numeric_guard.h"
 #include "train_step.h"

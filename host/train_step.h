@@ -27,8 +27,8 @@
 #ifndef FIVO_HOST_TRAIN_STEP_H
 #define FIVO_HOST_TRAIN_STEP_H
 
-#include <fivo/shards.h>
-#include <fivo/threads.h>
+#include <fivo/internal/shards.h>
+#include <fivo/internal/threads.h>
 
 #include "session.h"
 

@@ -12,6 +12,7 @@
 extern "C" {
 #include <fivo/fivo.h>
 #include <fivo/weights.h>
+#include <fivo/internal/registry.h>
 }
 
 namespace fivo_test {

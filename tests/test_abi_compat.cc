@@ -9,6 +9,7 @@
 #include <string>
 
 #include <fivo/fivo.h>
+#include <fivo/internal/registry.h>
 
 #include "sdk_test_util.h"
 

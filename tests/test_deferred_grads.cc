@@ -9,7 +9,7 @@
 #include "model_harness.h"
 
 #include <fivo/fivo.h>
-#include <fivo/threads.h>
+#include <fivo/internal/threads.h>
 
 #include <cmath>
 #include <cstring>

@@ -8,6 +8,7 @@
 #include "model_harness.h"
 
 #include <cstdio>
+#include <fivo/internal/registry.h>
 
 namespace {
 

@@ -15,6 +15,7 @@
 #include "twist.h"
 
 #include <fivo/ext_tilt.h>
+#include <fivo/internal/registry.h>
 
 #include <cstdio>
 #include <fstream>

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <fivo/fivo.h>
+#include <fivo/internal/registry.h>
 
 #include "host_runner.h"
 

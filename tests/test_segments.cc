@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
+#include <fivo/internal/registry.h>
 
 using namespace fivo_test;
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include <fivo/comm.h>
-#include <fivo/shards.h>
+#include <fivo/internal/comm.h>
+#include <fivo/internal/shards.h>
 
 TEST(Shards, RangesCoverTheBatchInOrder)
 {

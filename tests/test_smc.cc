@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 #include <sstream>
+#include <fivo/internal/registry.h>
 
 using namespace fivo_test;
 

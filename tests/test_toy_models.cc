@@ -7,6 +7,7 @@
 #include "model_harness.h"
 
 #include <fivo/ext_tilt.h>
+#include <fivo/internal/registry.h>
 
 #include <cmath>
 #include <cstdio>

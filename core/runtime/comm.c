@@ -3,7 +3,7 @@
  * integer sums, rank-ordered gathers, broadcasts; no floating-point
  * reduction whose result would depend on MPI's choice of order. */
 #define _POSIX_C_SOURCE 200809L
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 
 #include <stdio.h>
 #include <stdlib.h>

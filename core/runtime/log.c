@@ -1,7 +1,7 @@
 /* Logging (see fivo/log.h): one formatted line per call to stderr, written
  * with a single fputs so lines from threads never interleave mid-line.
  * FIVO_LOG_LEVEL=debug|info|warn|error sets the level (read once). */
-#include <fivo/log.h>
+#include <fivo/internal/log.h>
 
 #include <stdarg.h>
 #include <stdio.h>

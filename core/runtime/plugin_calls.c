@@ -4,7 +4,7 @@
 #include <fivo/plugin_dataset.h>
 #include <fivo/plugin_model.h>
 #include <fivo/plugin_resampler.h>
-#include <fivo/registry.h>
+#include <fivo/internal/registry.h>
 
 static fivo_status absent(const char *kind, const char *name, const char *slot, fivo_error *err)
 {

@@ -12,7 +12,7 @@
 #include <glib.h>
 
 #include <fivo/options.h>
-#include <fivo/registry.h>
+#include <fivo/internal/registry.h>
 #include <fivo/internal/closest_name.h>
 
 static char *dup_printf(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

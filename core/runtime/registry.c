@@ -3,8 +3,8 @@
  * lifetime so descriptor strings and vtables stay valid) or recorded as
  * refused with a reason naming the file; nothing here stops the host. */
 #define _XOPEN_SOURCE 700
-#include <fivo/plugin_kinds.h>
-#include <fivo/registry.h>
+#include <fivo/internal/plugin_kinds.h>
+#include <fivo/internal/registry.h>
 
 #include "registry_check.h"
 

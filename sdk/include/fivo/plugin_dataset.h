@@ -10,7 +10,7 @@
 #include <fivo/abi.h>
 #include <fivo/batch.h>
 #include <fivo/config.h>
-#include <fivo/metrics.h> /* fivo_report, filled by convert */
+#include <fivo/report.h> /* fivo_report, filled by convert */
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,6 +1,6 @@
 /* A report: one JSON object of flat named values, appended as one line to
- * <logdir>/metrics.jsonl and printed as human lines. Plugins fill reports
- * the host hands them (dataset conversion, bound diagnostics). */
+ * <logdir>/metrics.jsonl and printed as human lines. This is the host's side
+ * (create, read, write); plugins see only the setters of <fivo/report.h>. */
 #ifndef FIVO_METRICS_H
 #define FIVO_METRICS_H
 
@@ -8,22 +8,16 @@
 #include <stdio.h>
 
 #include <fivo/error.h>
+#include <fivo/report.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct fivo_report fivo_report;
-
 /* mode: "train", "eval", "sample", "convert", "inspect". `time` (Unix seconds,
  * fractional) is stamped at creation. */
 fivo_report *fivo_report_new(const char *mode);
 void fivo_report_free(fivo_report *r);
-/* Names are snake_case; setting a name twice replaces the value. Non-finite
- * numbers are written as null in JSON. */
-void fivo_report_set_number(fivo_report *r, const char *name, double value);
-void fivo_report_set_int(fivo_report *r, const char *name, int64_t value);
-void fivo_report_set_string(fivo_report *r, const char *name, const char *value);
 /* Looks a value up (tests, the host): FIVO_ERR_NOT_FOUND when absent. */
 fivo_status fivo_report_get_number(const fivo_report *r, const char *name, double *out);
 const char *fivo_report_get_string(const fivo_report *r, const char *name);
