@@ -369,7 +369,7 @@ TEST(FivoAuxTd, ModelsWithoutTheTwistSlotsAreRefusedByName)
     ASSERT_EQ(fivo_registry_load_file(reg, (dir + "/fivo-aux.so").c_str(), &err), FIVO_OK);
     fivo_config *cfg = fivo_config_new();
     fivo_params *params = fivo_params_new(1);
-    fivo_data_spec spec{1, "real", nullptr, 5};
+    fivo_data_spec spec{1, "real", nullptr, 5, sizeof(fivo_data_spec)};
     fivo_model model{};
     fivo_bound b{};
     ASSERT_EQ(fivo_model_open(reg, "ghmm", cfg, &spec, params, &model, &err), FIVO_OK);
@@ -384,7 +384,7 @@ TEST(FivoAuxTd, ModelsWithoutTheTwistSlotsAreRefusedByName)
     fivo_model old{};
     old.name = "oldtilt";
     old.extension_data = old_ext;
-    fivo_data_spec spec2{3, "binary", nullptr, 5};
+    fivo_data_spec spec2{3, "binary", nullptr, 5, sizeof(fivo_data_spec)};
     fivo_bound aux{}, td{};
     ASSERT_EQ(fivo_bound_open(reg, "fivo-aux", cfg, &aux, &err), FIVO_OK);
     EXPECT_EQ(fivo_bound_bind(&aux, &old, &spec2, params, &err), FIVO_OK) << err.message;

@@ -346,7 +346,7 @@ TEST(GradResamplers, StopGradientExpectedGradientIsTheExactOne)
     ASSERT_EQ(fivo_registry_scan_dir(reg, FIVO_TEST_PLUGIN_DIR, &err), FIVO_OK);
     Config cfg("[model]\nvariance=0.1\nnum_timesteps=6\n[resampler]\nbase=multinomial\n");
     fivo_params *params = fivo_params_new(3);
-    fivo_data_spec spec{1, "real", nullptr, T};
+    fivo_data_spec spec{1, "real", nullptr, T, sizeof(fivo_data_spec)};
     fivo_model model{};
     ASSERT_EQ(fivo_model_open(reg, "lgssm", cfg.cfg, &spec, params, &model, &err), FIVO_OK) << err.message;
     // Off the data's generating values, so the exact gradient is not 0.

@@ -53,7 +53,7 @@ TEST(Shards, SliceCopiesTheShardsRows)
         tg[i] = (float)(1000 + i);
     }
     std::vector<int32_t> len = {3, 1, 2, 3, 2}, ids = {10, 11, 12, 13, 14};
-    fivo_batch full = {T, B, D, in.data(), tg.data(), len.data(), ids.data()};
+    fivo_batch full = {T, B, D, in.data(), tg.data(), len.data(), ids.data(), sizeof(fivo_batch)};
     fivo_shard_buffer buf = {};
     fivo_batch s;
     fivo_error err = {};
