@@ -125,13 +125,17 @@ TEST_F(SdkInstall, PutsHostLibraryPluginsHeadersAndPackageFilesUnderThePrefix)
 {
     EXPECT_TRUE(Exists(Host()));
     EXPECT_TRUE(Exists(libdir_ + "/libfivo.so"));
-    for (const char *h : {"abi.h", "fivo.h", "plugin_model.h", "registry.h", "tensor.h"})
+    for (const char *h : {"abi.h", "fivo.h", "plugin_model.h", "report.h", "tensor.h",
+                          "seqmodel.h", "conformance.h"})
         EXPECT_TRUE(Exists(prefix_ + "/include/fivo/" + h)) << h;
+    // The host's and libfivo's own headers are not part of the SDK.
+    for (const char *h : {"registry.h", "metrics.h", "internal/registry.h"})
+        EXPECT_FALSE(Exists(prefix_ + "/include/fivo/" + h)) << h;
     EXPECT_TRUE(Exists(libdir_ + "/pkgconfig/fivo.pc"));
     EXPECT_TRUE(Exists(libdir_ + "/cmake/fivo/fivoConfig.cmake"));
     EXPECT_TRUE(Exists(libdir_ + "/cmake/fivo/fivoConfigVersion.cmake"));
     EXPECT_TRUE(Exists(libdir_ + "/cmake/fivo/fivoTargets.cmake"));
-    for (const char *p : {"fivo", "iwae", "elbo", "multinomial", "systematic", "chain"})
+    for (const char *p : {"fivo_bound", "iwae", "elbo", "multinomial", "systematic", "chain"})
         EXPECT_TRUE(Exists(libdir_ + "/fivo/plugins/" + p + ".so")) << p;
     EXPECT_TRUE(Exists(ExampleSrc() + "/CMakeLists.txt"));
     EXPECT_TRUE(Exists(ExampleSrc() + "/lgssm.c"));

@@ -1,5 +1,5 @@
 // Fixed shards of a batch and the exact fixed-point sum of their gradients
-// (fivo/shards.h): ranges cover the batch, slices copy the right rows, and
+// (fivo/internal/shards.h): ranges cover the batch, slices copy the right rows, and
 // the sum is the same bits in any order and close to the exact sum.
 #include <gtest/gtest.h>
 
