@@ -154,7 +154,8 @@ TEST_F(AbiCompat, ScanningAFolderKeepsCompatibleAndRefusesTheRest)
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "abi_missing_slot"), nullptr);
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_wider"), nullptr);
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_v20"), nullptr);
-    EXPECT_EQ(fivo_registry_count(reg), 5);
+    EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_DATASET, "abi_2_0_dataset"), nullptr);
+    EXPECT_EQ(fivo_registry_count(reg), 6);
     EXPECT_EQ(fivo_registry_refused_count(reg), 4); // two majors, two malformed option tables
 }
 
