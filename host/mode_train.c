@@ -144,6 +144,25 @@ static int save_numbered(fivo_session *s, fivo_adam *adam, long step, double bes
     return 0;
 }
 
+/* The early-stopping counter at a resume: evaluations after best.fivo's
+ * step up to `start` (every eval_every steps), so a resumed run stops where
+ * an uninterrupted one would. Rank 0 reads best.fivo; every rank agrees. */
+static long resume_since_best(const char *logdir, long start, long eval_every, double best)
+{
+    int64_t n = 0;
+    if (start > 0 && eval_every > 0 && isfinite(best) && prints()) {
+        char *path = g_build_filename(logdir, "best.fivo", NULL);
+        fivo_checkpoint_meta m;
+        fivo_error e = {0};
+        if (fivo_checkpoint_verify(path, &m, &e) == FIVO_OK && (long)m.step <= start)
+            n = start / eval_every - (long)m.step / eval_every;
+        g_free(path);
+    }
+    if (fivo_comm_size() > 1)
+        (void)fivo_comm_broadcast(&n, sizeof n, 0, NULL);
+    return (long)n;
+}
+
 static int save_best(fivo_session *s, fivo_adam *adam, long step, double best, uint64_t layout)
 {
     if (!prints())
@@ -344,10 +363,15 @@ int fivo_host_run_train(fivo_host *h)
     const double comm0 = fivo_comm_seconds();
     const bool exact = fivo_session_has_exact(&s);
     bool numeric_failure = false, stop = false;
-    /* Evaluations since the best one (early stopping); restarts at 0 on resume.
-     * Eval is collective, so every rank stops early at the same step. */
-    long since_best = 0;
-    bool stop_early = false;
+    /* Evaluations since the best one (early stopping), counted on from
+     * best.fivo's step on resume. Eval is collective, so every rank stops
+     * early at the same step. */
+    long since_best = resume_since_best(h->logdir, start, o->eval_every, best);
+    bool stop_early = o->early_stopping_patience > 0 && since_best >= o->early_stopping_patience;
+    if (stop_early && prints())
+        fivo_log_info("train: %s stopped early before step %ld (%ld evaluations without a better "
+                      "bound than %g); nothing to do",
+                      h->logdir, start, since_best, best);
     /* A failure only this rank had (rank 0 writing a file): reported to
      * every rank with the next step, so that all stop together. */
     fivo_status pending = FIVO_OK;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "host_runner.h"
 
@@ -39,6 +40,37 @@ TEST(EarlyStopping, StopsAfterPatienceEvaluationsWithoutImprovement)
     EXPECT_TRUE(std::filesystem::exists(dir + "/best.fivo"));
     EXPECT_TRUE(std::filesystem::exists(dir + "/ckpt-000000000003.fivo"));
     EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt-000000000050.fivo"));
+}
+
+// The counter survives a resume: interrupted after one evaluation without a
+// better bound (step 2), the resumed run stops at step 3 like the
+// uninterrupted one above, and running it again trains nothing.
+TEST(EarlyStopping, ResumedRunStopsWhereAnUninterruptedOneDoes)
+{
+    fivo_test::TempDir tmp;
+    std::string dir = tmp.path;
+    std::vector<std::string> args = {"--model=ghmm", "--bound=fivo", "--learning_rate=1e-30",
+                                      "--eval_every=1", "--early_stopping_patience=2",
+                                      "--logdir=" + dir};
+    auto with = [&](const std::string &max) {
+        std::vector<std::string> a = args;
+        a.push_back("--max_steps=" + max);
+        return fivo_test::run(a);
+    };
+    fivo_test::Result r = with("2");
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(std::filesystem::exists(dir + "/ckpt-000000000002.fivo"));
+    r = with("50");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("early stopping after step 3"), std::string::npos) << r.err;
+    EXPECT_TRUE(std::filesystem::exists(dir + "/ckpt-000000000003.fivo"));
+    EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt-000000000004.fivo"));
+    EXPECT_EQ(count_lines(dir + "/metrics.jsonl", "\"mode\":\"eval\""), 3);
+    r = with("50");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("stopped early before step 3"), std::string::npos) << r.err;
+    EXPECT_EQ(count_lines(dir + "/metrics.jsonl", "\"mode\":\"eval\""), 3);
+    EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt-000000000004.fivo"));
 }
 
 TEST(EarlyStopping, ZeroPatienceTrainsToMaxSteps)

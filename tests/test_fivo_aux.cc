@@ -4,22 +4,16 @@
 // the bound once the filter resamples, its gradient through the whole SMC
 // engine matches central differences for the VRNN and the SRNN, and a model
 // without fivo.ext.tilt is refused.
+#include "bound_harness.h"
 #include "gradcheck.h"
-#include "model_harness.h"
 
 #include <cstdio>
 #include <fivo/internal/registry.h>
 
 namespace {
 
-fivo_data_spec spec_of(const mh::TinyBatch &tb, bool binary)
-{
-    fivo_data_spec s{};
-    s.dim = tb.D;
-    s.kind = binary ? "binary" : "real";
-    s.mean = binary ? tb.mean.data() : nullptr;
-    return s;
-}
+using bh::perturb;
+using bh::spec_of;
 
 struct Aux {
     mh::Loaded m;
@@ -60,17 +54,6 @@ struct Aux {
         return std::vector<float>(res.log_phat->data, res.log_phat->data + batch.batch_size);
     }
 };
-
-void perturb(fivo_params *p)
-{
-    std::mt19937 g(5);
-    std::uniform_real_distribution<float> u(-0.2f, 0.2f);
-    for (int i = 0; i < fivo_params_count(p); i++) {
-        fivo_tensor *t = fivo_params_at(p, i, nullptr);
-        for (size_t k = 0; k < fivo_tensor_size(t); k++)
-            t->data[k] += u(g);
-    }
-}
 
 } // namespace
 

@@ -8,9 +8,9 @@
 //  - models without the extension, or with the 2.0 one, refused by name;
 //  - through the host on the build's JSB-like pianoroll fixture: the run trains, logs
 //    bellman_loss and log_r_diff, and gives the same bits on 1 and 2 threads.
+#include "bound_harness.h"
 #include "gradcheck.h"
 #include "host_runner.h"
-#include "model_harness.h"
 #include "test_data.h"
 #include "twist.h"
 
@@ -18,94 +18,25 @@
 #include <fivo/internal/registry.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 namespace {
 
-fivo_data_spec spec_of(const mh::TinyBatch &tb, bool binary)
-{
-    fivo_data_spec s{};
-    s.dim = tb.D;
-    s.kind = binary ? "binary" : "real";
-    s.mean = binary ? tb.mean.data() : nullptr;
-    return s;
-}
+using bh::grads_of;
+using bh::perturb;
+using bh::spec_of;
 
-struct Td {
-    mh::Loaded m;
-    fivo_bound td{}, plain{};
-    bool ok = false;
+// fivo-aux-td (a.tw) and plain FIVO (a.plain) on a latent-3 vrnn or srnn.
+struct Td : bh::Twisted {
     Td(const char *model, const char *proposal, const mh::TinyBatch &tb, bool binary, const char *crit,
        bool input_grad = true)
-        : m(model, {{"latent_size", "3"}, {"proposal_type", proposal}}, spec_of(tb, binary))
+        : bh::Twisted("fivo-aux-td", model, {{"latent_size", "3"}, {"proposal_type", proposal}},
+                      spec_of(tb, binary), crit,
+                      input_grad ? bh::Settings{} : bh::Settings{{"twist_input_grad", "false"}})
     {
-        EXPECT_TRUE(m.have_model && m.have_resampler) << m.err.message;
-        std::string dir = FIVO_TEST_PLUGIN_DIR;
-        fivo_registry_load_file(m.reg, (dir + "/fivo-aux-td.so").c_str(), &m.err);
-        fivo_registry_load_file(m.reg, (dir + "/fivo_bound.so").c_str(), &m.err);
-        fivo_config_set(m.cfg, "bound", "resampling_criterion", crit);
-        if (!input_grad)
-            fivo_config_set(m.cfg, "bound", "twist_input_grad", "false");
-        fivo_data_spec spec = spec_of(tb, binary);
-        ok = fivo_bound_open(m.reg, "fivo-aux-td", m.cfg, &td, &m.err) == FIVO_OK &&
-             fivo_bound_open(m.reg, "fivo", m.cfg, &plain, &m.err) == FIVO_OK &&
-             fivo_bound_bind(&td, &m.model, &spec, m.params, &m.err) == FIVO_OK;
-        EXPECT_TRUE(ok) << m.err.message;
-    }
-    ~Td()
-    {
-        if (td.vt != nullptr)
-            fivo_bound_close(&td);
-        if (plain.vt != nullptr)
-            fivo_bound_close(&plain);
-    }
-    // log p-hat (and, for fivo-aux-td, the Bellman loss) of one compute.
-    fivo_tensor *run(fivo_ctx *ctx, fivo_bound &b, const fivo_batch &batch, int N,
-                     fivo_tensor **bellman = nullptr)
-    {
-        fivo_ctx_set_seed(ctx, 41, 2);
-        fivo_smc_result res{};
-        fivo_error err{};
-        EXPECT_EQ(fivo_bound_compute(&b, ctx, &m.model, &m.resampler, &batch, N, &res, &err), FIVO_OK)
-            << err.message;
-        if (bellman != nullptr) {
-            fivo_bound_metric met[FIVO_BOUND_MAX_METRICS];
-            int n = 0;
-            EXPECT_EQ(fivo_bound_train_loss(&b, ctx, &batch, bellman, met, &n, &err), FIVO_OK)
-                << err.message;
-            EXPECT_EQ(n, 2);
-        }
-        return res.log_phat;
     }
 };
 
-void perturb(fivo_params *p, unsigned seed = 5)
-{
-    std::mt19937 g(seed);
-    std::uniform_real_distribution<float> u(-0.2f, 0.2f);
-    for (int i = 0; i < fivo_params_count(p); i++) {
-        fivo_tensor *t = fivo_params_at(p, i, nullptr);
-        for (size_t k = 0; k < fivo_tensor_size(t); k++)
-            t->data[k] += u(g);
-    }
-}
-
-bool is_twist(const char *name) { return std::string(name).rfind("fivo-aux-td/", 0) == 0; }
-
-// Gradients of sum(weights * out) wrt every parameter, by name order.
-std::vector<std::vector<float>> grads_of(fivo_ctx *ctx, fivo_params *p, fivo_tensor *out)
-{
-    fivo_params_zero_grad(p);
-    fivo_error err{};
-    EXPECT_EQ(fivo_ctx_backward(ctx, fivo_sum_all(ctx, out), &err), FIVO_OK) << err.message;
-    std::vector<std::vector<float>> g;
-    for (int i = 0; i < fivo_params_count(p); i++) {
-        fivo_tensor *t = fivo_params_at(p, i, nullptr);
-        g.emplace_back(t->grad, t->grad + fivo_tensor_size(t));
-    }
-    return g;
-}
+bool is_twist(const char *name) { return bh::has_prefix(name, "fivo-aux-td/"); }
 
 } // namespace
 
@@ -207,7 +138,7 @@ TEST(FivoAuxTd, BoundGradientMatchesFiniteDifferences)
             fivo_ctx_set_seed(c, 99, 3);
             fivo_smc_result res{};
             fivo_error e{};
-            EXPECT_EQ(fivo_bound_compute(&a.td, c, &a.m.model, &a.m.resampler, &tb.batch, 2, &res, &e),
+            EXPECT_EQ(fivo_bound_compute(&a.tw, c, &a.m.model, &a.m.resampler, &tb.batch, 2, &res, &e),
                       FIVO_OK)
                 << e.message;
             return std::vector<fivo_tensor *>{res.log_phat};
@@ -237,7 +168,7 @@ TEST(FivoAuxTd, TwistTrainsOnlyThroughTheBellmanLoss)
                 ASSERT_TRUE(a.ok);
                 perturb(a.m.params);
                 fivo_ctx_reset(ctx);
-                fivo_tensor *x = a.run(ctx, a.td, tb.batch, 4);
+                fivo_tensor *x = a.run(ctx, a.tw, tb.batch, 4);
                 auto gx = grads_of(ctx, a.m.params, x);
                 std::vector<float> xv(x->data, x->data + 3);
                 fivo_ctx_reset(ctx);
@@ -272,12 +203,12 @@ TEST(FivoAuxTd, TwistTrainsOnlyThroughTheBellmanLoss)
                 }
                 fivo_ctx_reset(ctx);
                 fivo_tensor *bell = nullptr;
-                fivo_tensor *x = a.run(ctx, a.td, tb.batch, 4, &bell);
+                fivo_tensor *x = a.run(ctx, a.tw, tb.batch, 4, &bell);
                 ASSERT_NE(bell, nullptr);
                 std::vector<float> xv(x->data, x->data + 3);
                 auto gb = grads_of(ctx, a.m.params, bell);
                 fivo_ctx_reset(ctx);
-                x = a.run(ctx, a.td, tb.batch, 4);
+                x = a.run(ctx, a.tw, tb.batch, 4);
                 auto gx = grads_of(ctx, a.m.params, x);
                 fivo_ctx_reset(ctx);
                 fivo_tensor *y = a.run(ctx, a.plain, tb.batch, 4);
@@ -303,6 +234,48 @@ TEST(FivoAuxTd, TwistTrainsOnlyThroughTheBellmanLoss)
         }
 }
 
+// The toy models offer the 2.1 twist terms: on forward and long_chain the
+// bound without resampling is FIVO's (the twist telescopes) and, resampling,
+// the Bellman loss trains the twist.
+TEST(FivoAuxTd, ToyModelsOfferTheTwistTerms)
+{
+    const std::pair<const char *, bh::Settings> models[] = {
+        {"forward", {{"num_timesteps", "5"}}},
+        {"long_chain", {{"num_observations", "2"}, {"steps_per_observation", "2"}}}};
+    for (const auto &mo : models) {
+        bh::ToyBatch tb(5, 3, 7);
+        fivo_ctx *ctx = fivo_ctx_new(1 << 20, 0);
+        for (const char *crit : {"never", "always"}) {
+            bh::Twisted a("fivo-aux-td", mo.first, mo.second, tb.spec(), crit);
+            ASSERT_TRUE(a.ok) << mo.first;
+            perturb(a.m.params);
+            fivo_ctx_reset(ctx);
+            fivo_tensor *bell = nullptr;
+            fivo_tensor *x = a.run(ctx, a.tw, tb.batch, 4, &bell);
+            ASSERT_NE(bell, nullptr) << mo.first;
+            std::vector<float> xv(x->data, x->data + 3);
+            auto gb = grads_of(ctx, a.m.params, bell);
+            double twist = 0;
+            for (int i = 0; i < fivo_params_count(a.m.params); i++) {
+                const char *name;
+                fivo_params_at(a.m.params, i, &name);
+                for (float g : gb[i])
+                    if (is_twist(name))
+                        twist += std::fabs(g);
+            }
+            EXPECT_GT(twist, 1e-6) << mo.first << " " << crit;
+            fivo_ctx_reset(ctx);
+            fivo_tensor *y = a.run(ctx, a.plain, tb.batch, 4);
+            if (std::string(crit) == "never") {
+                for (int b = 0; b < 3; b++)
+                    EXPECT_NEAR(xv[b], y->data[b], 2e-5 * std::max(1.0f, std::fabs(y->data[b])))
+                        << mo.first << " seq " << b;
+            }
+        }
+        fivo_ctx_free(ctx);
+    }
+}
+
 // [bound] twist_input_grad = false: the Bellman loss trains the twist and
 // nothing else (by default it also reaches the model's h_t and z_t encoding).
 TEST(FivoAuxTd, TwistInputGradOffKeepsTheBellmanLossOnTheTwist)
@@ -315,7 +288,7 @@ TEST(FivoAuxTd, TwistInputGradOffKeepsTheBellmanLossOnTheTwist)
             ASSERT_TRUE(a.ok);
             perturb(a.m.params);
             fivo_tensor *bell = nullptr;
-            a.run(ctx, a.td, tb.batch, 4, &bell);
+            a.run(ctx, a.tw, tb.batch, 4, &bell);
             ASSERT_NE(bell, nullptr);
             auto gb = grads_of(ctx, a.m.params, bell);
             double twist = 0, other = 0;
@@ -351,7 +324,7 @@ fivo_status old_features(const void *, fivo_ctx *, const fivo_state *, int, cons
     return fivo_error_set(err, FIVO_ERR_INVALID, "unused");
 }
 const fivo_ext_tilt kOldTilt = {offsetof(fivo_ext_tilt, latent_size), old_describe, old_features,
-                                nullptr, nullptr};
+                                nullptr, nullptr, nullptr, nullptr};
 const void *old_ext(const char *uri)
 {
     return std::string(uri) == FIVO_EXT_TILT_URI ? &kOldTilt : nullptr;
@@ -399,17 +372,7 @@ TEST(FivoAuxTd, ModelsWithoutTheTwistSlotsAreRefusedByName)
     fivo_registry_free(reg);
 }
 
-namespace {
-
-std::string slurp(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-} // namespace
+using bh::slurp;
 
 // Through the host: trains on the JSB-like fixture, logs the twist's
 // metrics, and gives the same checkpoint bits on 1 and 2 threads (2 shards)

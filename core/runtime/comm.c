@@ -1,4 +1,4 @@
-/* Processes of one run (see fivo/comm.h). With FIVO_HAVE_MPI the ranks of
+/* Processes of one run (see fivo/internal/comm.h). With FIVO_HAVE_MPI the ranks of
  * MPI_COMM_WORLD, else one process. All operations are deterministic:
  * integer sums, rank-ordered gathers, broadcasts; no floating-point
  * reduction whose result would depend on MPI's choice of order. */

@@ -1,4 +1,4 @@
-/* Logging (see fivo/log.h): one formatted line per call to stderr, written
+/* Logging (see fivo/internal/log.h): one formatted line per call to stderr, written
  * with a single fputs so lines from threads never interleave mid-line.
  * FIVO_LOG_LEVEL=debug|info|warn|error sets the level (read once). */
 #include <fivo/internal/log.h>

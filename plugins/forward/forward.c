@@ -46,6 +46,10 @@ typedef struct forward {
     /* Per batch (arena tensors). */
     int R, len;
     fivo_tensor *x, *zeros, *psig, *xsig;
+    /* The last propose_and_weight's z_t and emission term, for the tilt
+     * extension's step_terms (arena, valid until the ctx is reset). */
+    fivo_tensor *last_z, *last_lpx;
+    int last_t;
 } forward;
 
 /* Which p_type each p-specific key applies to (refused elsewhere, naming it). */
@@ -288,6 +292,7 @@ static fivo_status set_observations(void *self, fivo_ctx *ctx, const fivo_batch 
     m->x = fivo_tensor_new(ctx, R, 1);
     m->psig = fivo_tensor_fill(ctx, R, 1, (float)sqrt(m->v));
     m->xsig = fivo_tensor_fill(ctx, R, 1, (float)sqrt(m->p == P_NONLINEAR ? m->v_obs : m->v));
+    m->last_z = m->last_lpx = NULL;
     if (m->x != NULL)
         for (int p = 0; p < N; p++)
             for (int b = 0; b < B; b++)
@@ -378,9 +383,13 @@ static fivo_status propose_and_weight(void *self, fivo_ctx *ctx, const fivo_stat
     else
         log_p = fivo_normal_log_prob(ctx, z, transition_mean(m, ctx, z_prev, t - 1), m->psig);
     fivo_tensor *lw = fivo_sub(ctx, log_p, fivo_normal_log_prob(ctx, z, q_mu, q_sig));
-    if (t == m->T - 1)
-        lw = fivo_add(ctx, lw,
-                      fivo_normal_log_prob(ctx, m->x, transition_mean(m, ctx, z, m->T - 1), m->xsig));
+    m->last_lpx = m->zeros;
+    if (t == m->T - 1) {
+        m->last_lpx = fivo_normal_log_prob(ctx, m->x, transition_mean(m, ctx, z, m->T - 1), m->xsig);
+        lw = fivo_add(ctx, lw, m->last_lpx);
+    }
+    m->last_z = z;
+    m->last_t = t;
     out->count = 1;
     out->t[0] = z;
     *log_weight = lw;
@@ -518,9 +527,53 @@ static fivo_status tilt_features(const void *self, fivo_ctx *ctx, const fivo_sta
     return fivo_ctx_status(ctx, err);
 }
 
-/* No latent_size or step_terms (2.1): fivo-aux-td refuses forward, naming them. */
-static const fivo_ext_tilt TILT = {sizeof(fivo_ext_tilt), tilt_describe, tilt_features, NULL,
-                                   NULL};
+/* (2.2) sixo's future summary: the one observation x, seen at the end. */
+static int tilt_future_size(const void *self)
+{
+    (void)self;
+    return 1;
+}
+
+static fivo_status tilt_future(const void *self, fivo_ctx *ctx, int t, const fivo_tensor **out,
+                               fivo_error *err)
+{
+    const forward *m = self;
+    (void)ctx;
+    if (m->x == NULL || t < 0 || t + 1 >= m->len)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "forward: future summary after step %d", t);
+    *out = m->x;
+    return FIVO_OK;
+}
+
+/* (2.1) fivo-aux-td's terms: z_t, the emission term (0 before the last
+ * step) and the next transition N(z_t + b_{t+1}, v). */
+static int tilt_latent_size(const void *self)
+{
+    (void)self;
+    return 1;
+}
+
+static fivo_status tilt_step_terms(const void *self, fivo_ctx *ctx, const fivo_state *state, int t,
+                                   fivo_tilt_step *out, fivo_error *err)
+{
+    forward *m = (forward *)self;
+    if (state->count != 1 || t < 0 || t >= m->len || m->last_z == NULL || m->last_t != t ||
+        m->last_z->rows != state->t[0]->rows)
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "forward: twist terms at step %d: not the step last proposed", t);
+    out->z = m->last_z;
+    out->log_px = m->last_lpx;
+    out->next_mu = out->next_sigma = NULL;
+    if (t + 1 < m->len) {
+        out->next_mu = transition_mean(m, ctx, state->t[0], t);
+        out->next_sigma = m->psig;
+    }
+    return fivo_ctx_status(ctx, err);
+}
+
+static const fivo_ext_tilt TILT = {sizeof(fivo_ext_tilt), tilt_describe,    tilt_features,
+                                   tilt_latent_size,      tilt_step_terms,  tilt_future_size,
+                                   tilt_future};
 
 static const void *extension_data(const char *uri)
 {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fivo/ext_tilt.h>
 #include <fivo/fivo.h>
 
 #define LC_LOG_2PI 1.8378770664093454836
@@ -37,6 +38,10 @@ typedef struct long_chain {
     int len;
     fivo_tensor *x;                /* R x n: the observations */
     fivo_tensor *zeros, *psig, *xsig;
+    /* The last propose_and_weight's z_t and emission term, for the tilt
+     * extension's step_terms (arena, valid until the ctx is reset). */
+    fivo_tensor *last_z, *last_lpx;
+    int last_t;
 } long_chain;
 
 static const fivo_option OPTIONS[] = {
@@ -194,6 +199,7 @@ static fivo_status set_observations(void *self, fivo_ctx *ctx, const fivo_batch 
     m->zeros = fivo_tensor_zeros(ctx, R, 1);
     m->psig = fivo_tensor_fill(ctx, R, 1, (float)sqrt(m->v));
     m->xsig = fivo_tensor_fill(ctx, R, 1, (float)sqrt(m->v_obs));
+    m->last_z = m->last_lpx = NULL;
     m->x = fivo_tensor_new(ctx, R, m->n);
     if (m->x != NULL)
         for (int p = 0; p < N; p++)
@@ -240,16 +246,19 @@ static fivo_status propose_and_weight(void *self, fivo_ctx *ctx, const fivo_stat
     }
     fivo_tensor *lw = fivo_sub(ctx, fivo_normal_log_prob(ctx, z, p_mu, m->psig),
                                fivo_normal_log_prob(ctx, z, q_mu, q_sig));
+    m->last_lpx = m->zeros;
     if (t > 0 && t % m->s == 0) {
         fivo_tensor *f = z;
         if (m->obs == OBS_SQUARED)
             f = fivo_square(ctx, z);
         else if (m->obs == OBS_ABS)
             f = fivo_add(ctx, fivo_relu(ctx, z), fivo_relu(ctx, fivo_scale(ctx, z, -1.0f)));
-        lw = fivo_add(ctx, lw,
-                      fivo_normal_log_prob(ctx, fivo_slice_cols(ctx, m->x, t / m->s - 1, 1), f,
-                                           m->xsig));
+        m->last_lpx =
+            fivo_normal_log_prob(ctx, fivo_slice_cols(ctx, m->x, t / m->s - 1, 1), f, m->xsig);
+        lw = fivo_add(ctx, lw, m->last_lpx);
     }
+    m->last_z = z;
+    m->last_t = t;
     out->count = 1;
     out->t[0] = z;
     *log_weight = lw;
@@ -381,6 +390,99 @@ static fivo_status log_likelihood(void *self, const fivo_batch *batch, double *o
 static const fivo_model_vtable VTABLE = {
     create, destroy, set_observations, zero_state, propose_and_weight, NULL, log_likelihood};
 
+/* The tilt extension, for sixo (2.2's future): the twist's features are a
+ * one-hot of t (per-step offsets, as the proposal's per-step parameters)
+ * and z_t; the future after step t is the observations still to come, x_k
+ * for (k + 1) s > t, the passed ones zeroed (the one-hot says which). The
+ * bound's next-step tilt (fivo-aux, fivo-aux-td) sees x_{t+1}, 0 between
+ * observations: it runs, but cannot see the future that sixo's does. */
+static void tilt_describe(const void *self, fivo_tilt_spec *out)
+{
+    const long_chain *m = self;
+    memset(out, 0, sizeof *out);
+    out->h_size = m->T;
+    out->lat_size = 1;
+    out->num_hidden = 0;
+    out->binary = false;
+    out->normal_raw_sigma_bias = 0.5f;
+}
+
+static fivo_status tilt_features(const void *self, fivo_ctx *ctx, const fivo_state *state, int t,
+                                 const fivo_tensor **h, const fivo_tensor **lat, fivo_error *err)
+{
+    const long_chain *m = self;
+    if (state->count != 1 || state->t[0]->cols != 1 || t < 0 || t >= m->T)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "long_chain: tilt features of a foreign state");
+    fivo_tensor *onehot = fivo_tensor_zeros(ctx, state->t[0]->rows, m->T);
+    if (onehot != NULL)
+        for (int r = 0; r < onehot->rows; r++)
+            onehot->data[(size_t)r * m->T + t] = 1.0f;
+    *h = onehot;
+    *lat = state->t[0];
+    return fivo_ctx_status(ctx, err);
+}
+
+static int tilt_future_size(const void *self) { return ((const long_chain *)self)->n; }
+
+static fivo_status tilt_future(const void *self, fivo_ctx *ctx, int t, const fivo_tensor **out,
+                               fivo_error *err)
+{
+    const long_chain *m = self;
+    if (m->x == NULL || t < 0 || t + 1 >= m->len)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "long_chain: future summary after step %d", t);
+    fivo_tensor *f = fivo_tensor_new(ctx, m->x->rows, m->n);
+    if (f != NULL)
+        for (int r = 0; r < f->rows; r++)
+            for (int k = 0; k < m->n; k++)
+                f->data[(size_t)r * m->n + k] =
+                    (k + 1) * m->s > t ? m->x->data[(size_t)r * m->n + k] : 0.0f;
+    *out = f;
+    return fivo_ctx_status(ctx, err);
+}
+
+/* (2.1) fivo-aux-td's terms: z_t, the observation's term (0 between
+ * observations) and the next transition N(g(z_t), v). */
+static int tilt_latent_size(const void *self)
+{
+    (void)self;
+    return 1;
+}
+
+static fivo_status tilt_step_terms(const void *self, fivo_ctx *ctx, const fivo_state *state, int t,
+                                   fivo_tilt_step *out, fivo_error *err)
+{
+    const long_chain *m = self;
+    if (state->count != 1 || t < 0 || t >= m->len || m->last_z == NULL || m->last_t != t ||
+        m->last_z->rows != state->t[0]->rows)
+        return fivo_error_set(err, FIVO_ERR_INVALID,
+                              "long_chain: twist terms at step %d: not the step last proposed", t);
+    out->z = m->last_z;
+    out->log_px = m->last_lpx;
+    out->next_mu = out->next_sigma = NULL;
+    if (t + 1 < m->len) {
+        const fivo_tensor *z = state->t[0];
+        fivo_tensor *mu = (fivo_tensor *)z;
+        if (m->round_tr) { /* round(z): a constant, as in propose_and_weight */
+            mu = fivo_tensor_new(ctx, z->rows, 1);
+            if (mu != NULL)
+                for (int i = 0; i < z->rows; i++)
+                    mu->data[i] = rintf(z->data[i]);
+        }
+        out->next_mu = mu;
+        out->next_sigma = m->psig;
+    }
+    return fivo_ctx_status(ctx, err);
+}
+
+static const fivo_ext_tilt TILT = {sizeof(fivo_ext_tilt), tilt_describe,    tilt_features,
+                                   tilt_latent_size,      tilt_step_terms,  tilt_future_size,
+                                   tilt_future};
+
+static const void *extension_data(const char *uri)
+{
+    return strcmp(uri, FIVO_EXT_TILT_URI) == 0 ? &TILT : NULL;
+}
+
 /* The toy data, drawn with this model's values (observation_variance only
  * when set: it has no default, and the data's is the variance too). */
 static const fivo_setting TOY_SETTINGS[] = {
@@ -408,6 +510,7 @@ static const fivo_plugin_descriptor DESCRIPTOR = {
     FIVO_PLUGIN_OPTIONS(OPTIONS),
     .dataset_preferences = PREFERENCES,
     .num_dataset_preferences = sizeof PREFERENCES / sizeof PREFERENCES[0],
+    .extension_data = extension_data,
 };
 
 FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

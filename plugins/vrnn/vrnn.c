@@ -300,11 +300,36 @@ static fivo_status vrnn_tilt_step_terms(const void *self, fivo_ctx *ctx, const f
     return FIVO_OK;
 }
 
+/* (2.2) sixo's future summary: the smoothing proposal's reverse LSTM over
+ * encoded x_{t+1 .. T} (its output at t + 1), so the twist reuses what the
+ * proposal already computed; other proposals have none (sixo refuses). */
+static int vrnn_tilt_future_size(const void *self)
+{
+    const fivo_seqmodel *sm = ((const vrnn *)self)->sm;
+    return sm->proposal_type == FIVO_PROPOSAL_SMOOTHING ? sm->R : 0;
+}
+
+static fivo_status vrnn_tilt_future(const void *self, fivo_ctx *ctx, int t, const fivo_tensor **out,
+                                    fivo_error *err)
+{
+    const vrnn *m = self;
+    const fivo_seqmodel *sm = m->sm;
+    if (!sm->batch || m->rev == NULL || t < 0 || t + 1 >= sm->T)
+        return fivo_error_set(err, FIVO_ERR_INVALID, "vrnn: future summary after step %d", t);
+    int32_t *idx = fivo_seqmodel_seq_rows(ctx, sm, t + 1);
+    if (!idx)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "vrnn: step %d: arena exhausted", t);
+    *out = fivo_gather_rows(ctx, m->rev, idx, sm->rows);
+    return fivo_ctx_status(ctx, err);
+}
+
 static const fivo_ext_tilt vrnn_tilt = {.size = sizeof(fivo_ext_tilt),
                                           .describe = vrnn_tilt_describe,
                                           .features = vrnn_tilt_features,
                                           .latent_size = vrnn_tilt_latent_size,
-                                          .step_terms = vrnn_tilt_step_terms};
+                                          .step_terms = vrnn_tilt_step_terms,
+                                          .future_size = vrnn_tilt_future_size,
+                                          .future = vrnn_tilt_future};
 
 static const void *vrnn_extension_data(const char *uri)
 {

@@ -25,7 +25,8 @@
  * 2.1: option rows gained `min` and `max` (a 2.0 plugin's rows,
  * FIVO_OPTION_SIZE_2_0 bytes, load as rows without a range); the bound
  * vtable's train_loss slot; the fivo.ext.tilt extension's latent_size and
- * step_terms slots (fivo-aux-td). 2.2: the structs that cross the ABI
+ * step_terms slots (fivo-aux-td). 2.2: the fivo.ext.tilt extension's
+ * future_size and future slots (sixo); the structs that cross the ABI
  * (fivo_batch, fivo_data_spec, fivo_dataset_info, fivo_smc_options and the
  * instance structs) end with struct_size (below), so they too can grow.
  *

@@ -13,7 +13,11 @@
  * model's `size` covers it. 2.0: describe, features. 2.1: latent_size and
  * step_terms, what fivo-aux-td's Gaussian twist over
  * z_{t+1} needs; fivo-aux does not use them, so a 2.0 model keeps working
- * there, and fivo-aux-td refuses it naming the model and the slot. */
+ * there, and fivo-aux-td refuses it naming the model and the slot.
+ * 2.2: future_size and future, the summary of the observations still to
+ * come that sixo's density-ratio twist r_t(z_t, x_{t+1:T}) reads; a model
+ * without them works with the other bounds, and sixo refuses it naming the
+ * model and the slot. */
 #ifndef FIVO_EXT_TILT_H
 #define FIVO_EXT_TILT_H
 
@@ -73,6 +77,20 @@ typedef struct fivo_ext_tilt {
      * state of another shape or a step outside the batch. */
     fivo_status (*step_terms)(const void *model_self, fivo_ctx *ctx, const fivo_state *state, int t,
                               fivo_tilt_step *out, fivo_error *err);
+    /* (2.2) OPTIONAL (sixo requires it, with future): the width F of the
+     * future summary for a created model instance; 0 when this
+     * configuration has none (e.g. a vrnn without the smoothing proposal). */
+    int (*future_size)(const void *model_self);
+    /* (2.2) OPTIONAL (sixo requires it). For the batch last given to
+     * set_observations and a step t with t + 1 < its max length: *out =
+     * rows x F (row p * B + b, the same for every particle p), a summary of
+     * sequence b's observations after step t, x_{t+1 .. len_b - 1} (what
+     * the model has not seen yet; e.g. a reverse RNN's output at t + 1).
+     * Rows whose sequence ends at or before t + 1 hold any finite value.
+     * On the tape (it may carry the model's gradient) or new in ctx.
+     * FIVO_ERR_INVALID for a step outside the batch. */
+    fivo_status (*future)(const void *model_self, fivo_ctx *ctx, int t, const fivo_tensor **out,
+                          fivo_error *err);
 } fivo_ext_tilt;
 
 /* The model's tilt extension, or NULL when it offers none. */
@@ -93,6 +111,14 @@ static inline bool fivo_ext_tilt_has_step_terms(const fivo_ext_tilt *e)
 {
     return e != NULL && e->size >= offsetof(fivo_ext_tilt, step_terms) + sizeof e->step_terms &&
            e->latent_size != NULL && e->step_terms != NULL;
+}
+
+/* True when the model's extension has the (2.2) slots future_size and
+ * future. */
+static inline bool fivo_ext_tilt_has_future(const fivo_ext_tilt *e)
+{
+    return e != NULL && e->size >= offsetof(fivo_ext_tilt, future) + sizeof e->future &&
+           e->future_size != NULL && e->future != NULL;
 }
 
 #ifdef __cplusplus
