@@ -5,7 +5,7 @@
  *
  *   mpirun -np 2 fivo_bench_comm [--values N] [--tensors 30] [--seqs 8] [--iters 200] */
 #define _POSIX_C_SOURCE 200809L
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -28,8 +28,10 @@
  * step after --warmup on. */
 #define _POSIX_C_SOURCE 200809L
 #include <fivo/fivo.h>
-#include <fivo/shards.h>
-#include <fivo/threads.h>
+#include <fivo/internal/shards.h>
+#include <fivo/internal/threads.h>
+#include <fivo/internal/optim.h>
+#include <fivo/internal/registry.h>
 
 #include <cblas.h>
 
@@ -166,7 +168,7 @@ int main(int argc, char **argv)
     fivo_dataset_info info;
     if (fivo_dataset_get_info(&ds, &info, &err))
         return die("dataset", &err);
-    fivo_data_spec spec = {info.dim, info.kind, info.mean, 0};
+    fivo_data_spec spec = {.dim = info.dim, .kind = info.kind, .mean = info.mean};
     fivo_params *params = fivo_params_new((uint64_t)seed);
     fivo_model model;
     fivo_bound bound;
@@ -234,7 +236,8 @@ int main(int argc, char **argv)
         }
         fivo_batch b;
         if (synthetic > 0)
-            b = (fivo_batch){synthetic, batch, info.dim, syn_in, syn_tgt, syn_len, NULL};
+            b = (fivo_batch){.max_len = synthetic, .batch_size = batch, .dim = info.dim,
+                             .inputs = syn_in, .targets = syn_tgt, .lengths = syn_len};
         else if (fivo_dataset_read_batch(&ds, batch, true, (uint64_t)seed, (uint64_t)step, &b, &err))
             return die("batch", &err);
         double s = 0;

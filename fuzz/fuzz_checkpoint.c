@@ -4,8 +4,8 @@
  * (names, shapes, kinds, non-finite values). */
 #include "fuzz_util.h"
 
-#include <fivo/checkpoint.h>
-#include <fivo/optim.h>
+#include <fivo/internal/checkpoint.h>
+#include <fivo/internal/optim.h>
 #include <fivo/params.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

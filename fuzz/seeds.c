@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <sys/stat.h>
 
-#include <fivo/checkpoint.h>
-#include <fivo/optim.h>
+#include <fivo/internal/checkpoint.h>
+#include <fivo/internal/optim.h>
 #include <fivo/params.h>
 #include <fivo/tfrecord.h>
 

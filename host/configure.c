@@ -11,8 +11,10 @@
 
 #include <glib.h>
 
+#include <fivo/internal/closest_name.h>
 #include <fivo/options.h>
-#include <fivo/plugin_kinds.h>
+#include <fivo/internal/plugin_kinds.h>
+#include <fivo/internal/registry.h>
 
 #include "configure.h"
 #include "flags.h"

@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include <fivo/fivo.h>
+#include <fivo/internal/registry.h>
 
 #include "settings.h"
 

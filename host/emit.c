@@ -9,8 +9,9 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 #include <fivo/progress.h>
+#include <fivo/internal/metrics.h>
 
 #include "modes.h"
 

@@ -2,6 +2,8 @@
  * fivo/eval_loop.h). */
 #include <math.h>
 
+#include <fivo/internal/comm.h>
+#include <fivo/progress.h>
 #include "session.h"
 
 fivo_eval_setup fivo_session_eval_setup(fivo_session *s)

@@ -4,8 +4,8 @@
 
 #include <stdlib.h>
 
-#include <fivo/plugin_kinds.h>
-#include <fivo/registry.h>
+#include <fivo/internal/plugin_kinds.h>
+#include <fivo/internal/registry.h>
 
 void fivo_host_print_plugin_options(FILE *out, const fivo_plugin_info *p, const char *indent)
 {

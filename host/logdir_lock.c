@@ -1,6 +1,7 @@
 /* Exclusive folder lock (see logdir_lock.h). */
 #define _DEFAULT_SOURCE
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
+#include <fivo/internal/log.h>
 
 #include "logdir_lock.h"
 

@@ -11,8 +11,10 @@
 
 #include <glib.h>
 
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 #include <fivo/fivo.h>
+#include <fivo/internal/closest_name.h>
+#include <fivo/internal/registry.h>
 
 #include "configure.h"
 #include "flags.h"

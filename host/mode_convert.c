@@ -8,6 +8,8 @@
 
 #include "logdir_lock.h"
 #include "modes.h"
+#include <fivo/internal/metrics.h>
+#include <fivo/internal/registry.h>
 
 int fivo_host_run_convert(fivo_host *h)
 {

@@ -16,8 +16,10 @@
 
 #include <glib.h>
 
-#include <fivo/checkpoint.h>
-#include <fivo/comm.h>
+#include <fivo/internal/checkpoint.h>
+#include <fivo/internal/comm.h>
+#include <fivo/internal/metrics.h>
+#include <fivo/internal/registry.h>
 
 #include "session.h"
 

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "modes.h"
+#include <fivo/internal/metrics.h>
+#include <fivo/internal/registry.h>
 
 /* Reports one split. A split that is not found is only noted when `absent`
  * is given (all splits were asked for): *absent is then set. */

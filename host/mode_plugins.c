@@ -6,6 +6,7 @@
 
 #include "flags.h"
 #include "modes.h"
+#include <fivo/internal/registry.h>
 
 int fivo_host_run_plugins(fivo_host *h)
 {

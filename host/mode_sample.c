@@ -6,15 +6,18 @@
  *   samples  [sample_length, batch_size, num_samples, D],
  * and, when the dataset plugin renders samples (write_sample), one file per
  * prefix and sample in <out_dir>/samples/ (see sample_media.c). */
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 
 #include "logdir_lock.h"
 #include "sample_media.h"
 #include "session.h"
 
-#include <fivo/checkpoint.h>
-#include <fivo/npz.h>
+#include <fivo/internal/checkpoint.h>
+#include <fivo/internal/npz.h>
 #include <fivo/sample_prefix.h>
+#include <fivo/progress.h>
+#include <fivo/internal/log.h>
+#include <fivo/internal/metrics.h>
 
 #include <stdio.h>
 #include <stdlib.h>

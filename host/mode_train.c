@@ -35,8 +35,12 @@
 
 #include <glib.h>
 
-#include <fivo/checkpoint.h>
-#include <fivo/comm.h>
+#include <fivo/internal/checkpoint.h>
+#include <fivo/internal/comm.h>
+#include <fivo/internal/log.h>
+#include <fivo/internal/metrics.h>
+#include <fivo/internal/optim.h>
+#include <fivo/internal/registry.h>
 
 #include "logdir_lock.h"
 #include "run_config.h"

@@ -6,9 +6,11 @@
 #ifndef FIVO_HOST_MODES_H
 #define FIVO_HOST_MODES_H
 
-#include <fivo/checkpoint.h>
+#include <fivo/internal/checkpoint.h>
 #include <fivo/fivo.h>
 #include <fivo/progress.h>
+#include <fivo/internal/optim.h>
+#include <fivo/internal/registry.h>
 
 #include "settings.h"
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "modes.h"
+#include <fivo/internal/registry.h>
 
 const fivo_plugin_info *fivo_host_require_plugin(fivo_host *h, fivo_plugin_kind kind)
 {

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fivo/checkpoint.h>
-#include <fivo/comm.h>
+#include <fivo/internal/checkpoint.h>
+#include <fivo/internal/comm.h>
+#include <fivo/internal/optim.h>
 
 #include "modes.h"
 

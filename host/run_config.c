@@ -8,8 +8,8 @@
 #include <glib.h>
 
 #include <fivo/atomic_file.h>
-#include <fivo/plugin_kinds.h>
-#include <fivo/registry.h>
+#include <fivo/internal/plugin_kinds.h>
+#include <fivo/internal/registry.h>
 
 #include "configure.h"
 #include "flags.h"

@@ -12,6 +12,7 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <fivo/internal/log.h>
 
 int fivo_host_write_sample_media(fivo_session *s, const char *out_dir, const float *prefixes,
                                  const float *samples, int P, int L, int B, int N, int D)

@@ -5,6 +5,7 @@
 
 #include "configure.h"
 #include "session.h"
+#include <fivo/internal/registry.h>
 
 static int fail(fivo_session *s, const fivo_error *err, int code)
 {
@@ -178,10 +179,11 @@ int fivo_session_open(fivo_session *s, fivo_host *h, const char *split)
     if (fivo_dataset_get_info(&s->dataset, &s->info, &err) != FIVO_OK)
         return fail(s, &err, 1);
 
-    s->spec = (fivo_data_spec){s->info.dim, s->info.kind, s->info.mean,
-                               strcmp(s->info.kind != NULL ? s->info.kind : "", "real") == 0
-                                   ? s->info.max_len
-                                   : 0};
+    s->spec = (fivo_data_spec){.dim = s->info.dim, .kind = s->info.kind, .mean = s->info.mean,
+                               .num_timesteps = strcmp(s->info.kind != NULL ? s->info.kind : "",
+                                                       "real") == 0
+                                                    ? s->info.max_len
+                                                    : 0};
     fivo_replica r = {0};
     fivo_status st = open_plugins(s, &r, &err);
     s->params = r.params;

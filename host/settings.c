@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 #include <fivo/options.h>
-#include <fivo/shards.h>
-#include <fivo/threads.h>
+#include <fivo/internal/shards.h>
+#include <fivo/internal/threads.h>
 
 #include "configure.h"
 #include "flags.h"

@@ -7,6 +7,7 @@
 #include "size_limits.h"
 
 #include <fivo/smc.h>
+#include <fivo/internal/registry.h>
 
 #include <stdint.h>
 #include <stdio.h>

@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <fivo/events.h>
+#include <fivo/internal/events.h>
+#include <fivo/internal/metrics.h>
 
 #include "modes.h"
 

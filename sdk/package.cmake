@@ -19,7 +19,7 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
 # shlibs file and the ldconfig trigger for libfivo.so.0 and libfivo_seqmodel.so.0
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_GENERATE_SHLIBS ON)
 # the bundled libraries are found through the binaries' $ORIGIN run paths
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS "${CMAKE_BINARY_DIR}/core" "${CMAKE_BINARY_DIR}/sdk/seqmodel")
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS "${CMAKE_BINARY_DIR}/core" "${CMAKE_BINARY_DIR}/sdk/families/seqmodel")
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "fivo: train and evaluate VRNN, SRNN and Gaussian HMM models
  The fivo executable with its bundled model, bound, resampler and dataset
  plugins, the libfivo and libfivo_seqmodel shared libraries and fivo(1).")

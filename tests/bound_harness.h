@@ -83,7 +83,7 @@ struct ToyBatch {
             for (int b = 0; b < B; b++)
                 inputs[(size_t)t * B + b] = targets[(size_t)(t - 1) * B + b];
         lengths.assign(B, T);
-        batch = {T, B, 1, inputs.data(), targets.data(), lengths.data(), nullptr};
+        batch = {T, B, 1, inputs.data(), targets.data(), lengths.data(), nullptr, sizeof(fivo_batch)};
     }
     fivo_data_spec spec() const
     {
@@ -110,7 +110,7 @@ struct Twisted {
         EXPECT_TRUE(m.have_model && m.have_resampler) << m.err.message;
         std::string dir = FIVO_TEST_PLUGIN_DIR;
         fivo_registry_load_file(m.reg, (dir + "/" + name + ".so").c_str(), &m.err);
-        fivo_registry_load_file(m.reg, (dir + "/fivo.so").c_str(), &m.err);
+        fivo_registry_load_file(m.reg, (dir + "/fivo_bound.so").c_str(), &m.err);
         fivo_config_set(m.cfg, "bound", "resampling_criterion", crit);
         for (auto &kv : bound_opts)
             fivo_config_set(m.cfg, "bound", kv.first.c_str(), kv.second.c_str());

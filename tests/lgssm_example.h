@@ -34,7 +34,7 @@ struct LgssmExample {
             << err.message;
         EXPECT_EQ(fivo_registry_scan_dir(reg, FIVO_TEST_PLUGIN_DIR, &err), FIVO_OK) << err.message;
         params = fivo_params_new(3);
-        fivo_data_spec spec{1, "real", nullptr, T};
+        fivo_data_spec spec{1, "real", nullptr, T, sizeof(fivo_data_spec)};
         EXPECT_EQ(fivo_model_open(reg, "lgssm", cfg.cfg, &spec, params, &model, &err), FIVO_OK) << err.message;
         fivo_params_find(params, "lgssm/transition/a")->data[0] = 0.8f;
         fivo_params_find(params, "lgssm/emission/c")->data[0] = 1.2f;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fivo/fivo.h>
+#include <fivo/internal/registry.h>
 
 #include <cmath>
 #include <random>

@@ -53,7 +53,7 @@ class SeqModel : public ::testing::TestWithParam<SeqModelCase> {
   protected:
     const char *model() const { return GetParam().model; }
 
-    // The gradient check of the model conformance kit (sdk/conformance,
+    // The gradient check of the model conformance kit (sdk/tools/conformance,
     // check_gradient.c: the one finite-difference check of a whole bound),
     // on every entry of every parameter tensor: IWAE (ELBO with one
     // particle), or FIVO resampling at every step with the bundled

@@ -12,6 +12,7 @@
 extern "C" {
 #include <fivo/fivo.h>
 #include <fivo/weights.h>
+#include <fivo/internal/registry.h>
 }
 
 namespace fivo_test {
@@ -94,7 +95,7 @@ struct GhmmRun {
     {
         fivo_error err{};
         params = fivo_params_new(7);
-        fivo_data_spec spec{1, "real", nullptr, num_timesteps};
+        fivo_data_spec spec{1, "real", nullptr, num_timesteps, sizeof(fivo_data_spec)};
         EXPECT_EQ(fivo_model_open(r.reg, "ghmm", config.cfg, &spec, params, &model, &err), FIVO_OK)
             << err.message;
         EXPECT_EQ(fivo_bound_open(r.reg, bound_name, config.cfg, &bound, &err), FIVO_OK)

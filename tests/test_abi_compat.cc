@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 
 #include <fivo/fivo.h>
+#include <fivo/internal/registry.h>
 
 #include "sdk_test_util.h"
 
@@ -152,7 +154,8 @@ TEST_F(AbiCompat, ScanningAFolderKeepsCompatibleAndRefusesTheRest)
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_MODEL, "abi_missing_slot"), nullptr);
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_wider"), nullptr);
     EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_RESAMPLER, "abi_rows_v20"), nullptr);
-    EXPECT_EQ(fivo_registry_count(reg), 5);
+    EXPECT_NE(fivo_registry_find(reg, FIVO_PLUGIN_DATASET, "abi_2_0_dataset"), nullptr);
+    EXPECT_EQ(fivo_registry_count(reg), 6);
     EXPECT_EQ(fivo_registry_refused_count(reg), 4); // two majors, two malformed option tables
 }
 
@@ -265,6 +268,71 @@ TEST(OptionRows, RangeProblems)
     EXPECT_STREQ(why, "a value in (0, 1)");
     free(why);
     EXPECT_EQ(fivo_option_value_problem(&open, "0.999"), nullptr);
+}
+
+// ABI 2.2's growing structs: a dataset built against the 2.0 headers (tests/
+// abi_2_0, whose fivo_dataset_info and fivo_batch end before struct_size)
+// loads with today's host; what it fills reads as the 2.2 fields, the host's
+// struct_size says how much, and the instance struct carries libfivo's size.
+TEST_F(AbiCompat, PreviousMinorDatasetFillsGrowingStructs)
+{
+    Load("abi_2_0_dataset");
+    ASSERT_EQ(fivo_registry_refused_count(reg), 0)
+        << fivo_registry_refused_at(reg, 0)->reason;
+    const fivo_plugin_info *info =
+        fivo_registry_find(reg, FIVO_PLUGIN_DATASET, "abi_2_0_dataset");
+    ASSERT_NE(info, nullptr);
+    EXPECT_EQ(info->abi_minor, 0u);
+    EXPECT_GT(FIVO_ABI_MINOR, info->abi_minor);
+
+    fivo_dataset d;
+    ASSERT_EQ(fivo_dataset_open(reg, "abi_2_0_dataset", cfg, "unused", "train", &d, &err), FIVO_OK)
+        << err.message;
+    EXPECT_EQ(d.struct_size, sizeof(fivo_dataset));
+
+    fivo_dataset_info in;
+    memset(&in, 0xab, sizeof in); // whatever the caller had: the host zeroes it
+    ASSERT_EQ(fivo_dataset_get_info(&d, &in, &err), FIVO_OK) << err.message;
+    EXPECT_EQ(in.dim, 1);
+    EXPECT_STREQ(in.kind, "real");
+    EXPECT_EQ(in.num_sequences, 2);
+    EXPECT_EQ(in.max_len, 3);
+    EXPECT_EQ(in.total_timesteps, 5);
+    EXPECT_EQ(in.mean, nullptr);
+    // The 2.0 plugin never touched struct_size: it reads as the host's room.
+    EXPECT_EQ(in.struct_size, sizeof(fivo_dataset_info));
+
+    fivo_batch b;
+    memset(&b, 0xab, sizeof b);
+    ASSERT_EQ(fivo_dataset_read_batch(&d, 2, false, 1, 0, &b, &err), FIVO_OK) << err.message;
+    EXPECT_EQ(b.max_len, 3);
+    EXPECT_EQ(b.batch_size, 2);
+    EXPECT_EQ(b.dim, 1);
+    EXPECT_EQ(b.lengths[0], 3);
+    EXPECT_EQ(b.lengths[1], 2);
+    EXPECT_EQ(b.targets[2 * 2 + 0], 2.0f); // x_2 of sequence 0
+    EXPECT_EQ(b.targets[1 * 2 + 1], 11.0f); // x_1 of sequence 1
+    EXPECT_EQ(b.seq_ids[1], 1);
+    EXPECT_GE(b.struct_size, FIVO_STRUCT_SIZE_2_2(fivo_batch));
+    EXPECT_EQ(fivo_dataset_read_batch(&d, 2, false, 1, 1, &b, &err), FIVO_END);
+    fivo_dataset_close(&d);
+}
+
+// FIVO_STRUCT_HAS on a field past struct_size: false for 0 ("the 2.2
+// fields") and for a writer that declared fewer bytes.
+TEST(GrowingStructs, StructHasReadsTheDeclaredSize)
+{
+    struct grown {
+        int a;
+        size_t struct_size;
+        double later; // a field appended after struct_size
+    };
+    grown g{};
+    EXPECT_FALSE(FIVO_STRUCT_HAS(&g, grown, later));
+    g.struct_size = FIVO_STRUCT_SIZE_2_2(grown);
+    EXPECT_FALSE(FIVO_STRUCT_HAS(&g, grown, later));
+    g.struct_size = sizeof g;
+    EXPECT_TRUE(FIVO_STRUCT_HAS(&g, grown, later));
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fivo/fivo.h>
+#include <fivo/internal/optim.h>
 
 #include <cmath>
 

@@ -12,9 +12,10 @@
 
 #include <unistd.h>
 
-#include <fivo/checkpoint.h>
+#include <fivo/internal/checkpoint.h>
 #include <fivo/fivo.h>
-#include <fivo/npz.h>
+#include <fivo/internal/npz.h>
+#include <fivo/internal/optim.h>
 
 namespace {
 

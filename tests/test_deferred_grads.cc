@@ -9,7 +9,7 @@
 #include "model_harness.h"
 
 #include <fivo/fivo.h>
-#include <fivo/threads.h>
+#include <fivo/internal/threads.h>
 
 #include <cmath>
 #include <cstring>
@@ -196,7 +196,7 @@ std::vector<std::vector<float>> bound_grads(mh::Loaded &m, const fivo_batch &bat
     fivo_ctx_set_deferred_grads(ctx, defer);
     fivo_ctx_set_seed(ctx, 5, 2);
     fivo_params_zero_grad(m.params);
-    fivo_smc_options o{4, FIVO_RESAMPLE_ESS, 0.5, &m.resampler};
+    fivo_smc_options o{4, FIVO_RESAMPLE_ESS, 0.5, &m.resampler, sizeof(fivo_smc_options)};
     fivo_smc_result res{};
     fivo_error e{};
     EXPECT_EQ(fivo_smc_run(ctx, &m.model, &batch, &o, &res, &e), FIVO_OK) << e.message;
@@ -216,7 +216,7 @@ std::vector<std::vector<float>> bound_grads(mh::Loaded &m, const fivo_batch &bat
 void compare_models(const char *name, int latent)
 {
     mh::TinyBatch tb(11, 4, 6, true, 17); // lengths 11, 10, 9, 8
-    fivo_data_spec spec{tb.D, "binary", tb.mean.data(), 0};
+    fivo_data_spec spec{tb.D, "binary", tb.mean.data(), 0, sizeof(fivo_data_spec)};
     mh::Loaded m(name, {{"latent_size", std::to_string(latent)}}, spec);
     ASSERT_TRUE(m.have_model && m.have_resampler) << m.err.message;
     auto per_step = bound_grads(m, tb.batch, false, 1);

@@ -12,7 +12,7 @@
 #include "smc_fixture.h"
 
 extern "C" {
-#include <fivo/checkpoint.h>
+#include <fivo/internal/checkpoint.h>
 #include <fivo/eval_loop.h>
 }
 
@@ -55,7 +55,7 @@ TEST(EvalLoop, SameNumbersAsTheFivoBinary)
         << err.message;
     fivo_dataset_info info{};
     ASSERT_EQ(fivo_dataset_get_info(&ds, &info, &err), FIVO_OK) << err.message;
-    fivo_data_spec spec{info.dim, info.kind, info.mean, info.max_len}; // "real" data
+    fivo_data_spec spec{info.dim, info.kind, info.mean, info.max_len, sizeof(fivo_data_spec)}; // "real" data
     fivo_params *params = fivo_params_new(0);
     fivo_model model{};
     fivo_bound bound{};

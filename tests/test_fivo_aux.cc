@@ -8,6 +8,7 @@
 #include "gradcheck.h"
 
 #include <cstdio>
+#include <fivo/internal/registry.h>
 
 namespace {
 
@@ -24,7 +25,7 @@ struct Aux {
         EXPECT_TRUE(m.have_model && m.have_resampler) << m.err.message;
         std::string dir = FIVO_TEST_PLUGIN_DIR;
         fivo_registry_load_file(m.reg, (dir + "/fivo-aux.so").c_str(), &m.err);
-        fivo_registry_load_file(m.reg, (dir + "/fivo.so").c_str(), &m.err);
+        fivo_registry_load_file(m.reg, (dir + "/fivo_bound.so").c_str(), &m.err);
         fivo_config_set(m.cfg, "bound", "resampling_criterion", crit);
         fivo_data_spec spec = spec_of(tb, binary);
         ok = fivo_bound_open(m.reg, "fivo-aux", m.cfg, &aux, &m.err) == FIVO_OK &&
@@ -84,7 +85,7 @@ TEST(FivoAux, ModelsWithoutTheExtensionAreRefused)
     ASSERT_EQ(fivo_registry_load_file(reg, (dir + "/fivo-aux.so").c_str(), &err), FIVO_OK);
     fivo_config *cfg = fivo_config_new();
     fivo_params *params = fivo_params_new(1);
-    fivo_data_spec spec{1, "real", nullptr, 5};
+    fivo_data_spec spec{1, "real", nullptr, 5, sizeof(fivo_data_spec)};
     fivo_model model{};
     fivo_bound b{};
     ASSERT_EQ(fivo_model_open(reg, "ghmm", cfg, &spec, params, &model, &err), FIVO_OK);

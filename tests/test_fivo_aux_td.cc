@@ -15,6 +15,7 @@
 #include "twist.h"
 
 #include <fivo/ext_tilt.h>
+#include <fivo/internal/registry.h>
 
 #include <cstdio>
 
@@ -341,7 +342,7 @@ TEST(FivoAuxTd, ModelsWithoutTheTwistSlotsAreRefusedByName)
     ASSERT_EQ(fivo_registry_load_file(reg, (dir + "/fivo-aux.so").c_str(), &err), FIVO_OK);
     fivo_config *cfg = fivo_config_new();
     fivo_params *params = fivo_params_new(1);
-    fivo_data_spec spec{1, "real", nullptr, 5};
+    fivo_data_spec spec{1, "real", nullptr, 5, sizeof(fivo_data_spec)};
     fivo_model model{};
     fivo_bound b{};
     ASSERT_EQ(fivo_model_open(reg, "ghmm", cfg, &spec, params, &model, &err), FIVO_OK);
@@ -356,7 +357,7 @@ TEST(FivoAuxTd, ModelsWithoutTheTwistSlotsAreRefusedByName)
     fivo_model old{};
     old.name = "oldtilt";
     old.extension_data = old_ext;
-    fivo_data_spec spec2{3, "binary", nullptr, 5};
+    fivo_data_spec spec2{3, "binary", nullptr, 5, sizeof(fivo_data_spec)};
     fivo_bound aux{}, td{};
     ASSERT_EQ(fivo_bound_open(reg, "fivo-aux", cfg, &aux, &err), FIVO_OK);
     EXPECT_EQ(fivo_bound_bind(&aux, &old, &spec2, params, &err), FIVO_OK) << err.message;

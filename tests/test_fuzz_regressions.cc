@@ -11,8 +11,8 @@
 
 #include <unistd.h>
 
-#include <fivo/checkpoint.h>
-#include <fivo/crc32.h>
+#include <fivo/internal/checkpoint.h>
+#include <fivo/internal/crc32.h>
 #include <fivo/plugin_model.h>
 
 #include "dataset_test_util.h"

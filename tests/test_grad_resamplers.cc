@@ -14,6 +14,7 @@
 
 extern "C" {
 #include <fivo/resample_hard.h>
+#include <fivo/internal/registry.h>
 }
 
 using namespace fivo_test;

@@ -10,7 +10,7 @@
 #include <chrono>
 #include <thread>
 
-#include <fivo/checkpoint.h>
+#include <fivo/internal/checkpoint.h>
 
 #include "host_runner.h"
 #include "reliability_util.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include <fivo/optim.h>
+#include <fivo/internal/optim.h>
 
 #include "host_runner.h"
 

@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include <fivo/fivo.h>
+#include <fivo/internal/metrics.h>
 
 namespace {
 

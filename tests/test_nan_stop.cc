@@ -10,7 +10,7 @@
 
 #include <cmath>
 
-#include <fivo/checkpoint.h>
+#include <fivo/internal/checkpoint.h>
 #include <fivo/params.h>
 
 #include "host_runner.h"

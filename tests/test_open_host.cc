@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <fivo/fivo.h>
+#include <fivo/internal/registry.h>
 
 #include "host_runner.h"
 
@@ -268,7 +269,7 @@ TEST(OpenHost, EveryBundledPluginsDefaultsAndChoicesAreTheDeclaredOnes)
         } else if (p->kind == FIVO_PLUGIN_MODEL) {
             const std::string n = p->name; /* the 1-D chains: ghmm and the toy models */
             bool one_d = n == "ghmm" || n == "forward" || n == "long_chain";
-            fivo_data_spec spec = {one_d ? 1 : 8, one_d ? "real" : "binary", nullptr, 0};
+            fivo_data_spec spec = {one_d ? 1 : 8, one_d ? "real" : "binary", nullptr, 0, sizeof(fivo_data_spec)};
             fivo_params *params = fivo_params_new(1);
             fivo_model m;
             EXPECT_EQ(fivo_model_open(reg, p->name, cfg, &spec, params, &m, &err), FIVO_OK)

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 extern "C" {
-#include <fivo/npz.h>
+#include <fivo/internal/npz.h>
 }
 
 #include "host_runner.h"

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fivo/fivo.h>
+#include <fivo/internal/registry.h>
 
 namespace {
 

@@ -8,6 +8,7 @@
 
 extern "C" {
 #include <fivo/resample_scratch.h>
+#include <fivo/internal/registry.h>
 }
 
 using namespace fivo_test;

@@ -15,7 +15,7 @@
 #include <limits>
 
 extern "C" {
-#include <fivo/resampling_grads.h>
+#include <fivo/internal/resampling_grads.h>
 #include <fivo/weights.h>
 }
 

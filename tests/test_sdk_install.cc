@@ -125,13 +125,17 @@ TEST_F(SdkInstall, PutsHostLibraryPluginsHeadersAndPackageFilesUnderThePrefix)
 {
     EXPECT_TRUE(Exists(Host()));
     EXPECT_TRUE(Exists(libdir_ + "/libfivo.so"));
-    for (const char *h : {"abi.h", "fivo.h", "plugin_model.h", "registry.h", "tensor.h"})
+    for (const char *h : {"abi.h", "fivo.h", "plugin_model.h", "report.h", "tensor.h",
+                          "seqmodel.h", "conformance.h"})
         EXPECT_TRUE(Exists(prefix_ + "/include/fivo/" + h)) << h;
+    // The host's and libfivo's own headers are not part of the SDK.
+    for (const char *h : {"registry.h", "metrics.h", "internal/registry.h"})
+        EXPECT_FALSE(Exists(prefix_ + "/include/fivo/" + h)) << h;
     EXPECT_TRUE(Exists(libdir_ + "/pkgconfig/fivo.pc"));
     EXPECT_TRUE(Exists(libdir_ + "/cmake/fivo/fivoConfig.cmake"));
     EXPECT_TRUE(Exists(libdir_ + "/cmake/fivo/fivoConfigVersion.cmake"));
     EXPECT_TRUE(Exists(libdir_ + "/cmake/fivo/fivoTargets.cmake"));
-    for (const char *p : {"fivo", "iwae", "elbo", "multinomial", "systematic", "chain"})
+    for (const char *p : {"fivo_bound", "iwae", "elbo", "multinomial", "systematic", "chain"})
         EXPECT_TRUE(Exists(libdir_ + "/fivo/plugins/" + p + ".so")) << p;
     EXPECT_TRUE(Exists(ExampleSrc() + "/CMakeLists.txt"));
     EXPECT_TRUE(Exists(ExampleSrc() + "/lgssm.c"));
@@ -152,7 +156,7 @@ TEST_F(SdkInstall, InstalledHostUsesTheInstalledPluginsOnly)
 {
     RunResult r = Fivo("--mode=plugins");
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    EXPECT_NE(r.output.find(libdir_ + "/fivo/plugins/fivo.so"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(libdir_ + "/fivo/plugins/fivo_bound.so"), std::string::npos) << r.output;
     // The build tree's modules must not be what the installed host loads.
     EXPECT_EQ(r.output.find(std::string(FIVO_TEST_BINARY_DIR) + "/lib/fivo/plugins"),
               std::string::npos)

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
+#include <fivo/internal/registry.h>
 
 using namespace fivo_test;
 
@@ -89,7 +90,7 @@ struct Stack {
         fivo_error err{};
         params = fivo_params_new(3);
         fivo_data_spec spec{d.D, binary ? "binary" : "real", binary ? d.mean.data() : nullptr,
-                            binary ? 0 : d.T};
+                            binary ? 0 : d.T, sizeof(fivo_data_spec)};
         ok = fivo_model_open(reg.reg, model_name, cfg.cfg, &spec, params, &model, &err) == FIVO_OK;
         EXPECT_TRUE(ok) << model_name << ": " << err.message;
         if (!ok)

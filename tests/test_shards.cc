@@ -1,5 +1,5 @@
 // Fixed shards of a batch and the exact fixed-point sum of their gradients
-// (fivo/shards.h): ranges cover the batch, slices copy the right rows, and
+// (fivo/internal/shards.h): ranges cover the batch, slices copy the right rows, and
 // the sum is the same bits in any order and close to the exact sum.
 #include <gtest/gtest.h>
 
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include <fivo/comm.h>
-#include <fivo/shards.h>
+#include <fivo/internal/comm.h>
+#include <fivo/internal/shards.h>
 
 TEST(Shards, RangesCoverTheBatchInOrder)
 {
@@ -53,7 +53,7 @@ TEST(Shards, SliceCopiesTheShardsRows)
         tg[i] = (float)(1000 + i);
     }
     std::vector<int32_t> len = {3, 1, 2, 3, 2}, ids = {10, 11, 12, 13, 14};
-    fivo_batch full = {T, B, D, in.data(), tg.data(), len.data(), ids.data()};
+    fivo_batch full = {T, B, D, in.data(), tg.data(), len.data(), ids.data(), sizeof(fivo_batch)};
     fivo_shard_buffer buf = {};
     fivo_batch s;
     fivo_error err = {};

@@ -302,7 +302,7 @@ TEST(Sixo, RefusalsNameTheModelAndWhatIsMissing)
         ASSERT_EQ(fivo_registry_load_file(reg, (dir + "/sixo.so").c_str(), &err), FIVO_OK);
         fivo_config *cfg = fivo_config_new();
         fivo_params *params = fivo_params_new(1);
-        fivo_data_spec spec{1, "real", nullptr, 5};
+        fivo_data_spec spec{1, "real", nullptr, 5, sizeof(fivo_data_spec)};
         fivo_model model{};
         fivo_bound b{};
         ASSERT_EQ(fivo_model_open(reg, "ghmm", cfg, &spec, params, &model, &err), FIVO_OK);

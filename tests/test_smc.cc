@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 #include <sstream>
+#include <fivo/internal/registry.h>
 
 using namespace fivo_test;
 
@@ -422,8 +423,8 @@ TEST(Smc, AllMinusInfOrNaNWeightsNameTheStep)
         for (fivo_criterion crit : {FIVO_RESAMPLE_ESS, FIVO_RESAMPLE_NEVER}) {
             BadModel bm;
             bm.bad = bad;
-            fivo_model m{&kBadVt, sizeof kBadVt, &bm, "bad", nullptr};
-            fivo_smc_options o{4, crit, 0.5, &rs};
+            fivo_model m{&kBadVt, sizeof kBadVt, &bm, "bad", nullptr, sizeof(fivo_model)};
+            fivo_smc_options o{4, crit, 0.5, &rs, sizeof(fivo_smc_options)};
             fivo_smc_result r{};
             fivo_ctx_reset(c.ctx);
             fivo_status st = fivo_smc_run(c.ctx, &m, &b.b, &o, &r, &err);
@@ -460,7 +461,7 @@ TEST(Smc, CriterionParseAndBadOptions)
     Config prop("[model]\nproposal_type=psychic\n");
     fivo_params *params = fivo_params_new(1);
     fivo_model m{};
-    fivo_data_spec spec{1, "real", nullptr, 5};
+    fivo_data_spec spec{1, "real", nullptr, 5, sizeof(fivo_data_spec)};
     EXPECT_EQ(fivo_model_open(reg.reg, "ghmm", prop.cfg, &spec, params, &m, &err), FIVO_ERR_INVALID);
     EXPECT_NE(std::string(err.message).find("psychic"), std::string::npos) << err.message;
     fivo_params_free(params);

@@ -16,7 +16,7 @@
 
 extern "C" {
 #include <fivo/config.h>
-#include <fivo/metrics.h>
+#include <fivo/internal/metrics.h>
 #include <fivo/tfrecord.h>
 }
 

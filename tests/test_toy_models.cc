@@ -7,6 +7,7 @@
 #include "model_harness.h"
 
 #include <fivo/ext_tilt.h>
+#include <fivo/internal/registry.h>
 
 #include <cmath>
 #include <cstdio>
@@ -75,7 +76,7 @@ void iwae(mh::Loaded &m, const fivo_batch &batch, int particles, int reps,
     for (int r = 0; r < reps; r++) {
         fivo_ctx *ctx = fivo_ctx_new((size_t)64 << 20, 0);
         fivo_ctx_set_seed(ctx, 1000 + r, 0);
-        fivo_smc_options o{particles, FIVO_RESAMPLE_NEVER, 0.5, nullptr};
+        fivo_smc_options o{particles, FIVO_RESAMPLE_NEVER, 0.5, nullptr, sizeof(fivo_smc_options)};
         fivo_smc_result res{};
         fivo_error e{};
         ASSERT_EQ(fivo_smc_run(ctx, &m.model, &batch, &o, &res, &e), FIVO_OK) << e.message;
@@ -117,7 +118,7 @@ gc::Result check_bound_gradient(mh::Loaded &m, const fivo_batch &batch, int part
             t->data[k] += u(g);
     fivo_ctx *ctx = fivo_ctx_new(1 << 20, 0);
     fivo_ctx_set_seed(ctx, 99, 3);
-    fivo_smc_options o{particles, FIVO_RESAMPLE_NEVER, 0.5, &m.resampler};
+    fivo_smc_options o{particles, FIVO_RESAMPLE_NEVER, 0.5, &m.resampler, sizeof(fivo_smc_options)};
     gc::Checker ch(ctx, {}, m.all_params(), [&](fivo_ctx *c, const std::vector<fivo_tensor *> &) {
         fivo_smc_result res{};
         fivo_error e{};
@@ -561,7 +562,7 @@ TEST(ToyModels, SameSeedSameBits)
             ASSERT_TRUE(m.have_model && m.have_resampler) << m.err.message;
             fivo_ctx *ctx = fivo_ctx_new(1 << 20, 0);
             fivo_ctx_set_seed(ctx, 42, 0);
-            fivo_smc_options so{8, FIVO_RESAMPLE_ALWAYS, 0.5, &m.resampler};
+            fivo_smc_options so{8, FIVO_RESAMPLE_ALWAYS, 0.5, &m.resampler, sizeof(fivo_smc_options)};
             fivo_smc_result res{};
             fivo_error e{};
             ASSERT_EQ(fivo_smc_run(ctx, &m.model, &s.batch, &so, &res, &e), FIVO_OK) << e.message;

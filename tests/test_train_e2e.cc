@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fivo/crc32.h>
+#include <fivo/internal/crc32.h>
 
 namespace {
 

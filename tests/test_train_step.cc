@@ -16,7 +16,7 @@
 #include "vrnn_unit.h"
 
 extern "C" {
-#include <fivo/shards.h>
+#include <fivo/internal/shards.h>
 #include <fivo/train_step.h>
 
 #include "train_reduce.h"

@@ -74,7 +74,7 @@ struct VrnnData {
         EXPECT_TRUE(have_ds) << err.message;
         if (have_ds) {
             EXPECT_EQ(fivo_dataset_get_info(&ds, &info, &err), FIVO_OK) << err.message;
-            spec = fivo_data_spec{info.dim, info.kind, info.mean, 0};
+            spec = fivo_data_spec{info.dim, info.kind, info.mean, 0, sizeof(fivo_data_spec)};
         }
     }
     ~VrnnData()

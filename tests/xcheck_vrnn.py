@@ -6,7 +6,7 @@ without looking at how fivo computes it.
 
 Usage: xcheck_vrnn.py CHECKPOINT DUMP
 
-CHECKPOINT is a fivo checkpoint (layout in sdk/include/fivo/checkpoint.h).
+CHECKPOINT is a fivo checkpoint (layout in core/include/fivo/internal/checkpoint.h).
 DUMP is written by tests/test_xcheck_vrnn.cc: every eval batch (inputs,
 targets, lengths) and the standard normals eps the eval pass draws for the
 latent, so this script does not need fivo's Philox streams.

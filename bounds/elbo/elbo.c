@@ -9,7 +9,7 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
     (void)self;
     (void)resampler;
     (void)num_particles;
-    fivo_smc_options o = {1, FIVO_RESAMPLE_NEVER, 0.5, NULL};
+    fivo_smc_options o = {.num_particles = 1, .criterion = FIVO_RESAMPLE_NEVER, .ess_threshold = 0.5};
     return fivo_smc_run(ctx, model, batch, &o, out, err);
 }
 

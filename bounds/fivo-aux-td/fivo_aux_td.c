@@ -360,7 +360,8 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
     w->batch = batch;
     fivo_model wrapped = {.vt = &TWISTED_VT, .vt_size = sizeof TWISTED_VT, .self = w,
                           .name = model->name, .extension_data = NULL};
-    fivo_smc_options o = {num_particles, s->criterion, s->ess_threshold, resampler};
+    fivo_smc_options o = {.num_particles = num_particles, .criterion = s->criterion,
+                          .ess_threshold = s->ess_threshold, .resampler = resampler};
     /* In training the Bellman loss is one tensor summed over every step,
      * which a segmented tape would release and could not seed in its
      * backward: the filter keeps its whole tape here (memory_budget_mb

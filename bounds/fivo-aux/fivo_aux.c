@@ -224,7 +224,8 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
     w->batch = batch;
     fivo_model wrapped = {.vt = &TILTED_VT, .vt_size = sizeof TILTED_VT, .self = w,
                           .name = model->name, .extension_data = NULL};
-    fivo_smc_options o = {num_particles, s->criterion, s->ess_threshold, resampler};
+    fivo_smc_options o = {.num_particles = num_particles, .criterion = s->criterion,
+                          .ess_threshold = s->ess_threshold, .resampler = resampler};
     return fivo_smc_run(ctx, &wrapped, batch, &o, out, err);
 }
 

@@ -8,7 +8,8 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
 {
     (void)self;
     (void)resampler;
-    fivo_smc_options o = {num_particles, FIVO_RESAMPLE_NEVER, 0.5, NULL};
+    fivo_smc_options o = {
+        .num_particles = num_particles, .criterion = FIVO_RESAMPLE_NEVER, .ess_threshold = 0.5};
     return fivo_smc_run(ctx, model, batch, &o, out, err);
 }
 

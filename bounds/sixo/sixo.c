@@ -480,7 +480,8 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
     memset(w->fut, 0, sizeof(float) * T * (size_t)w->B * (size_t)s->F);
     fivo_model wrapped = {.vt = &TWISTED_VT, .vt_size = sizeof TWISTED_VT, .self = w,
                           .name = model->name, .extension_data = NULL};
-    fivo_smc_options o = {num_particles, s->criterion, s->ess_threshold, resampler};
+    fivo_smc_options o = {.num_particles = num_particles, .criterion = s->criterion,
+                          .ess_threshold = s->ess_threshold, .resampler = resampler};
     fivo_status st = fivo_smc_run(ctx, &wrapped, batch, &o, out, err);
     if (st != FIVO_OK)
         return st;

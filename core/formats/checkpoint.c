@@ -3,10 +3,11 @@
 #include "bytes.h"
 #include "crc_check.h"
 
-#include <fivo/checkpoint.h>
+#include <fivo/internal/checkpoint.h>
 #include <fivo/atomic_file.h>
-#include <fivo/crc32.h>
-#include <fivo/log.h>
+#include <fivo/internal/crc32.h>
+#include <fivo/internal/log.h>
+#include <fivo/internal/optim.h>
 
 #include <dirent.h>
 #include <errno.h>

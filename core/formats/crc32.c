@@ -1,5 +1,5 @@
 /* CRC-32 with the reflected polynomial 0xEDB88320 (zlib, zip, PNG). */
-#include <fivo/crc32.h>
+#include <fivo/internal/crc32.h>
 
 static uint32_t crc_table[256];
 static int crc_table_ready;

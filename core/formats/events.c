@@ -8,9 +8,10 @@
  * from a .proto schema written in the test, so the encoder is checked by an
  * independent reader. The TFRecord framing reuses fivo_crc32c and its mask. */
 #define _POSIX_C_SOURCE 200809L
-#include <fivo/events.h>
+#include <fivo/internal/events.h>
 
 #include <fivo/tfrecord.h>
+#include <fivo/internal/metrics.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,8 +2,8 @@
 #include "bytes.h"
 
 #include <fivo/atomic_file.h>
-#include <fivo/crc32.h>
-#include <fivo/npz.h>
+#include <fivo/internal/crc32.h>
+#include <fivo/internal/npz.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -121,8 +121,6 @@ fivo_status fivo_tfrecord_reader_next(fivo_tfrecord_reader *r, const uint8_t **d
 }
 
 uint64_t fivo_tfrecord_reader_offset(const fivo_tfrecord_reader *r) { return r->pos; }
-uint64_t fivo_tfrecord_reader_count(const fivo_tfrecord_reader *r) { return r->count; }
-const char *fivo_tfrecord_reader_path(const fivo_tfrecord_reader *r) { return r->path; }
 
 void fivo_tfrecord_reader_close(fivo_tfrecord_reader *r)
 {

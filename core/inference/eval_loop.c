@@ -1,7 +1,7 @@
 /* Evaluation passes (see fivo/eval_loop.h). */
 #include <stdlib.h>
 
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 #include <fivo/eval_loop.h>
 #include <fivo/progress.h>
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 
 #include "eval_records.h"
 

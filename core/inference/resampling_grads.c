@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fivo/resampling_grads.h>
+#include <fivo/internal/resampling_grads.h>
 #include <fivo/weights.h>
 
 struct fivo_resampling_grads {

@@ -1,6 +1,6 @@
 /* Fixed shards of a global batch and their exact fixed-point sum (see
  * fivo/shards.h). */
-#include <fivo/shards.h>
+#include <fivo/internal/shards.h>
 
 #include <math.h>
 #include <stdlib.h>

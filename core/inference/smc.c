@@ -765,7 +765,8 @@ fivo_status fivo_smc_check_budget(const struct fivo_bound *bound, const fivo_mod
     } else {
         for (int b = 0; b < batch_size; b++)
             len[b] = 2;
-        fivo_batch batch = {2, batch_size, dim, x, x, len, NULL};
+        fivo_batch batch = {.max_len = 2, .batch_size = batch_size, .dim = dim, .inputs = x,
+                            .targets = x, .lengths = len};
         ctx->memory_budget = budget; /* no pre-sizing for a probe */
         fivo_smc_result res;
         st = fivo_bound_compute(bound, ctx, model, resampler, &batch, num_particles, &res, err);

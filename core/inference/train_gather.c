@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 #include <fivo/train_step.h>
 
 fivo_status fivo_trainer_gather(fivo_trainer *t, fivo_error *err)

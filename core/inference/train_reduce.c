@@ -1,8 +1,8 @@
 /* The exact sum of a training step's shard gradients (see train_reduce.h). */
 #include <string.h>
 
-#include <fivo/comm.h>
-#include <fivo/shards.h>
+#include <fivo/internal/comm.h>
+#include <fivo/internal/shards.h>
 
 #include "train_reduce.h"
 

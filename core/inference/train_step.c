@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 #include <fivo/train_step.h>
+#include <fivo/internal/shards.h>
+#include <fivo/internal/threads.h>
 
 #include "numeric_guard.h"
 #include "train_reduce.h"

@@ -1,7 +1,7 @@
 /* Adam with TensorFlow's ApplyAdam semantics (the epsilon-hat form, float32
  * moment updates written as TF's kernel writes them) and optional
  * clip_by_global_norm. */
-#include <fivo/optim.h>
+#include <fivo/internal/optim.h>
 
 #include <math.h>
 #include <stdlib.h>

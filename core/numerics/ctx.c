@@ -3,7 +3,7 @@
 #include "gemm.h"
 
 #include <cblas.h>
-#include <fivo/threads.h>
+#include <fivo/internal/threads.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

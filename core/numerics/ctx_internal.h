@@ -4,6 +4,7 @@
 #define FIVO_CTX_INTERNAL_H
 
 #include <fivo/tensor.h>
+#include <fivo/internal/threads.h>
 
 #include <stdbool.h>
 #include <stddef.h>

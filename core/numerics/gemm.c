@@ -9,7 +9,7 @@
 #include "gemm.h"
 
 #include <cblas.h>
-#include <fivo/threads.h>
+#include <fivo/internal/threads.h>
 #include <stdlib.h>
 
 #ifdef FIVO_HAVE_LIBXSMM

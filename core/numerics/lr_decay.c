@@ -1,7 +1,7 @@
 /* The learning-rate schedule of the reference's experimental trainer
  * (tf.train.exponential_decay with rate 0.5, staircase=False): the rate
  * halves every decay_steps updates, smoothly, not in stairs. */
-#include <fivo/optim.h>
+#include <fivo/internal/optim.h>
 
 #include <math.h>
 

@@ -1,9 +1,9 @@
-/* Processes of one run (see fivo/comm.h). With FIVO_HAVE_MPI the ranks of
+/* Processes of one run (see fivo/internal/comm.h). With FIVO_HAVE_MPI the ranks of
  * MPI_COMM_WORLD, else one process. All operations are deterministic:
  * integer sums, rank-ordered gathers, broadcasts; no floating-point
  * reduction whose result would depend on MPI's choice of order. */
 #define _POSIX_C_SOURCE 200809L
-#include <fivo/comm.h>
+#include <fivo/internal/comm.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +20,6 @@ static uint64_t comm_bytes;
 static double comm_seconds; /* inside collectives, waiting included */
 static char comm_hostname[256];
 
-bool fivo_comm_built(void)
-{
-#ifdef FIVO_HAVE_MPI
-    return true;
-#else
-    return false;
-#endif
-}
-
-bool fivo_comm_active(void) { return comm_started; }
 int fivo_comm_rank(void) { return comm_rank; }
 int fivo_comm_size(void) { return comm_size; }
 int fivo_comm_local_size(void) { return comm_local_size; }

@@ -474,13 +474,6 @@ fivo_status fivo_config_double_or(const fivo_config *cfg, const char *section, c
     return st == FIVO_ERR_NOT_FOUND ? FIVO_OK : st;
 }
 
-fivo_status fivo_config_bool_or(const fivo_config *cfg, const char *section, const char *key,
-                                bool def, bool *out, fivo_error *err)
-{
-    fivo_status st = fivo_config_get_bool(cfg, section, key, def, out, err);
-    return st == FIVO_ERR_NOT_FOUND ? FIVO_OK : st;
-}
-
 fivo_status fivo_config_string_or(const fivo_config *cfg, const char *section, const char *key,
                                   const char *def, const char **out, fivo_error *err)
 {

@@ -1,7 +1,7 @@
-/* Logging (see fivo/log.h): one formatted line per call to stderr, written
+/* Logging (see fivo/internal/log.h): one formatted line per call to stderr, written
  * with a single fputs so lines from threads never interleave mid-line.
- * FIVO_LOG_LEVEL=debug|info|warn|error sets the initial level. */
-#include <fivo/log.h>
+ * FIVO_LOG_LEVEL=debug|info|warn|error sets the level (read once). */
+#include <fivo/internal/log.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,11 +23,6 @@ static fivo_log_level level_from_env(void)
     if (strcasecmp(s, "error") == 0)
         return FIVO_LOG_ERROR;
     return FIVO_LOG_INFO;
-}
-
-void fivo_log_set_level(fivo_log_level level)
-{
-    log_level = (int)level;
 }
 
 fivo_log_level fivo_log_get_level(void)

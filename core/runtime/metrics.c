@@ -2,8 +2,8 @@
  * written as one JSON line. Numbers use the shortest text that reads back to
  * the same double, so metrics.jsonl is exact; non-finite numbers are null. */
 #define _POSIX_C_SOURCE 200809L
-#include <fivo/metrics.h>
-#include <fivo/log.h>
+#include <fivo/internal/metrics.h>
+#include <fivo/internal/log.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,10 +1,12 @@
 /* Thin wrappers over plugin slots: the one place that checks an optional
  * slot and words the error, so callers never reach into ->vt->. */
+#include <string.h>
+
 #include <fivo/plugin_bound.h>
 #include <fivo/plugin_dataset.h>
 #include <fivo/plugin_model.h>
 #include <fivo/plugin_resampler.h>
-#include <fivo/registry.h>
+#include <fivo/internal/registry.h>
 
 static fivo_status absent(const char *kind, const char *name, const char *slot, fivo_error *err)
 {
@@ -53,7 +55,12 @@ fivo_status fivo_bound_bind(const fivo_bound *b, const fivo_model *model, const 
 {
     if (!FIVO_BOUND_HAS(b, bind))
         return FIVO_OK; /* nothing of its own to register */
-    return b->vt->bind(b->self, model, spec, params, err);
+    fivo_data_spec s = {0};
+    if (spec != NULL) {
+        s = *spec;
+        s.struct_size = sizeof s;
+    }
+    return b->vt->bind(b->self, model, spec != NULL ? &s : NULL, params, err);
 }
 
 fivo_status fivo_bound_train_loss(const fivo_bound *b, fivo_ctx *ctx, const fivo_batch *batch,
@@ -117,16 +124,40 @@ fivo_status fivo_resampler_resample_transport(const fivo_resampler *r, fivo_ctx 
                 rng, row, blend, err);
 }
 
+/* What a dataset fills: zeroed, struct_size the room (fivo/abi.h, "Growing
+ * structs"); afterwards 0 or more than the room reads as the 2.2 fields. */
+static size_t filled_size(size_t declared, size_t room, size_t size_2_2)
+{
+    return declared == 0 || declared > room ? size_2_2 : declared;
+}
+
 fivo_status fivo_dataset_get_info(const fivo_dataset *d, fivo_dataset_info *out, fivo_error *err)
 {
-    return CALL(d, FIVO_DATASET_HAS, "dataset", info, out, err);
+    if (out != NULL) {
+        memset(out, 0, sizeof *out);
+        out->struct_size = sizeof *out;
+    }
+    fivo_status st = CALL(d, FIVO_DATASET_HAS, "dataset", info, out, err);
+    if (out != NULL)
+        out->struct_size = filled_size(out->struct_size, sizeof *out,
+                                       FIVO_STRUCT_SIZE_2_2(fivo_dataset_info));
+    return st;
 }
 
 fivo_status fivo_dataset_read_batch(const fivo_dataset *d, int batch_size, bool shuffle,
                                     uint64_t seed, uint64_t index, fivo_batch *out,
                                     fivo_error *err)
 {
-    return CALL(d, FIVO_DATASET_HAS, "dataset", batch, batch_size, shuffle, seed, index, out, err);
+    if (out != NULL) {
+        memset(out, 0, sizeof *out);
+        out->struct_size = sizeof *out;
+    }
+    fivo_status st =
+        CALL(d, FIVO_DATASET_HAS, "dataset", batch, batch_size, shuffle, seed, index, out, err);
+    if (out != NULL)
+        out->struct_size =
+            filled_size(out->struct_size, sizeof *out, FIVO_STRUCT_SIZE_2_2(fivo_batch));
+    return st;
 }
 
 fivo_status fivo_dataset_write_sample(const fivo_dataset *d, const float *frames, int num_frames,

@@ -3,7 +3,7 @@
  * works wherever it is put (`cmake --install --prefix`, a moved /opt tree),
  * and an installed libfivo never picks up a build tree's plugins. */
 #define _GNU_SOURCE
-#include <fivo/registry.h>
+#include <fivo/internal/registry.h>
 
 #include <dlfcn.h>
 #include <limits.h>

@@ -3,10 +3,10 @@
 
 #include <fivo/plugin_bound.h>
 #include <fivo/plugin_dataset.h>
-#include <fivo/plugin_kinds.h>
+#include <fivo/internal/plugin_kinds.h>
 #include <fivo/plugin_model.h>
 #include <fivo/plugin_resampler.h>
-#include <fivo/registry.h>
+#include <fivo/internal/registry.h>
 
 #define SLOT(type, slot) {#slot, offsetof(type, slot), sizeof(((type *)0)->slot)}
 #define ONE(type, slot) {{SLOT(type, slot)}}

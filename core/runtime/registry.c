@@ -3,8 +3,8 @@
  * lifetime so descriptor strings and vtables stay valid) or recorded as
  * refused with a reason naming the file; nothing here stops the host. */
 #define _XOPEN_SOURCE 700
-#include <fivo/plugin_kinds.h>
-#include <fivo/registry.h>
+#include <fivo/internal/plugin_kinds.h>
+#include <fivo/internal/registry.h>
 
 #include "registry_check.h"
 
@@ -491,7 +491,8 @@ static fivo_status open_instance(const fivo_registry *reg, fivo_plugin_kind kind
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "%s '%s': ", ki->name, info->name);
     instance inst = {.vt = info->vtable, .vt_size = info->vtable_size, .self = self,
-                     .name = info->name, .extension_data = info->extension_data};
+                     .name = info->name, .extension_data = info->extension_data,
+                     .struct_size = sizeof inst};
     memcpy(out, &inst, sizeof inst);
     return FIVO_OK;
 }
@@ -517,7 +518,13 @@ fivo_status fivo_model_open(const fivo_registry *reg, const char *name, const fi
                             const fivo_data_spec *spec, fivo_params *params, fivo_model *out,
                             fivo_error *err)
 {
-    fivo_plugin_open_args a = {.cfg = cfg, .spec = spec, .params = params};
+    /* The host's spec carries its own struct_size, whoever filled it. */
+    fivo_data_spec s = {0};
+    if (spec != NULL) {
+        s = *spec;
+        s.struct_size = sizeof s;
+    }
+    fivo_plugin_open_args a = {.cfg = cfg, .spec = spec != NULL ? &s : NULL, .params = params};
     return open_instance(reg, FIVO_PLUGIN_MODEL, name, &a, out, err);
 }
 

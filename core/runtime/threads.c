@@ -10,7 +10,7 @@
  * it blocks. Between steps (eval, checkpoints, an idle process) everyone is
  * blocked within that time: no thread spins while the pool is idle. */
 #define _GNU_SOURCE
-#include <fivo/threads.h>
+#include <fivo/internal/threads.h>
 
 #include <pthread.h>
 #include <sched.h>

@@ -33,7 +33,7 @@ typedef struct pianoroll {
     fivo_batcher *batcher;
 } pianoroll;
 
-static const fivo_option pr_options[] = {
+static const fivo_option OPTIONS[] = {
     {"min_note", FIVO_OPTION_INT, "21", "lowest MIDI note (becomes dimension 0)", NULL, "0", "127"},
     {"max_note", FIVO_OPTION_INT, "108", "highest MIDI note; dim = max_note - min_note + 1", NULL, "0", "127"},
     {"data_dimension", FIVO_OPTION_INT, NULL,
@@ -238,16 +238,16 @@ static fivo_status check_counts(const char *path, const pkl_value *root, const c
 static fivo_status read_options(const fivo_config *cfg, long *min_note, long *max_note, long *bpm,
                                 const char **expect, fivo_error *err)
 {
-    long dim = 0; /* defaults: pr_options (also with no config) */
-    if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "min_note", min_note,
+    long dim = 0; /* defaults: OPTIONS (also with no config) */
+    if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "min_note", min_note,
                         err) != FIVO_OK ||
-        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "midi_bpm", bpm, err) !=
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "midi_bpm", bpm, err) !=
             FIVO_OK ||
-        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "max_note", max_note,
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "max_note", max_note,
                         err) != FIVO_OK ||
-        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "data_dimension", &dim,
+        fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "data_dimension", &dim,
                         err) != FIVO_OK ||
-        fivo_option_string(cfg, "dataset", FIVO_OPTION_ROWS(pr_options), "expect_counts",
+        fivo_option_string(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "expect_counts",
                            expect, err) != FIVO_OK)
         return err ? err->code : FIVO_ERR_INVALID;
     if (dim != 0 && dim != *max_note - *min_note + 1)
@@ -486,7 +486,7 @@ static fivo_status pr_write_sample(void *self, const float *frames, int num_fram
     return st;
 }
 
-static const fivo_dataset_vtable pr_vtable = {
+static const fivo_dataset_vtable VTABLE = {
     .open = pr_open,
     .close = pr_close,
     .info = pr_info,
@@ -495,7 +495,7 @@ static const fivo_dataset_vtable pr_vtable = {
     .write_sample = pr_write_sample,
 };
 
-static const fivo_plugin_descriptor pr_descriptor = {
+static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,
     .abi_minor = FIVO_ABI_MINOR,
     .kind = FIVO_PLUGIN_DATASET,
@@ -503,9 +503,9 @@ static const fivo_plugin_descriptor pr_descriptor = {
     .version = "1.0.0",
     .description = "Boulanger-Lewandowski pianoroll pickles (JSB, Nottingham, MuseData, "
                    "Piano-midi.de), read safely without Python",
-    .vtable = &pr_vtable,
-    .vtable_size = sizeof pr_vtable,
-    FIVO_PLUGIN_OPTIONS(pr_options),
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
 };
 
-FIVO_PLUGIN_DEFINE_QUERY(pr_descriptor)
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -40,7 +40,7 @@ typedef struct speech {
     char stats_path[4096];
 } speech;
 
-static const fivo_option sp_options[] = {
+static const fivo_option OPTIONS[] = {
     /* No declared default: unset, it follows data_dimension, else 200. */
     {"samples_per_timestep", FIVO_OPTION_INT, NULL,
      "audio samples per timestep, the data dimension (default: data_dimension, else 200)", NULL, "1", NULL},
@@ -82,14 +82,14 @@ static fivo_status read_options(const fivo_config *cfg, long *spt, long *rate, f
     *spt = 200;
     *rate = 16000;
     if (cfg != NULL) {
-        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "sample_rate", rate,
+        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "sample_rate", rate,
                             err) != FIVO_OK)
             return err ? err->code : FIVO_ERR_INVALID;
-        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "data_dimension", &dd,
+        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "data_dimension", &dd,
                             err) != FIVO_OK)
             return err ? err->code : FIVO_ERR_INVALID;
         *spt = dd > 0 ? dd : 200; /* the row declares no default: this is it */
-        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(sp_options), "samples_per_timestep",
+        if (fivo_option_int(cfg, "dataset", FIVO_OPTION_ROWS(OPTIONS), "samples_per_timestep",
                             spt, err) != FIVO_OK)
             return err ? err->code : FIVO_ERR_INVALID;
         if (dd > 0 && dd != *spt)
@@ -275,7 +275,7 @@ static fivo_status sp_write_sample(void *self, const float *frames, int num_fram
                         err);
 }
 
-static const fivo_dataset_vtable sp_vtable = {
+static const fivo_dataset_vtable VTABLE = {
     .open = sp_open,
     .close = sp_close,
     .info = sp_info,
@@ -284,7 +284,7 @@ static const fivo_dataset_vtable sp_vtable = {
     .write_sample = sp_write_sample,
 };
 
-static const fivo_plugin_descriptor sp_descriptor = {
+static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,
     .abi_minor = FIVO_ABI_MINOR,
     .kind = FIVO_PLUGIN_DATASET,
@@ -292,9 +292,9 @@ static const fivo_plugin_descriptor sp_descriptor = {
     .version = "1.0.0",
     .description = "raw float32 audio frames in TFRecord files (TIMIT as the reference "
                    "converts it)",
-    .vtable = &sp_vtable,
-    .vtable_size = sizeof sp_vtable,
-    FIVO_PLUGIN_OPTIONS(sp_options),
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
 };
 
-FIVO_PLUGIN_DEFINE_QUERY(sp_descriptor)
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -35,7 +35,7 @@
 #include <fivo/shuffle.h>
 #include <fivo/tfrecord.h>
 
-static const fivo_option tm_options[] = {
+static const fivo_option OPTIONS[] = {
     {"raw_timit_dir", FIVO_OPTION_STRING, NULL, "folder holding TIMIT/TRAIN and TIMIT/TEST", NULL, NULL, NULL},
     {"out_dir", FIVO_OPTION_STRING, NULL, "folder for the train, valid and test TFRecord files", NULL, NULL, NULL},
     {"samples_per_timestep", FIVO_OPTION_INT, "200", "audio samples per timestep", NULL, "1", NULL},
@@ -97,7 +97,7 @@ static bool ends_with_ci(const char *s, const char *suffix)
 }
 
 /* Sub-folders (or files) of `dir` matching `keep`, as full paths, sorted. */
-#define TM_ROWS FIVO_OPTION_ROWS(tm_options)
+#define TM_ROWS FIVO_OPTION_ROWS(OPTIONS)
 
 static fivo_status list_dir(const char *dir, bool want_dirs, bool (*keep)(const char *),
                             strlist *out, fivo_error *err)
@@ -343,7 +343,7 @@ static fivo_status write_stats(const char *out, double mean, double std, long sp
 }
 
 /* [dataset] raw_timit_dir, out_dir, samples_per_timestep, valid_fraction
- * and valid_seed, checked (defaults: tm_options). */
+ * and valid_seed, checked (defaults: OPTIONS). */
 static fivo_status read_convert_options(const fivo_config *cfg, const char **raw, const char **out,
                                         long *spt, double *frac, long *seed, fivo_error *err)
 {
@@ -420,7 +420,7 @@ static void report_convert(fivo_report *report, const size_t counts[3], double m
 static fivo_status tm_convert(const fivo_config *cfg, fivo_report *report, fivo_error *err)
 {
     const char *raw = NULL, *out = NULL;
-    long spt = 0, seed = 0;
+    long spt = 0, seed = 0; /* defaults: OPTIONS */
     double frac = 0;
     if (cfg == NULL)
         return fivo_error_set(err, FIVO_ERR_INVALID, "timit: no configuration");
@@ -563,7 +563,7 @@ static fivo_status tm_batch(void *self, int batch_size, bool shuffle, uint64_t s
     return fivo_error_set(err, FIVO_ERR_UNSUPPORTED, "timit: nothing is open");
 }
 
-static const fivo_dataset_vtable tm_vtable = {
+static const fivo_dataset_vtable VTABLE = {
     .open = tm_open,
     .close = tm_close,
     .info = tm_info,
@@ -571,16 +571,16 @@ static const fivo_dataset_vtable tm_vtable = {
     .convert = tm_convert,
 };
 
-static const fivo_plugin_descriptor tm_descriptor = {
+static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,
     .abi_minor = FIVO_ABI_MINOR,
     .kind = FIVO_PLUGIN_DATASET,
     .name = "timit",
     .version = "1.0.0",
     .description = "converts raw TIMIT (NIST SPHERE) into speech TFRecords: train/valid/test",
-    .vtable = &tm_vtable,
-    .vtable_size = sizeof tm_vtable,
-    FIVO_PLUGIN_OPTIONS(tm_options),
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
 };
 
-FIVO_PLUGIN_DEFINE_QUERY(tm_descriptor)
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

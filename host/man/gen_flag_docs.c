@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fivo/registry.h>
+#include <fivo/internal/registry.h>
 
 #include "flag_text.h"
 

@@ -48,7 +48,7 @@ typedef struct srnn {
     int last_t;
 } srnn;
 
-static const fivo_option srnn_options[] = {FIVO_SEQMODEL_OPTIONS};
+static const fivo_option OPTIONS[] = {FIVO_SEQMODEL_OPTIONS};
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -259,7 +259,7 @@ static fivo_status srnn_sample_step(void *self, fivo_ctx *ctx, const fivo_state 
     return FIVO_OK;
 }
 
-static const fivo_model_vtable srnn_vtable = {
+static const fivo_model_vtable VTABLE = {
     .create = srnn_create,
     .destroy = srnn_destroy,
     .set_observations = srnn_set_observations,
@@ -347,17 +347,17 @@ static const void *srnn_extension_data(const char *uri)
     return strcmp(uri, FIVO_EXT_TILT_URI) == 0 ? &srnn_tilt : NULL;
 }
 
-static const fivo_plugin_descriptor srnn_descriptor = {
+static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,
     .abi_minor = FIVO_ABI_MINOR,
     .kind = FIVO_PLUGIN_MODEL,
     .name = "srnn",
     .version = "1.0.0",
     .description = "Stochastic RNN (deterministic LSTM, Markov latents, res_q proposals)",
-    .vtable = &srnn_vtable,
-    .vtable_size = sizeof srnn_vtable,
-    FIVO_PLUGIN_OPTIONS(srnn_options),
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
     .extension_data = srnn_extension_data,
 };
 
-FIVO_PLUGIN_DEFINE_QUERY(srnn_descriptor)
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -47,7 +47,7 @@ typedef struct vrnn {
     int last_t;
 } vrnn;
 
-static const fivo_option vrnn_options[] = {FIVO_SEQMODEL_OPTIONS};
+static const fivo_option OPTIONS[] = {FIVO_SEQMODEL_OPTIONS};
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -231,7 +231,7 @@ static fivo_status vrnn_sample_step(void *self, fivo_ctx *ctx, const fivo_state 
     return FIVO_OK;
 }
 
-static const fivo_model_vtable vrnn_vtable = {
+static const fivo_model_vtable VTABLE = {
     .create = vrnn_create,
     .destroy = vrnn_destroy,
     .set_observations = vrnn_set_observations,
@@ -336,17 +336,17 @@ static const void *vrnn_extension_data(const char *uri)
     return strcmp(uri, FIVO_EXT_TILT_URI) == 0 ? &vrnn_tilt : NULL;
 }
 
-static const fivo_plugin_descriptor vrnn_descriptor = {
+static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,
     .abi_minor = FIVO_ABI_MINOR,
     .kind = FIVO_PLUGIN_MODEL,
     .name = "vrnn",
     .version = "1.0.0",
     .description = "Variational RNN (LSTM backbone, res_q proposals, Bernoulli/Normal emission)",
-    .vtable = &vrnn_vtable,
-    .vtable_size = sizeof vrnn_vtable,
-    FIVO_PLUGIN_OPTIONS(vrnn_options),
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
     .extension_data = vrnn_extension_data,
 };
 
-FIVO_PLUGIN_DEFINE_QUERY(vrnn_descriptor)
+FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR)

@@ -39,7 +39,8 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
 {
     const always *a = self;
     int n = (int)(a->share * num_particles);
-    fivo_smc_options o = {n > 0 ? n : 1, FIVO_RESAMPLE_ALWAYS, 0.5, resampler};
+    fivo_smc_options o = {.num_particles = n > 0 ? n : 1, .criterion = FIVO_RESAMPLE_ALWAYS,
+                          .ess_threshold = 0.5, .resampler = resampler};
     return fivo_smc_run(ctx, model, batch, &o, out, err);
 }
 

@@ -32,10 +32,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <fivo/checkpoint.h>
+#include <fivo/internal/checkpoint.h>
+#include <fivo/internal/resampling_grads.h>
 #include <fivo/fivo.h>
-#include <fivo/shards.h>
-#include <fivo/threads.h>
+#include <fivo/internal/shards.h>
+#include <fivo/internal/threads.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -44,7 +44,7 @@ typedef struct lgssm {
 
 /* ---- creation ------------------------------------------------------------ */
 
-static const fivo_option lgssm_options[] = {
+static const fivo_option OPTIONS[] = {
     {"variance", FIVO_OPTION_DOUBLE, "0.1",
      "initial transition, emission and proposal variance (the chain data's variance)", NULL, ">0", NULL},
     {"proposal_type", FIVO_OPTION_STRING, "filtering",
@@ -88,9 +88,9 @@ static fivo_status lgssm_create(const fivo_config *cfg, const fivo_data_spec *sp
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "lgssm: needs real-valued data (Normal emission), the dataset is '%s'",
                               spec->kind);
-    if ((st = fivo_option_double(cfg, "model", FIVO_OPTION_ROWS(lgssm_options), "variance", &variance, err)) != FIVO_OK)
+    if ((st = fivo_option_double(cfg, "model", FIVO_OPTION_ROWS(OPTIONS), "variance", &variance, err)) != FIVO_OK)
         return st;
-    if ((st = fivo_option_string(cfg, "model", FIVO_OPTION_ROWS(lgssm_options), "proposal_type", &proposal, err)) !=
+    if ((st = fivo_option_string(cfg, "model", FIVO_OPTION_ROWS(OPTIONS), "proposal_type", &proposal, err)) !=
         FIVO_OK)
         return st;
     if (strcmp(proposal, "filtering") != 0 && strcmp(proposal, "prior") != 0)
@@ -281,7 +281,7 @@ static fivo_status lgssm_log_likelihood(void *self, const fivo_batch *batch, dou
 
 /* ---- the descriptor: the one exported symbol ------------------------------ */
 
-static const fivo_model_vtable lgssm_vtable = {
+static const fivo_model_vtable VTABLE = {
     .create = lgssm_create,
     .destroy = lgssm_destroy,
     .set_observations = lgssm_set_observations,
@@ -302,16 +302,16 @@ static const fivo_dataset_preference lgssm_preferences[] = {
     {"chain", 0, lgssm_chain_settings, sizeof lgssm_chain_settings / sizeof lgssm_chain_settings[0]},
 };
 
-static const fivo_plugin_descriptor lgssm_descriptor = {
+static const fivo_plugin_descriptor DESCRIPTOR = {
     .abi_major = FIVO_ABI_MAJOR,
     .abi_minor = FIVO_ABI_MINOR,
     .kind = FIVO_PLUGIN_MODEL,
     .name = "lgssm",
     .version = "1.0.0",
     .description = "linear-Gaussian state-space model with a learned linear proposal (SDK example)",
-    .vtable = &lgssm_vtable,
-    .vtable_size = sizeof lgssm_vtable,
-    FIVO_PLUGIN_OPTIONS(lgssm_options),
+    .vtable = &VTABLE,
+    .vtable_size = sizeof VTABLE,
+    FIVO_PLUGIN_OPTIONS(OPTIONS),
     .dataset_preferences = lgssm_preferences,
     .num_dataset_preferences = sizeof lgssm_preferences / sizeof lgssm_preferences[0],
 };
@@ -321,10 +321,10 @@ FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_ma
 {
     /* Always answer: on a major mismatch the host refuses the module with a
      * message naming both ABIs, which a NULL here could not tell it.
-     * FIVO_PLUGIN_DEFINE_QUERY(lgssm_descriptor) at file scope writes this
+     * FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR) at file scope writes this
      * same function (the bundled plugins use it); it is spelled out here as
      * the guide (sdk/README.md, "The descriptor") shows it. */
     (void)host_abi_major;
     (void)host_abi_minor;
-    return &lgssm_descriptor;
+    return &DESCRIPTOR;
 }

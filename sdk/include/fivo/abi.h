@@ -25,7 +25,30 @@
  * 2.1: option rows gained `min` and `max` (a 2.0 plugin's rows,
  * FIVO_OPTION_SIZE_2_0 bytes, load as rows without a range); the bound
  * vtable's train_loss slot; the fivo.ext.tilt extension's latent_size and
- * step_terms slots (fivo-aux-td). */
+ * step_terms slots (fivo-aux-td). 2.2: the fivo.ext.tilt extension's
+ * future_size and future slots (sixo); the structs that cross the ABI
+ * (fivo_batch, fivo_data_spec, fivo_dataset_info, fivo_smc_options and the
+ * instance structs) end with struct_size (below), so they too can grow.
+ *
+ * Growing structs (2.2, SQLite's iVersion, Win32's cbSize): each of those
+ * structs ends with
+ *     size_t struct_size;   sizeof the struct as its writer was built
+ * and fields are only ever appended after it. A field before struct_size is
+ * always there; a field added after it is read only when
+ * FIVO_STRUCT_HAS(p, type, field), and 0 in it always means "absent", so a
+ * writer that knew nothing of it (or left struct_size 0: "up to struct_size")
+ * reads the same as one that set it to 0.
+ *  - what the host hands a plugin (fivo_data_spec, the instance structs):
+ *    the host sets struct_size to its own sizeof;
+ *  - what a plugin fills for the host (fivo_dataset_info, fivo_batch from a
+ *    dataset): the host zeroes *out and sets struct_size to its sizeof (the
+ *    room); the plugin fills only fields FIVO_STRUCT_HAS says fit, and may
+ *    lower struct_size to its own sizeof (or leave it);
+ *  - what a plugin hands libfivo (fivo_smc_options, a fivo_batch it made):
+ *    the plugin sets struct_size (0 is fine: "the 2.2 fields"). libfivo
+ *    reads nothing past struct_size today; the first field appended after
+ *    it comes with an entry point that also takes the caller's sizeof,
+ *    because a bound built before 2.2 has no struct_size to read. */
 #ifndef FIVO_ABI_H
 #define FIVO_ABI_H
 
@@ -176,13 +199,25 @@ typedef const fivo_plugin_descriptor *(*fivo_plugin_query_fn)(uint32_t host_abi_
  *   self            what the plugin's create (dataset: open) made
  *   name            the plugin's name (static storage of the plugin)
  *   extension_data  (2.0) the descriptor's extension_data, or NULL: what the
- *                   core does not know, e.g. a model's features for a bound */
+ *                   core does not know, e.g. a model's features for a bound
+ *   struct_size     (2.2) sizeof the instance struct as libfivo was built
+ *                   (see "Growing structs" above) */
 #define FIVO_PLUGIN_INSTANCE_FIELDS(vtable_type)                                             \
     const vtable_type *vt;                                                                   \
     size_t vt_size;                                                                          \
     void *self;                                                                              \
     const char *name;                                                                        \
-    const void *(*extension_data)(const char *uri)
+    const void *(*extension_data)(const char *uri);                                          \
+    size_t struct_size
+
+/* True when struct *p (one of the growing structs above) has `field`, a
+ * field appended after struct_size, in the bytes its writer declared. */
+#define FIVO_STRUCT_HAS(p, type, field) \
+    ((p)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* Bytes of a growing struct up to and including struct_size: what every
+ * writer of ABI 2.2 or later has (the struct_size the host assumes for 0). */
+#define FIVO_STRUCT_SIZE_2_2(type) (offsetof(type, struct_size) + sizeof(size_t))
 
 /* True when a vtable of declared size `size` contains `slot` and it is set. */
 #define FIVO_VTABLE_HAS(vt, size, type, slot)                                  \

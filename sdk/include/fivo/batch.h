@@ -3,6 +3,7 @@
 #ifndef FIVO_BATCH_H
 #define FIVO_BATCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -17,6 +18,7 @@ typedef struct fivo_batch {
     const float *targets;   /* [T, B, D]: x_t, zero past each length */
     const int32_t *lengths; /* [B] */
     const int32_t *seq_ids; /* [B]: index of each sequence in its split (stable RNG keys), or NULL */
+    size_t struct_size;     /* (2.2) see "Growing structs" in fivo/abi.h; fields only after it */
 } fivo_batch;
 
 static inline const float *fivo_batch_at(const float *x, const fivo_batch *b, int t, int seq)
@@ -30,6 +32,7 @@ typedef struct fivo_data_spec {
     const char *kind;       /* "binary" (pianoroll: Bernoulli emission) or "real" (speech, chain: Normal) */
     const double *mean;     /* [dim] train mean (pianoroll note frequency), or NULL */
     int num_timesteps;      /* fixed length for synthetic data (chain), else 0 */
+    size_t struct_size;     /* (2.2) set by the host (fivo/abi.h, "Growing structs") */
 } fivo_data_spec;
 
 #ifdef __cplusplus

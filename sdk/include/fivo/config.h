@@ -62,8 +62,6 @@ fivo_status fivo_config_int_or(const fivo_config *cfg, const char *section, cons
                                long def, long *out, fivo_error *err);
 fivo_status fivo_config_double_or(const fivo_config *cfg, const char *section, const char *key,
                                   double def, double *out, fivo_error *err);
-fivo_status fivo_config_bool_or(const fivo_config *cfg, const char *section, const char *key,
-                                bool def, bool *out, fivo_error *err);
 fivo_status fivo_config_string_or(const fivo_config *cfg, const char *section, const char *key,
                                   const char *def, const char **out, fivo_error *err);
 

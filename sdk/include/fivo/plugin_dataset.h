@@ -10,7 +10,7 @@
 #include <fivo/abi.h>
 #include <fivo/batch.h>
 #include <fivo/config.h>
-#include <fivo/metrics.h> /* fivo_report, filled by convert */
+#include <fivo/report.h> /* fivo_report, filled by convert */
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,6 +24,7 @@ typedef struct fivo_dataset_info {
     double mean_len;
     int64_t total_timesteps; /* sum of lengths */
     const double *mean;      /* [dim] train mean used for centring, or NULL */
+    size_t struct_size;      /* (2.2) the room the host gives (fivo/abi.h, "Growing structs") */
 } fivo_dataset_info;
 
 typedef struct fivo_dataset_vtable {

@@ -34,6 +34,8 @@ typedef struct fivo_smc_options {
     fivo_criterion criterion;
     double ess_threshold;               /* in [0, 1] (the bound's row default: 0.5) */
     const fivo_resampler *resampler;    /* required unless criterion is NEVER */
+    size_t struct_size;                 /* (2.2) sizeof as the caller was built, or 0
+                                           (fivo/abi.h, "Growing structs") */
 } fivo_smc_options;
 
 typedef struct fivo_smc_result {

@@ -42,10 +42,8 @@ fivo_status fivo_tfrecord_reader_open(const char *path, fivo_tfrecord_reader **o
  * for a truncated record or a CRC mismatch. */
 fivo_status fivo_tfrecord_reader_next(fivo_tfrecord_reader *r, const uint8_t **data, size_t *len,
                                       fivo_error *err);
-/* Byte offset of the next record header; number of records returned so far. */
+/* Byte offset of the next record header. */
 uint64_t fivo_tfrecord_reader_offset(const fivo_tfrecord_reader *r);
-uint64_t fivo_tfrecord_reader_count(const fivo_tfrecord_reader *r);
-const char *fivo_tfrecord_reader_path(const fivo_tfrecord_reader *r);
 void fivo_tfrecord_reader_close(fivo_tfrecord_reader *r); /* r may be NULL */
 
 /* ---- writing ------------------------------------------------------------ */

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include <fivo/error.h>
-#include <fivo/metrics.h>
+#include <fivo/report.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fivo/internal/registry.h>
 
 void kit_note(kit *k, const char *fmt, ...)
 {

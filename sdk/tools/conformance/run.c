@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fivo/internal/registry.h>
 
 static const int DEFAULT_LENGTHS[] = {4, 3};
 
@@ -30,6 +31,7 @@ void fivo_conformance_defaults(fivo_conformance_options *o)
     o->ll_reps = 8;
     o->ll_tol = 0.1;
     o->resampled_particles = 3;
+    o->resampler_name = "multinomial";
 }
 
 int fivo_conformance_count(void) { return kit_num_checks; }
@@ -162,31 +164,45 @@ static const fivo_plugin_info *find_model(kit *k, fivo_error *err)
     return NULL;
 }
 
-/* The resampler of gradient_resampled; its absence only skips that check. */
+/* The resampler of gradient_resampled, from its own registry (so the
+ * bundled plugins never meet the model under test): the caller's file, or
+ * the bundled one of that name. Its absence only skips that check. */
 static void open_resampler(kit *k)
 {
-    char path[4096];
     const char *file = k->o->resampler_file;
-    if (file == NULL) {
-        snprintf(path, sizeof path, "%s/multinomial.so", fivo_registry_builtin_dir());
-        file = path;
-    }
+    const char *name = k->o->resampler_name != NULL ? k->o->resampler_name : "multinomial";
     fivo_error err = {0};
-    const int before = fivo_registry_count(k->reg);
-    fivo_registry_load_file(k->reg, file, &err);
-    const fivo_plugin_info *r = NULL;
-    for (int i = before; i < fivo_registry_count(k->reg) && r == NULL; i++)
-        if (fivo_registry_at(k->reg, i)->kind == FIVO_PLUGIN_RESAMPLER)
-            r = fivo_registry_at(k->reg, i);
-    if (r == NULL) {
-        snprintf(k->resampler_why, sizeof k->resampler_why, "no resampler plugin in %.900s", file);
+    k->res_reg = fivo_registry_new();
+    if (k->res_reg == NULL) {
+        snprintf(k->resampler_why, sizeof k->resampler_why, "out of memory");
         return;
+    }
+    const fivo_plugin_info *r = NULL;
+    if (file != NULL) {
+        fivo_registry_load_file(k->res_reg, file, &err);
+        for (int i = 0; i < fivo_registry_count(k->res_reg) && r == NULL; i++)
+            if (fivo_registry_at(k->res_reg, i)->kind == FIVO_PLUGIN_RESAMPLER)
+                r = fivo_registry_at(k->res_reg, i);
+        if (r == NULL) {
+            snprintf(k->resampler_why, sizeof k->resampler_why, "no resampler plugin in %.900s",
+                     file);
+            return;
+        }
+    } else {
+        fivo_registry_scan_dir(k->res_reg, fivo_registry_builtin_dir(), &err);
+        r = fivo_registry_find(k->res_reg, FIVO_PLUGIN_RESAMPLER, name);
+        if (r == NULL) {
+            snprintf(k->resampler_why, sizeof k->resampler_why,
+                     "no bundled resampler '%.200s' in %.700s", name, fivo_registry_builtin_dir());
+            return;
+        }
+        file = r->file;
     }
     fivo_config *cfg = fivo_config_new();
     fivo_status st = cfg != NULL ? fivo_plugin_apply_options(r, cfg, "resampler", NULL, &err)
                                  : FIVO_ERR_NOMEM;
     if (st == FIVO_OK)
-        st = fivo_resampler_open(k->reg, r->name, cfg, &k->resampler, &err);
+        st = fivo_resampler_open(k->res_reg, r->name, cfg, &k->resampler, &err);
     fivo_config_free(cfg);
     k->have_resampler = st == FIVO_OK;
     if (!k->have_resampler)
@@ -287,5 +303,6 @@ done:
     free(k.seq_ids);
     free(k.mean);
     fivo_registry_free(k.reg);
+    fivo_registry_free(k.res_reg);
     return failed;
 }

@@ -64,9 +64,10 @@ typedef struct fivo_conformance_options {
     int isolate;                   /* run each check in a child process, so a crash is a FAIL (default 0) */
     int verbose;                   /* detail lines for passing checks too (default 0) */
     /* gradient_resampled: the gradient check through a FIVO bound that
-     * resamples at every step with this resampler plugin file (NULL: the
-     * bundled multinomial, <fivo_registry_builtin_dir()>/multinomial.so)
-     * and resampled_particles particles (default 3, as tests/seqmodel_suite.h). */
+     * resamples at every step with the resampler in this plugin file (NULL:
+     * the bundled resampler named resampler_name, found by kind and name
+     * among the plugins bundled with libfivo) and resampled_particles
+     * particles (default 3, as tests/seqmodel_suite.h). */
     const char *resampler_file;
     int resampled_particles;
     /* bad_options: values that do not parse as their type or are not among
@@ -76,6 +77,9 @@ typedef struct fivo_conformance_options {
      * models (default 0: handed to the plugin directly, they need only not
      * crash, and an error must be FIVO_ERR_INVALID naming the key). */
     int strict_options;
+    /* The bundled resampler of gradient_resampled when resampler_file is
+     * NULL (default "multinomial"). Added in 0.1.1: fields only grow here. */
+    const char *resampler_name;
 } fivo_conformance_options;
 
 /* Fills every field with its default (plugin_file NULL). Call it first:

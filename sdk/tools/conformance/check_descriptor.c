@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fivo/internal/registry.h>
 
 static bool snake_case(const char *s)
 {

@@ -8,6 +8,7 @@
 
 #include <fivo/conformance.h>
 #include <fivo/fivo.h>
+#include <fivo/internal/registry.h>
 
 typedef enum kit_verdict { KIT_PASS = 0, KIT_FAIL = 1, KIT_SKIP = 2 } kit_verdict;
 
@@ -23,7 +24,9 @@ typedef struct kit {
     double *mean; /* [D] train mean (binary data) */
     fivo_batch batch;
     fivo_data_spec spec;
-    /* The resampler of gradient_resampled, when one could be opened. */
+    /* The resampler of gradient_resampled, when one could be opened, and the
+     * registry it came from. */
+    fivo_registry *res_reg;
     fivo_resampler resampler;
     bool have_resampler;
     char resampler_why[FIVO_ERROR_MESSAGE_MAX];

@@ -29,8 +29,6 @@ fivo_status fivo_comm_init(int *argc, char ***argv, fivo_error *err);
 /* Ends MPI if fivo_comm_init started it. */
 void fivo_comm_finalize(void);
 
-bool fivo_comm_built(void);   /* this libfivo was built with MPI */
-bool fivo_comm_active(void);  /* MPI was started (also true for 1 rank under mpirun) */
 int fivo_comm_rank(void);
 int fivo_comm_size(void);
 int fivo_comm_local_size(void); /* ranks on this machine, this one included (1 without MPI) */

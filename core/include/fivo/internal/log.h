@@ -13,7 +13,6 @@ typedef enum fivo_log_level {
     FIVO_LOG_ERROR = 3
 } fivo_log_level;
 
-void fivo_log_set_level(fivo_log_level level);
 fivo_log_level fivo_log_get_level(void);
 void fivo_log_message(fivo_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)

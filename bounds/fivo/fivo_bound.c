@@ -38,7 +38,8 @@ static fivo_status compute(void *self, fivo_ctx *ctx, const fivo_model *model,
     if (s->criterion != FIVO_RESAMPLE_NEVER && resampler == NULL)
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "fivo bound: resampling needs a resampler ([resampler] plugin)");
-    fivo_smc_options o = {num_particles, s->criterion, s->ess_threshold, resampler};
+    fivo_smc_options o = {.num_particles = num_particles, .criterion = s->criterion,
+                          .ess_threshold = s->ess_threshold, .resampler = resampler};
     return fivo_smc_run(ctx, model, batch, &o, out, err);
 }
 

@@ -25,7 +25,8 @@ static void usage(FILE *f)
           "                           finite differences (default 2e-3, 5e-2, 0.1, 24 per tensor; 0: all)\n"
           "  --ll-particles N --ll-reps N --ll-tol NATS\n"
           "                           log_likelihood vs IWAE (default 1024, 8, 0.1)\n"
-          "  --resampler FILE.so      resampler of gradient_resampled (default: the bundled multinomial)\n"
+          "  --resampler FILE.so|NAME resampler of gradient_resampled: a plugin file, or the name\n"
+          "                           of a bundled one (default: multinomial)\n"
           "  --resampled-particles N  its particles (default 3)\n"
           "  --strict-options         the plugin itself must refuse values of the wrong type or\n"
           "                           outside the choices (the host refuses them anyway)\n"
@@ -167,7 +168,11 @@ int main(int argc, char **argv)
             o.ll_reps = (int)l;
         } else if (strcmp(a, "--resampler") == 0) {
             TAKES_VALUE;
-            o.resampler_file = v;
+            size_t n = strlen(v);
+            if (strchr(v, '/') != NULL || (n > 3 && strcmp(v + n - 3, ".so") == 0))
+                o.resampler_file = v;
+            else
+                o.resampler_name = v;
         } else if (strcmp(a, "--resampled-particles") == 0) {
             TAKES_VALUE;
             bad_value = parse_int(v, 1, 1 << 20, &l);

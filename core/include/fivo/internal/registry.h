@@ -101,9 +101,6 @@ char *fivo_option_problem(const fivo_option *o);
 char *fivo_option_value_problem(const fivo_option *o, const char *value);
 /* "[1, 4096]", "> 0", ">= 1", or NULL without a range; free() it. */
 char *fivo_option_range_text(const fivo_option *o);
-/* The candidate nearest to `word` by edit distance (NULL when n == 0). */
-const char *fivo_closest_name(const char *word, const char *const *candidates, size_t n);
-size_t fivo_edit_distance(const char *a, const char *b);
 
 /* Opening instances: FIVO_ERR_NOT_FOUND names the kind and name and lists
  * the available ones. A required slot missing from a short vtable is

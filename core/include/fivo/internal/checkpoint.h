@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include <fivo/error.h>
-#include <fivo/optim.h>
+#include <fivo/internal/optim.h>
 #include <fivo/params.h>
 
 #ifdef __cplusplus

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fivo/internal/registry.h>
 
 kit_verdict kit_check_create(kit *k)
 {

@@ -1,0 +1,158 @@
+/* fivo plugin ABI: the descriptor every plugin module exports.
+ *
+ * One loadable module = one plugin. It exports exactly one C symbol,
+ * FIVO_PLUGIN_QUERY_SYMBOL, of type fivo_plugin_query_fn. The host calls it
+ * once after loading and reads the descriptor it returns.
+ *
+ * Versioning (SQLite VFS / LV2 style):
+ *  - FIVO_ABI_MAJOR changes when any existing layout or meaning changes.
+ *    The host refuses a plugin whose abi_major differs from its own.
+ *  - FIVO_ABI_MINOR grows when a slot is appended to a vtable, a field to
+ *    the descriptor or a field to an option row. Each only grows at the
+ *    end, and the host reads
+ *      a vtable slot only when the plugin's vtable_size covers it
+ *        (FIVO_VTABLE_HAS),
+ *      a descriptor field only when the plugin's abi_minor is at least the
+ *        minor that added it (written beside each field),
+ *      option rows with the plugin's option_size as their stride,
+ *    so a plugin built for an older minor loads fine and what it lacks
+ *    counts as absent.
+ *
+ * History: 1.0 the first ABI. 2.0 (this wave, before any outside plugin
+ * existed): option rows gained `choices` (a new row stride, which no minor
+ * can express for 1.0 plugins), the descriptor gained option_size, model
+ * dataset preferences and extension_data. */
+#ifndef FIVO_ABI_H
+#define FIVO_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <fivo/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FIVO_ABI_MAJOR 2u
+#define FIVO_ABI_MINOR 0u
+
+/* The one symbol a plugin module exports. */
+#define FIVO_PLUGIN_QUERY_SYMBOL "fivo_plugin_query"
+
+#if defined(__GNUC__)
+#define FIVO_EXPORT __attribute__((visibility("default")))
+#else
+#define FIVO_EXPORT
+#endif
+
+typedef enum fivo_plugin_kind {
+    FIVO_PLUGIN_MODEL = 1,
+    FIVO_PLUGIN_BOUND = 2,
+    FIVO_PLUGIN_RESAMPLER = 3,
+    FIVO_PLUGIN_DATASET = 4
+} fivo_plugin_kind;
+
+/* Type of a configuration option a plugin accepts. */
+typedef enum fivo_option_type {
+    FIVO_OPTION_INT = 1,
+    FIVO_OPTION_DOUBLE = 2,
+    FIVO_OPTION_BOOL = 3,
+    FIVO_OPTION_STRING = 4
+} fivo_option_type;
+
+/* One key a plugin reads from its config section. The plugin's section is
+ * checked against its own list only: an unknown key, a value that does not
+ * parse as `type` or is not one of `choices` is refused by the host before
+ * the plugin is created, naming the plugin, the key and where the value came
+ * from. Keys left unset get `default_value`, so the plugin, --help and
+ * metrics see the same value. */
+typedef struct fivo_option {
+    const char *key;           /* MUST be non-NULL, snake_case, unique in the list */
+    fivo_option_type type;
+    const char *default_value; /* textual default, or NULL when none (the plugin
+                                  then decides, e.g. "latent_size") */
+    const char *help;          /* one line */
+    const char *choices;       /* (2.0) "a|b|c": the only values accepted; NULL: any
+                                  value of the type. A default MUST be one of them. */
+} fivo_option;
+
+/* One setting of another plugin's section, as a preference (below). */
+typedef struct fivo_setting {
+    const char *key;
+    const char *value;
+    const char *unless_key; /* not applied when this key of the section is set; may be NULL */
+} fivo_setting;
+
+/* What a model prefers for its data (2.0), read by the host before it
+ * opens the dataset: when the user chose no [dataset] plugin, the first
+ * preference whose `with_path` matches whether [dataset] path is set names
+ * the dataset plugin; then the settings of the preference naming the chosen
+ * dataset fill [dataset] keys the user left unset. Lets the GHMM (or any
+ * model) default to its own synthetic data without the host naming it. */
+typedef struct fivo_dataset_preference {
+    const char *dataset;          /* dataset plugin name */
+    int with_path;                /* 1: applies when [dataset] path is set, 0: when not */
+    const fivo_setting *settings; /* defaults for [dataset] keys; may be NULL */
+    size_t num_settings;
+} fivo_dataset_preference;
+
+typedef struct fivo_plugin_descriptor {
+    uint32_t abi_major;        /* MUST be FIVO_ABI_MAJOR the plugin was built with */
+    uint32_t abi_minor;        /* MUST be FIVO_ABI_MINOR the plugin was built with */
+    uint32_t kind;             /* a fivo_plugin_kind */
+    const char *name;          /* MUST be non-NULL, unique per kind, e.g. "vrnn" */
+    const char *version;       /* the plugin's own version, e.g. "1.0.0" */
+    const char *description;   /* one line */
+    const void *vtable;        /* MUST point to the kind's vtable struct */
+    size_t vtable_size;        /* MUST be sizeof(that vtable) as the plugin saw it, and
+                                  at least its create+destroy (dataset: open+close)
+                                  slots, else the plugin is refused */
+    const fivo_option *options;/* keys of the plugin's config section; may be NULL */
+    size_t num_options;
+    size_t option_size;        /* (2.0) MUST be sizeof(fivo_option) as the plugin saw it
+                                  when num_options > 0 (FIVO_PLUGIN_OPTIONS sets all three) */
+    /* (2.0) Models only, may be NULL: see fivo_dataset_preference. */
+    const fivo_dataset_preference *dataset_preferences;
+    size_t num_dataset_preferences;
+    /* (2.0) OPTIONAL, may be NULL (LV2's extension_data): the plugin's data
+     * for an extension the core does not know, named by a URI-like string
+     * ("fivo.ext.NAME"); NULL when unsupported. MUST return static storage. */
+    const void *(*extension_data)(const char *uri);
+} fivo_plugin_descriptor;
+
+/* The options, num_options and option_size fields of a descriptor from one
+ * array, in a designated initializer:
+ *   {.kind = ..., .vtable = &VTABLE, .vtable_size = sizeof VTABLE,
+ *    FIVO_PLUGIN_OPTIONS(OPTIONS)} */
+#define FIVO_PLUGIN_OPTIONS(array)                                                          \
+    .options = (array), .num_options = sizeof(array) / sizeof((array)[0]),                  \
+    .option_size = sizeof((array)[0])
+
+/* The exported query function. The host passes its own ABI so a plugin may
+ * adapt; the plugin MUST return a pointer to static storage (never freed)
+ * and MUST NOT return NULL unless it cannot serve that host at all. */
+typedef const fivo_plugin_descriptor *(*fivo_plugin_query_fn)(uint32_t host_abi_major,
+                                                              uint32_t host_abi_minor);
+
+/* Defines the exported query function of a plugin that serves every host
+ * the same static descriptor: FIVO_PLUGIN_DEFINE_QUERY(DESCRIPTOR) at file
+ * scope. A plugin that adapts to the host's ABI writes its own. */
+#define FIVO_PLUGIN_DEFINE_QUERY(descriptor)                                        \
+    FIVO_EXPORT const fivo_plugin_descriptor *fivo_plugin_query(uint32_t host_abi_major, \
+                                                                uint32_t host_abi_minor) \
+    {                                                                               \
+        (void)host_abi_major;                                                       \
+        (void)host_abi_minor;                                                       \
+        return &(descriptor);                                                       \
+    }
+
+/* True when a vtable of declared size `size` contains `slot` and it is set. */
+#define FIVO_VTABLE_HAS(vt, size, type, slot)                                  \
+    ((vt) != NULL && offsetof(type, slot) + sizeof(((type *)0)->slot) <= (size) && \
+     (vt)->slot != NULL)
+
+#ifdef __cplusplus
+}
+#endif
+#endif
