@@ -194,13 +194,22 @@ typedef struct smc_ckpt {
     smc_frozen st[FIVO_STATE_MAX], lw, phat;
 } smc_ckpt;
 
+/* The resampler slot a run draws with, by the precedence of
+ * fivo/plugin_resampler.h: transport, relaxed, weighted, plain. */
+typedef enum smc_path {
+    SMC_PATH_HARD,      /* resample: ancestors */
+    SMC_PATH_WEIGHTED,  /* resample_weighted: ancestors and restart weights */
+    SMC_PATH_RELAXED,   /* resample_relaxed: a blend matrix */
+    SMC_PATH_TRANSPORT, /* resample_transport: a blend from the particles */
+} smc_path;
+
 /* One run: what the steps need, kept in the arena's prefix so the
  * checkpoint node's backward can replay steps after fivo_smc_run returned. */
 typedef struct smc_run {
     fivo_model model; /* copies: the caller's may live on its stack */
     fivo_batch batch;
     fivo_smc_options opts;
-    bool transport, relaxed, weighted, blended;
+    smc_path path; /* how a filter resamples: one of four resampler slots */
     double log_n, log_ess_min;
     smc_work w;
     uint32_t *keys;
@@ -226,137 +235,179 @@ static void set_keys(fivo_ctx *ctx, const smc_run *r)
     fivo_ctx_set_row_keys(ctx, r->batch.seq_ids != NULL ? r->keys : NULL, r->w.R);
 }
 
-/* One step t of the loop, on r's carried values. replay: a segment's
- * recomputation in backward (no diagnostics, no result arrays). */
-static fivo_status smc_step(fivo_ctx *ctx, smc_run *r, int t, bool replay, fivo_error *err)
+/* Proposes step t from r's state: the next state and the R x 1
+ * incremental log weights, checked. */
+static fivo_status propose(fivo_ctx *ctx, smc_run *r, int t, fivo_state *next, fivo_tensor **alpha,
+                           fivo_error *err)
 {
-    smc_work *wk = &r->w;
-    const int N = wk->N, B = wk->B, R = wk->R;
     const fivo_model *model = &r->model;
-    const fivo_batch *batch = &r->batch;
-    const fivo_smc_options *opts = &r->opts;
-    const fivo_resampler *resampler = opts->resampler;
-    const bool blended = r->blended, transport = r->transport, weighted = r->weighted;
-    smc_work w = *wk;
-    fivo_status st;
-
-    fivo_state next;
-    memset(&next, 0, sizeof next);
-    fivo_tensor *alpha = NULL;
-    st = fivo_model_propose_and_weight(model, ctx, &r->state, t, &next, &alpha, err);
+    const int R = r->w.R;
+    memset(next, 0, sizeof *next);
+    *alpha = NULL;
+    fivo_status st = fivo_model_propose_and_weight(model, ctx, &r->state, t, next, alpha, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s' at step %d: ", model->name, t);
     if ((st = fivo_ctx_status(ctx, err)) != FIVO_OK)
         return fivo_error_prefix(err, "model '%s' at step %d: ", model->name, t);
-    if (alpha == NULL || alpha->rows != R || alpha->cols != 1)
+    const fivo_tensor *a = *alpha;
+    if (a == NULL || a->rows != R || a->cols != 1)
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "model '%s' at step %d: log weight is %d x %d, expected %d x 1",
-                              model->name, t, alpha ? alpha->rows : -1,
-                              alpha ? alpha->cols : -1, R);
-    if ((st = check_state(&next, R, "propose_and_weight", t, err)) != FIVO_OK)
-        return st;
+                              model->name, t, a ? a->rows : -1, a ? a->cols : -1, R);
+    return check_state(next, R, "propose_and_weight", t, err);
+}
 
-    /* Mask incremental weights past each sequence's end. */
+/* The carried log weights plus alpha, masked past each sequence's end. */
+static fivo_tensor *add_weights(fivo_ctx *ctx, smc_run *r, smc_work *w, int t, fivo_tensor *alpha)
+{
     bool all_active = true;
-    for (int p = 0; p < N; p++)
-        for (int b = 0; b < B; b++) {
-            uint8_t a = t < batch->lengths[b];
-            w.active[p * B + b] = a;
+    for (int p = 0; p < w->N; p++)
+        for (int b = 0; b < w->B; b++) {
+            uint8_t a = t < r->batch.lengths[b];
+            w->active[p * w->B + b] = a;
             all_active = all_active && a;
         }
-    fivo_tensor *log_w = fivo_add(ctx, r->log_w, all_active ? alpha
-                                          : fivo_select_rows(ctx, w.active, alpha, r->zeros_r));
+    return fivo_add(ctx, r->log_w,
+                    all_active ? alpha : fivo_select_rows(ctx, w->active, alpha, r->zeros_r));
+}
+
+/* Variance of one filter's log weights over its particles (normalisation
+ * is a shift, so it does not change it); finite ones only. */
+static void note_variance(smc_run *r, const double *lw, int N)
+{
+    double m = 0.0, s2 = 0.0;
+    int nf = 0;
+    for (int p = 0; p < N; p++)
+        if (isfinite(lw[p])) {
+            nf++;
+            double d = lw[p] - m;
+            m += d / nf;
+            s2 += d * (lw[p] - m);
+        }
+    r->var_sum += s2 / nf;
+    r->var_count++;
+}
+
+/* Filter b's draw by the run's resampling path: a blend matrix
+ * (transport, relaxed) or ancestors into w->index (weighted, with restart
+ * weights; hard). */
+static fivo_status draw(fivo_ctx *ctx, smc_run *r, smc_work *w, fivo_tensor *log_w,
+                        const fivo_state *next, int b, fivo_rng *rng, fivo_error *err)
+{
+    const int N = w->N, B = w->B;
+    const fivo_resampler *resampler = r->opts.resampler;
+    const fivo_batch *batch = &r->batch;
+    uint32_t key = batch->seq_ids != NULL ? (uint32_t)batch->seq_ids[b] : (uint32_t)b;
+    fivo_tensor *lwb = NULL;
+    if (r->path != SMC_PATH_HARD) {
+        for (int p = 0; p < N; p++)
+            w->filter_rows[p] = p * B + b;
+        lwb = fivo_gather_rows(ctx, log_w, w->filter_rows, N);
+    }
+    fivo_status st = FIVO_OK;
+    switch (r->path) {
+    case SMC_PATH_TRANSPORT:
+    case SMC_PATH_RELAXED:
+        st = r->path == SMC_PATH_TRANSPORT
+                 ? fivo_resampler_resample_transport(resampler, ctx, lwb,
+                                                     filter_particles(ctx, next, w), rng, key,
+                                                     &w->blend[b], err)
+                 : fivo_resampler_resample_relaxed(resampler, ctx, lwb, rng, key, &w->blend[b],
+                                                   err);
+        if (st == FIVO_OK &&
+            (w->blend[b] == NULL || w->blend[b]->rows != N || w->blend[b]->cols != N))
+            st = fivo_error_set(err, FIVO_ERR_INVALID,
+                                "resampler '%s' returned a blend that is not %d x %d",
+                                resampler->name, N, N);
+        return st;
+    case SMC_PATH_WEIGHTED:
+        st = fivo_resampler_resample_weighted(resampler, ctx, lwb, w->lw, rng, key, w->ancestors,
+                                              &w->lw_new[b], err);
+        if (st == FIVO_OK &&
+            (w->lw_new[b] == NULL || w->lw_new[b]->rows != N || w->lw_new[b]->cols != 1))
+            st = fivo_error_set(err, FIVO_ERR_INVALID,
+                                "resampler '%s' returned restart weights that are not %d x 1",
+                                resampler->name, N);
+        break;
+    case SMC_PATH_HARD:
+        st = fivo_resampler_resample(resampler, w->lw, N, rng, key, w->ancestors, err);
+        break;
+    }
+    for (int p = 0; st == FIVO_OK && p < N; p++) {
+        if (w->ancestors[p] < 0 || w->ancestors[p] >= N)
+            st = fivo_error_set(err, FIVO_ERR_INVALID,
+                                "resampler '%s' returned ancestor %d outside [0, %d)",
+                                resampler->name, (int)w->ancestors[p], N);
+        else
+            w->index[p * B + b] = w->ancestors[p] * B + b;
+    }
+    return st;
+}
+
+/* Filter b at step t: its weights checked, diagnostics, the criterion, and
+ * its draw when it resamples (w->res[b]); w->add[b]: log Z-hat takes this
+ * step's term (resampled or ending). */
+static fivo_status filter_step(fivo_ctx *ctx, smc_run *r, smc_work *w, fivo_tensor *log_w,
+                               const fivo_state *next, int t, int b, bool replay, fivo_rng *rng,
+                               fivo_error *err)
+{
+    const int N = w->N, B = w->B;
+    const fivo_batch *batch = &r->batch;
+    const fivo_smc_options *opts = &r->opts;
+    w->add[b] = 0;
+    w->res[b] = 0;
+    w->blend[b] = NULL;
+    if (r->path == SMC_PATH_WEIGHTED)
+        w->lw_new[b] = NULL;
+    for (int p = 0; p < N; p++)
+        w->index[p * B + b] = p * B + b;
+    if (t >= batch->lengths[b])
+        return FIVO_OK;
+    for (int p = 0; p < N; p++)
+        w->lw[p] = log_w->data[p * B + b];
+    if (fivo_weights_check(w->lw, N, err) != FIVO_OK)
+        return seq_error(err, batch, t, b);
+    if (!replay) {
+        r->valid_steps++;
+        note_variance(r, w->lw, N);
+    }
+    bool resample = opts->criterion == FIVO_RESAMPLE_ALWAYS ||
+                    (opts->criterion == FIVO_RESAMPLE_ESS &&
+                     fivo_weights_log_ess(w->lw, N) <= r->log_ess_min);
+    w->res[b] = resample;
+    w->add[b] = resample || t == batch->lengths[b] - 1;
+    if (!resample)
+        return FIVO_OK;
+    if (!replay)
+        r->resample_steps++;
+    if (draw(ctx, r, w, log_w, next, b, rng, err) != FIVO_OK)
+        return seq_error(err, batch, t, b);
+    return FIVO_OK;
+}
+
+/* One step t of the loop, on r's carried values. replay: a segment's
+ * recomputation in backward (no diagnostics, no result arrays). */
+static fivo_status smc_step(fivo_ctx *ctx, smc_run *r, int t, bool replay, fivo_error *err)
+{
+    smc_work w = r->w;
+    const int N = w.N, B = w.B, R = w.R;
+    const bool blended = r->path == SMC_PATH_TRANSPORT || r->path == SMC_PATH_RELAXED;
+    fivo_state next;
+    fivo_tensor *alpha;
+    fivo_status st = propose(ctx, r, t, &next, &alpha, err);
+    if (st != FIVO_OK)
+        return st;
+    fivo_tensor *log_w = add_weights(ctx, r, &w, t, alpha);
     if (!replay)
         memcpy(r->out->log_weights + (size_t)t * R, log_w->data, sizeof(float) * (size_t)R);
 
-    /* Per filter: check, diagnostics, criterion, ancestors. */
     bool any_add = false, any_res = false;
     fivo_rng rng = fivo_ctx_rng(ctx, FIVO_RNG_RESAMPLE, (uint32_t)t);
     for (int b = 0; b < B; b++) {
-        w.add[b] = 0;
-        w.res[b] = 0;
-        w.blend[b] = NULL;
-        if (weighted)
-            w.lw_new[b] = NULL;
-        for (int p = 0; p < N; p++)
-            w.index[p * B + b] = p * B + b;
-        if (t >= batch->lengths[b])
-            continue;
-        for (int p = 0; p < N; p++)
-            w.lw[p] = log_w->data[p * B + b];
-        if ((st = fivo_weights_check(w.lw, N, err)) != FIVO_OK)
-            return seq_error(err, batch, t, b);
-        if (!replay) {
-            r->valid_steps++;
-            /* Variance of the log weights over the particles (normalisation
-             * is a shift, so it does not change it); finite ones only. */
-            double m = 0.0, s2 = 0.0;
-            int nf = 0;
-            for (int p = 0; p < N; p++)
-                if (isfinite(w.lw[p])) {
-                    nf++;
-                    double d = w.lw[p] - m;
-                    m += d / nf;
-                    s2 += d * (w.lw[p] - m);
-                }
-            r->var_sum += s2 / nf;
-            r->var_count++;
-        }
-
-        bool resample = opts->criterion == FIVO_RESAMPLE_ALWAYS ||
-                        (opts->criterion == FIVO_RESAMPLE_ESS &&
-                         fivo_weights_log_ess(w.lw, N) <= r->log_ess_min);
-        w.res[b] = resample;
-        w.add[b] = resample || t == batch->lengths[b] - 1;
+        if ((st = filter_step(ctx, r, &w, log_w, &next, t, b, replay, &rng, err)) != FIVO_OK)
+            return st;
         any_add = any_add || w.add[b];
-        if (!resample)
-            continue;
-        any_res = true;
-        if (!replay)
-            r->resample_steps++;
-        uint32_t key = batch->seq_ids != NULL ? (uint32_t)batch->seq_ids[b] : (uint32_t)b;
-        if (blended) {
-            for (int p = 0; p < N; p++)
-                w.filter_rows[p] = p * B + b;
-            fivo_tensor *lwb = fivo_gather_rows(ctx, log_w, w.filter_rows, N);
-            st = transport ? fivo_resampler_resample_transport(
-                                 resampler, ctx, lwb, filter_particles(ctx, &next, &w), &rng,
-                                 key, &w.blend[b], err)
-                           : fivo_resampler_resample_relaxed(resampler, ctx, lwb, &rng, key,
-                                                             &w.blend[b], err);
-            if (st == FIVO_OK && (w.blend[b] == NULL || w.blend[b]->rows != N ||
-                                  w.blend[b]->cols != N))
-                st = fivo_error_set(err, FIVO_ERR_INVALID,
-                                    "resampler '%s' returned a blend that is not %d x %d",
-                                    resampler->name, N, N);
-        } else {
-            if (weighted) {
-                for (int p = 0; p < N; p++)
-                    w.filter_rows[p] = p * B + b;
-                fivo_tensor *lwb = fivo_gather_rows(ctx, log_w, w.filter_rows, N);
-                st = fivo_resampler_resample_weighted(resampler, ctx, lwb, w.lw, &rng,
-                                                      key, w.ancestors, &w.lw_new[b], err);
-                if (st == FIVO_OK && (w.lw_new[b] == NULL || w.lw_new[b]->rows != N ||
-                                      w.lw_new[b]->cols != 1))
-                    st = fivo_error_set(err, FIVO_ERR_INVALID,
-                                        "resampler '%s' returned restart weights that are "
-                                        "not %d x 1",
-                                        resampler->name, N);
-            } else {
-                st = fivo_resampler_resample(resampler, w.lw, N, &rng, key, w.ancestors,
-                                             err);
-            }
-            for (int p = 0; st == FIVO_OK && p < N; p++) {
-                if (w.ancestors[p] < 0 || w.ancestors[p] >= N)
-                    st = fivo_error_set(err, FIVO_ERR_INVALID,
-                                        "resampler '%s' returned ancestor %d outside [0, %d)",
-                                        resampler->name, (int)w.ancestors[p], N);
-                else
-                    w.index[p * B + b] = w.ancestors[p] * B + b;
-            }
-        }
-        if (st != FIVO_OK)
-            return seq_error(err, batch, t, b);
+        any_res = any_res || w.res[b];
     }
 
     /* log Z-hat += logsumexp(w) - log N where resampled or ending. */
@@ -365,6 +416,8 @@ static fivo_status smc_step(fivo_ctx *ctx, smc_run *r, int t, bool replay, fivo_
                                            (float)-r->log_n);
         r->log_phat = fivo_add(ctx, r->log_phat, fivo_select_rows(ctx, w.add, upd, r->zeros_b));
     }
+    /* The resampled filters' particles reordered (or blended), their
+     * weights restarted. */
     if (any_res) {
         for (int k = 0; k < next.count; k++)
             next.t[k] = blended ? blend_rows(ctx, next.t[k], &w)
@@ -372,9 +425,9 @@ static fivo_status smc_step(fivo_ctx *ctx, smc_run *r, int t, bool replay, fivo_
         for (int p = 0; p < N; p++)
             for (int b = 0; b < B; b++)
                 w.reset[p * B + b] = w.res[b];
-        log_w = fivo_select_rows(ctx, w.reset,
-                                 weighted ? restart_weights(ctx, r->zeros_n, &w) : r->zeros_r,
-                                 log_w);
+        log_w = fivo_select_rows(
+            ctx, w.reset,
+            r->path == SMC_PATH_WEIGHTED ? restart_weights(ctx, r->zeros_n, &w) : r->zeros_r, log_w);
     }
     if (!replay)
         memcpy(r->out->resampled + (size_t)t * B, w.res, (size_t)B);
@@ -576,17 +629,30 @@ static void segments_backward(fivo_ctx *ctx, fivo_node *n)
     ctx->nnodes = saved_nodes;
 }
 
-fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batch *batch,
-                         const fivo_smc_options *opts, fivo_smc_result *out, fivo_error *err)
+static smc_path choose_path(const fivo_smc_options *opts)
 {
-    memset(out, 0, sizeof *out);
-    fivo_status st = check_args(model, batch, opts, err);
-    if (st != FIVO_OK)
-        return st;
+    /* Existing resamplers' vtables end before the 2.0 slots, so they take
+     * exactly the paths they always took. */
+    const fivo_resampler *rs = opts->resampler;
+    if (opts->criterion == FIVO_RESAMPLE_NEVER)
+        return SMC_PATH_HARD; /* never drawn */
+    if (FIVO_RESAMPLER_HAS(rs, resample_transport))
+        return SMC_PATH_TRANSPORT;
+    if (FIVO_RESAMPLER_HAS(rs, resample_relaxed))
+        return SMC_PATH_RELAXED;
+    if (FIVO_RESAMPLER_HAS(rs, resample_weighted))
+        return SMC_PATH_WEIGHTED;
+    return SMC_PATH_HARD;
+}
 
+/* The run's record and its work arrays in the arena, and the result's
+ * per-step arrays. */
+static smc_run *run_new(fivo_ctx *ctx, const fivo_model *model, const fivo_batch *batch,
+                        const fivo_smc_options *opts, fivo_smc_result *out)
+{
     smc_run *r = fivo_ctx_alloc(ctx, sizeof *r);
     if (r == NULL)
-        return fivo_error_set(err, FIVO_ERR_NOMEM, "smc: arena exhausted");
+        return NULL;
     memset(r, 0, sizeof *r);
     r->model = *model;
     r->batch = *batch;
@@ -598,20 +664,10 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
     wk->T = batch->max_len;
     wk->R = wk->N * wk->B;
     const int N = wk->N, B = wk->B, T = wk->T, R = wk->R;
-    const fivo_resampler *resampler = opts->resampler;
-    const bool can_resample = opts->criterion != FIVO_RESAMPLE_NEVER;
-    /* Slot precedence (fivo/plugin_resampler.h): transport, relaxed,
-     * weighted, plain. Existing resamplers' vtables end before the 2.0 slots,
-     * so they take exactly the paths they always took. */
-    r->transport = can_resample && FIVO_RESAMPLER_HAS(resampler, resample_transport);
-    r->relaxed = can_resample && !r->transport && FIVO_RESAMPLER_HAS(resampler, resample_relaxed);
-    r->weighted = can_resample && !r->transport && !r->relaxed &&
-                  FIVO_RESAMPLER_HAS(resampler, resample_weighted);
-    r->blended = r->transport || r->relaxed;
+    r->path = choose_path(opts);
     r->log_n = log((double)N);
     r->log_ess_min = opts->ess_threshold > 0.0 ? log(opts->ess_threshold * (double)N) : -INFINITY;
-    const bool weighted = r->weighted;
-
+    const bool weighted = r->path == SMC_PATH_WEIGHTED;
     wk->active = fivo_ctx_alloc(ctx, (size_t)R);
     wk->add = fivo_ctx_alloc(ctx, (size_t)B);
     wk->res = fivo_ctx_alloc(ctx, (size_t)B);
@@ -623,23 +679,32 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
     wk->blend = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B);
     wk->parts = fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B);
     wk->lw_new = weighted ? fivo_ctx_alloc(ctx, sizeof(fivo_tensor *) * (size_t)B) : NULL;
-    uint32_t *keys = r->keys = fivo_ctx_alloc(ctx, sizeof(uint32_t) * (size_t)R);
+    r->keys = fivo_ctx_alloc(ctx, sizeof(uint32_t) * (size_t)R);
     out->log_weights = fivo_ctx_alloc(ctx, sizeof(float) * (size_t)T * (size_t)R);
     out->resampled = fivo_ctx_alloc(ctx, (size_t)T * (size_t)B);
     if (!wk->active || !wk->add || !wk->res || !wk->reset || !wk->index || !wk->filter_rows ||
         !wk->ancestors || !wk->lw || !wk->blend || !wk->parts || (weighted && !wk->lw_new) ||
-        !keys || !out->log_weights || !out->resampled)
-        return fivo_error_set(err, FIVO_ERR_NOMEM, "smc: arena exhausted");
+        !r->keys || !out->log_weights || !out->resampled)
+        return NULL;
+    return r;
+}
 
+/* Row keys, the model's observations and zero state, the carried values
+ * at step 0. */
+static fivo_status run_start(fivo_ctx *ctx, smc_run *r, fivo_error *err)
+{
+    const fivo_model *model = &r->model;
+    const fivo_batch *batch = &r->batch;
+    const int N = r->w.N, B = r->w.B, R = r->w.R;
     /* Stable random numbers per sequence: proposal noise keyed by
      * seq_id * N + particle, resampling uniforms by seq_id. */
     if (batch->seq_ids != NULL)
         for (int p = 0; p < N; p++)
             for (int b = 0; b < B; b++)
-                keys[p * B + b] = (uint32_t)batch->seq_ids[b] * (uint32_t)N + (uint32_t)p;
+                r->keys[p * B + b] = (uint32_t)batch->seq_ids[b] * (uint32_t)N + (uint32_t)p;
     set_keys(ctx, r);
 
-    st = fivo_model_set_observations(model, ctx, batch, N, err);
+    fivo_status st = fivo_model_set_observations(model, ctx, batch, N, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s' set_observations: ", model->name);
     st = fivo_model_zero_state(model, ctx, R, &r->state0, err);
@@ -650,47 +715,43 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
 
     r->zeros_r = fivo_tensor_zeros(ctx, R, 1);
     r->zeros_b = fivo_tensor_zeros(ctx, B, 1);
-    r->zeros_n = weighted ? fivo_tensor_zeros(ctx, N, 1) : NULL;
+    r->zeros_n = r->path == SMC_PATH_WEIGHTED ? fivo_tensor_zeros(ctx, N, 1) : NULL;
     r->state = r->state0;
     r->log_w = r->zeros_r;
     r->log_phat = r->zeros_b;
+    return FIVO_OK;
+}
 
-    /* Segments only where a budget is set and a tape is kept. */
+/* The steps, from the arena mark m. With a tape and a budget (or fixed
+ * segment length) the tape is cut into segments: each ends once its arena
+ * use passes half the budget (backward about doubles a segment), its
+ * carried values are checkpointed and its memory released. Without a tape
+ * (eval, sample's prefix) the steps' memory is released whenever it passes
+ * the span, so eval's memory is the state's, not T times a step's. */
+static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, const fivo_ctx_mark *m, fivo_error *err)
+{
+    const int T = r->w.T;
     const size_t budget = ctx->memory_budget;
     const int fixed = ctx->segment_steps;
     const bool segmented = (budget > 0 || fixed > 0) && ctx->grad_enabled && T > 1;
-    size_t limit = 0;
-    if (segmented) {
-        r->seg_start = fivo__side_alloc(ctx, sizeof(int) * ((size_t)T + 1));
-        r->ckpt = fivo__side_alloc(ctx, sizeof(smc_ckpt) * ((size_t)T + 1));
-        if (r->seg_start == NULL || r->ckpt == NULL)
-            return fivo_ctx_status(ctx, err);
-        /* The budget is the tape's: what set_observations made once for
-         * all steps (the encoded observations, O(T x B)) comes on top. */
-        limit = fixed > 0 ? 0 : budget / 2; /* backward about doubles a segment */
-    }
-    r->nseg = 1;
-    if (segmented)
-        r->seg_start[0] = 0;
-    fivo_ctx_mark m = fivo__ctx_mark(ctx);
-
-    /* Without a tape (eval, sample's prefix) the steps' memory is released
-     * whenever it passes the span, so eval's memory is the state's, not
-     * T times a step's. */
+    /* The budget is the tape's: what set_observations made once for all
+     * steps (the encoded observations, O(T x B)) comes on top. */
+    const size_t limit = segmented && fixed == 0 ? budget / 2 : 0;
     const bool carry = !ctx->grad_enabled && T > 1;
     const size_t span = budget > 0 ? budget / 2 : FIVO_SMC_NOGRAD_SPAN;
     int carried = 0; /* the step after the last release */
-
+    fivo_status st;
     for (int t = 0; t < T; t++) {
         if ((st = smc_step(ctx, r, t, false, err)) != FIVO_OK)
             return st;
         if ((!segmented && !carry) || t + 1 == T)
             continue;
-        size_t used = fivo__ctx_in_use(ctx) - (m.used_before + (size_t)(m.ptr - ctx->blocks[m.cur].base));
+        size_t used = fivo__ctx_in_use(ctx) -
+                      (m->used_before + (size_t)(m->ptr - ctx->blocks[m->cur].base));
         if (carry) {
             if (fixed > 0 ? t + 1 - carried < fixed : used < span)
                 continue;
-            if (!carry_over(ctx, r, &m))
+            if (!carry_over(ctx, r, m))
                 return fivo_ctx_status(ctx, err);
             carried = t + 1;
             continue;
@@ -701,41 +762,35 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
             return fivo_error_set(err, FIVO_ERR_NOMEM,
                                   "memory budget of %.2f MB is too small for one step of %d rows: "
                                   "it needs at least %.2f MB",
-                                  (double)budget / 1048576.0, R,
+                                  (double)budget / 1048576.0, r->w.R,
                                   (double)(2 * used) / 1048576.0 + 0.01);
         smc_ckpt *c = &r->ckpt[r->nseg];
         if (!checkpoint(ctx, r, c))
             return fivo_ctx_status(ctx, err);
         r->seg_start[r->nseg++] = t + 1;
-        fivo__ctx_release(ctx, &m);
+        fivo__ctx_release(ctx, m);
         restore(ctx, r, c);
     }
+    return FIVO_OK;
+}
 
-    out->max_len = T;
-    out->batch_size = B;
-    out->num_particles = N;
-    out->resample_rate =
-        r->valid_steps > 0 ? (double)r->resample_steps / (double)r->valid_steps : 0.0;
-    out->log_weight_var = r->var_count > 0 ? r->var_sum / (double)r->var_count : 0.0;
-    if (r->nseg == 1) { /* the whole tape fits: nothing to recompute */
-        out->log_phat = r->log_phat;
-        out->final_state = r->state;
-        out->final_log_weights = r->log_w;
-        return FIVO_OK;
-    }
-    /* Freeze the results, release the last segment and stand one node for
-     * the loop. The final state and weights are values only. */
+/* After a segmented run: the results frozen, the last segment released,
+ * and one node standing for the loop, whose backward replays the segments
+ * (segments_backward). The final state and weights are values only. */
+static fivo_status run_freeze(fivo_ctx *ctx, smc_run *r, const fivo_ctx_mark *m,
+                              fivo_smc_result *out, fivo_error *err)
+{
     smc_ckpt *fin = fivo__side_alloc(ctx, sizeof *fin);
     if (fin == NULL || !checkpoint(ctx, r, fin))
         return fivo_ctx_status(ctx, err);
-    r->seg_start[r->nseg] = T;
+    r->seg_start[r->nseg] = r->w.T;
     r->out = NULL;
-    fivo__ctx_release(ctx, &m);
+    fivo__ctx_release(ctx, m);
     out->final_state.count = fin->count;
     for (int k = 0; k < fin->count; k++)
         out->final_state.t[k] = frozen_tensor(ctx, &fin->st[k]);
     out->final_log_weights = frozen_tensor(ctx, &fin->lw);
-    r->phat_out = fivo_tensor_from(ctx, B, 1, fin->phat.data);
+    r->phat_out = fivo_tensor_from(ctx, r->w.B, 1, fin->phat.data);
     if (fin->phat.flags & FIVO_TENSOR_REQUIRES_GRAD) {
         fivo_node *n = fivo__record(ctx, segments_backward, r->phat_out);
         if (n != NULL)
@@ -743,6 +798,47 @@ fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batc
     }
     out->log_phat = r->phat_out;
     return fivo_ctx_status(ctx, err);
+}
+
+fivo_status fivo_smc_run(fivo_ctx *ctx, const fivo_model *model, const fivo_batch *batch,
+                         const fivo_smc_options *opts, fivo_smc_result *out, fivo_error *err)
+{
+    memset(out, 0, sizeof *out);
+    fivo_status st = check_args(model, batch, opts, err);
+    if (st != FIVO_OK)
+        return st;
+    smc_run *r = run_new(ctx, model, batch, opts, out);
+    if (r == NULL)
+        return fivo_error_set(err, FIVO_ERR_NOMEM, "smc: arena exhausted");
+    if ((st = run_start(ctx, r, err)) != FIVO_OK)
+        return st;
+    const int T = r->w.T;
+    /* Segments only where a budget is set and a tape is kept. */
+    if ((ctx->memory_budget > 0 || ctx->segment_steps > 0) && ctx->grad_enabled && T > 1) {
+        r->seg_start = fivo__side_alloc(ctx, sizeof(int) * ((size_t)T + 1));
+        r->ckpt = fivo__side_alloc(ctx, sizeof(smc_ckpt) * ((size_t)T + 1));
+        if (r->seg_start == NULL || r->ckpt == NULL)
+            return fivo_ctx_status(ctx, err);
+        r->seg_start[0] = 0;
+    }
+    r->nseg = 1;
+    fivo_ctx_mark m = fivo__ctx_mark(ctx);
+    if ((st = run_steps(ctx, r, &m, err)) != FIVO_OK)
+        return st;
+
+    out->max_len = T;
+    out->batch_size = r->w.B;
+    out->num_particles = r->w.N;
+    out->resample_rate =
+        r->valid_steps > 0 ? (double)r->resample_steps / (double)r->valid_steps : 0.0;
+    out->log_weight_var = r->var_count > 0 ? r->var_sum / (double)r->var_count : 0.0;
+    if (r->nseg > 1)
+        return run_freeze(ctx, r, &m, out, err);
+    /* the whole tape fits: nothing to recompute */
+    out->log_phat = r->log_phat;
+    out->final_state = r->state;
+    out->final_log_weights = r->log_w;
+    return FIVO_OK;
 }
 
 fivo_status fivo_smc_check_budget(const struct fivo_bound *bound, const fivo_model *model,
