@@ -327,180 +327,238 @@ static int agree_open(int rc, const char *what, const fivo_host *h, const char *
     return rc != 0 ? rc : 1;
 }
 
-int fivo_host_run_train(fivo_host *h)
-{
-    const fivo_host_settings *o = &h->set; /* checked and defaulted once (settings.c) */
-    int rc = 0;
-    const char *split = o->split;
-    if (prints() && g_mkdir_with_parents(h->logdir, 0755) != 0) {
-        fprintf(stderr, "fivo: error: %s: cannot create logdir\n", h->logdir);
-        rc = 1;
-    }
-    fivo_session s;
-    if (rc == 0)
-        rc = fivo_session_open(&s, h, split);
-    else
-        memset(&s, 0, sizeof s);
-    if ((rc = agree_open(rc, "opening the session", h, split)) != 0) {
-        fivo_session_close(&s);
-        return rc;
-    }
-    /* One writer per logdir; taken once the run is known to start (a
-     * command that names a missing plugin never contends for it). */
-    if (fivo_host_lock_folder(h->logdir, "logdir") != 0) {
-        fivo_session_close(&s);
-        return 1;
-    }
-
-    fivo_adam_options ao;
-    fivo_adam_options_default(&ao);
-    ao.learning_rate = o->learning_rate;
-    ao.clip_global_norm = o->clip_global_norm;
-    fivo_adam *adam = fivo_adam_new(s.params, &ao);
-    if (adam == NULL)
-        fprintf(stderr, "fivo: error: out of memory for the optimizer (Adam moments of %d "
-                        "parameters)\n",
-                fivo_params_count(s.params));
-    if ((rc = agree_open(adam == NULL, "creating the optimizer", h, split)) != 0) {
-        fivo_adam_free(adam);
-        fivo_session_close(&s);
-        return rc;
-    }
-    fivo_dataset eval_ds;
-    fivo_dataset_info eval_info;
-    bool have_eval = false, have_trainer = false;
-    fivo_trainer tr;
-    struct sigaction old_int, old_term;
-    bool handlers = false;
-    if (o->eval_every > 0) {
-        rc = fivo_session_open_split(&s, o->eval_split, &eval_ds, &eval_info);
-        have_eval = rc == 0;
-    }
-    if (rc == 0) {
-        fivo_train_setup ts =
-            fivo_session_train_setup(&s, o->normalize_by_seq_len, (int)o->shards, (int)o->threads);
-        fivo_error terr = {0};
-        if (fivo_trainer_open(&tr, &ts, &terr) != FIVO_OK) {
-            fprintf(stderr, "fivo: error: %s\n", terr.message);
-            rc = 1;
-        }
-        have_trainer = rc == 0;
-    }
-    if ((rc = agree_open(rc, "opening the eval split or the shards", h, o->eval_split)) != 0)
-        goto out;
-    const uint64_t layout = fivo_checkpoint_layout(s.batch_size, tr.shards);
-
-    long start = 0;
-    double best = NAN;
-    fivo_error err = {0};
-    fivo_status st = resume(h, &s, adam, tr.shards, &start, &best);
-    if (st != FIVO_OK && st != FIVO_ERR_NOT_FOUND) {
-        rc = 1;
-        goto out;
-    }
-    long saved = st == FIVO_OK ? start : -1;
-    /* Every check passed and the run starts: its settings, so that
-     * --config <logdir>/config.ini repeats it and eval/sample find them. */
-    if ((rc = agree_open(prints() ? fivo_host_run_config_write(h) : 0,
-                         "writing " FIVO_RUN_CONFIG_NAME, h, split)) != 0)
-        goto out;
-
-    if (prints())
-        fivo_log_info("train: model %s, bound %s, resampler %s, dataset %s (%s), %d sequences x "
-                      "%d particles in %d shards on %d ranks, %d parameters",
-                      s.model_name, s.bound_name, s.resampler_name, s.dataset_name, split,
-                      s.batch_size, s.num_samples, tr.shards, tr.ranks,
-                      fivo_params_count(s.params));
-
-    catch_signals(&old_int, &old_term);
-    handlers = true;
-
-    train_window win = {0};
-    win.t0_us = g_get_monotonic_time();
-    int64_t last_ckpt_us = win.t0_us;
-    const uint64_t bytes0 = fivo_comm_bytes_sent();
-    const double comm0 = fivo_comm_seconds();
-    const bool exact = fivo_session_has_exact(&s);
-    bool numeric_failure = false, stop = false;
-    /* Evaluations since the best one (early stopping), counted on from
-     * best.fivo's step on resume. Eval is collective, so every rank stops
-     * early at the same step. */
-    long since_best = resume_since_best(h->logdir, start, o->eval_every, best);
-    bool stop_early = o->early_stopping_patience > 0 && since_best >= o->early_stopping_patience;
-    if (stop_early && prints())
-        fivo_log_info("train: %s stopped early before step %ld (%ld evaluations without a better "
-                      "bound than %g); nothing to do",
-                      h->logdir, start, since_best, best);
+/* A run's loop state: what the steps, the reports, the evaluations and
+ * the checkpoints share. */
+typedef struct train_run {
+    fivo_host *h;
+    const fivo_host_settings *o;
+    fivo_session *s;
+    fivo_trainer *tr;
+    fivo_adam *adam;
+    fivo_dataset *eval_ds; /* NULL: no evaluations */
+    uint64_t layout;
+    bool exact;
+    long start, step, saved; /* saved: the last numbered checkpoint's step, or -1 */
+    double best;
+    long since_best;
+    bool stop, stop_early, numeric_failure;
+    train_window win;
+    int64_t last_ckpt_us;
     /* A failure only this rank had (rank 0 writing a file): reported to
      * every rank with the next step, so that all stop together. */
-    fivo_status pending = FIVO_OK;
-    long step = start;
+    fivo_status pending;
+    fivo_error err;
+} train_run;
+
+/* After step `done`: the summary, the evaluation (best.fivo, early
+ * stopping) and the timed checkpoint. 0, 1 when this rank could not write
+ * (every rank hears of it with the next step), or -1 when the evaluation
+ * failed (collective: every rank knows). */
+static int after_step(train_run *r, long done)
+{
+    const fivo_host_settings *o = r->o;
+    int local = 0;
+    if (done % o->summarize_every == 0 || done == o->max_steps)
+        local = emit_summary(r->s, done, &r->win, r->exact, o->normalize_by_seq_len);
+    if (local == 0 && r->eval_ds != NULL && (done % o->eval_every == 0 || done == o->max_steps)) {
+        double v = NAN;
+        if (run_eval(r->s, r->eval_ds, o->eval_split, done, &v) != 0)
+            return -1;
+        local = keep_best(r->s, r->adam, o, done, v, r->layout, &r->best, &r->since_best,
+                          &r->stop_early);
+    }
+    if (local == 0 &&
+        (double)(g_get_monotonic_time() - r->last_ckpt_us) * 1e-6 >= o->checkpoint_every_secs) {
+        local = save_numbered(r->s, r->adam, done, r->best, o->keep_checkpoints, r->layout);
+        r->saved = done;
+        r->last_ckpt_us = g_get_monotonic_time();
+    }
+    return local;
+}
+
+/* The steps from r->start until max_steps, a signal, early stopping or an
+ * error; r->step ends as the number of steps done. Returns the exit code. */
+static int train_loop(train_run *r)
+{
+    const fivo_host_settings *o = r->o;
+    int rc = 0;
     /* The terminal progress line: rank 0's only. */
     fivo_progress *prog =
-        prints() ? fivo_progress_start("train", "steps", start, o->max_steps) : NULL;
-    for (; step < o->max_steps && !stop && !stop_early; step++) {
-        stop = stop_signal != 0;
-        if (stop && tr.ranks == 1)
+        prints() ? fivo_progress_start("train", "steps", r->start, o->max_steps) : NULL;
+    for (r->step = r->start; r->step < o->max_steps && !r->stop && !r->stop_early; r->step++) {
+        r->stop = stop_signal != 0;
+        if (r->stop && r->tr->ranks == 1)
             break;
         /* From Adam's update count, which the checkpoint restores: a resumed
          * run decays exactly as an uninterrupted one. */
         if (o->decay_steps > 0)
-            fivo_adam_set_learning_rate(
-                adam, fivo_lr_decay(o->learning_rate, o->decay_steps, fivo_adam_get_step(adam)));
-        if ((st = train_step(&s, &tr, adam, step, pending, &stop, &win, &err)) != FIVO_OK) {
-            numeric_failure = st == FIVO_ERR_NUMERIC;
+            fivo_adam_set_learning_rate(r->adam, fivo_lr_decay(o->learning_rate, o->decay_steps,
+                                                               fivo_adam_get_step(r->adam)));
+        fivo_status st =
+            train_step(r->s, r->tr, r->adam, r->step, r->pending, &r->stop, &r->win, &r->err);
+        if (st != FIVO_OK) {
+            r->numeric_failure = st == FIVO_ERR_NUMERIC;
             if (prints())
-                fprintf(stderr, "fivo: error: train step %ld: %s%s\n", step, err.message,
-                        numeric_failure ? "; stopping, the last good checkpoint is kept" : "");
+                fprintf(stderr, "fivo: error: train step %ld: %s%s\n", r->step, r->err.message,
+                        r->numeric_failure ? "; stopping, the last good checkpoint is kept" : "");
             rc = 1;
             break;
         }
-        long done = step + 1;
-        int local = 0;
-        fivo_host_train_progress(prog, done, s.bound_name, win.bound / win.steps);
-        if (done % o->summarize_every == 0 || done == o->max_steps)
-            local = emit_summary(&s, done, &win, exact, o->normalize_by_seq_len);
-        if (local == 0 && have_eval && (done % o->eval_every == 0 || done == o->max_steps)) {
-            double v = NAN;
-            if (run_eval(&s, &eval_ds, o->eval_split, done, &v) != 0) {
-                rc = 1; /* an eval failure is known to every rank */
-                step++;
-                break;
-            }
-            local = keep_best(&s, adam, o, done, v, layout, &best, &since_best, &stop_early);
-        }
-        if (local == 0 &&
-            (double)(g_get_monotonic_time() - last_ckpt_us) * 1e-6 >= o->checkpoint_every_secs) {
-            local = save_numbered(&s, adam, done, best, o->keep_checkpoints, layout);
-            saved = done;
-            last_ckpt_us = g_get_monotonic_time();
+        long done = r->step + 1;
+        fivo_host_train_progress(prog, done, r->s->bound_name, r->win.bound / r->win.steps);
+        int local = after_step(r, done);
+        if (local < 0) {
+            rc = 1;
+            r->step++;
+            break;
         }
         if (local != 0) {
             rc = 1;
-            pending = fivo_error_set(&err, FIVO_ERR_IO, "writing a report or checkpoint after "
-                                                        "step %ld failed (see above)", done);
-            if (tr.ranks == 1) {
-                step++;
+            r->pending = fivo_error_set(&r->err, FIVO_ERR_IO, "writing a report or checkpoint "
+                                                              "after step %ld failed (see above)",
+                                        done);
+            if (r->tr->ranks == 1) {
+                r->step++;
                 break;
             }
         }
     }
     fivo_progress_finish(prog);
-    /* At exit (done, signal, or a non-numeric error after a completed step):
-     * the parameters are those after `step` steps. Never after a NaN. */
-    if (!numeric_failure && step != saved && save_numbered(&s, adam, step, best, o->keep_checkpoints, layout) != 0)
+    return rc;
+}
+
+/* What a run opens, in order; train_close closes what is open. */
+typedef struct train_parts {
+    fivo_session s;
+    fivo_adam *adam;
+    fivo_dataset eval_ds;
+    fivo_trainer tr;
+    bool have_eval, have_trainer;
+} train_parts;
+
+static void train_close(train_parts *p)
+{
+    if (p->have_trainer)
+        fivo_trainer_close(&p->tr);
+    if (p->have_eval)
+        fivo_dataset_close(&p->eval_ds);
+    fivo_adam_free(p->adam);
+    fivo_session_close(&p->s);
+}
+
+/* The logdir, the session, the logdir's lock, Adam, the eval split and the
+ * shard trainer; every rank agrees after each. Returns 0 or the exit code
+ * (train_close still closes what was opened). */
+static int train_open(fivo_host *h, train_parts *p)
+{
+    const fivo_host_settings *o = &h->set;
+    memset(p, 0, sizeof *p);
+    int rc = 0;
+    if (prints() && g_mkdir_with_parents(h->logdir, 0755) != 0) {
+        fprintf(stderr, "fivo: error: %s: cannot create logdir\n", h->logdir);
         rc = 1;
-    say_end(tr.ranks, start, step, stop, bytes0, comm0);
-out:
-    if (handlers) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
     }
-    if (have_trainer)
-        fivo_trainer_close(&tr);
-    if (have_eval)
-        fivo_dataset_close(&eval_ds);
-    fivo_adam_free(adam);
-    fivo_session_close(&s);
+    if (rc == 0)
+        rc = fivo_session_open(&p->s, h, o->split);
+    if ((rc = agree_open(rc, "opening the session", h, o->split)) != 0)
+        return rc;
+    /* One writer per logdir; taken once the run is known to start (a
+     * command that names a missing plugin never contends for it). */
+    if (fivo_host_lock_folder(h->logdir, "logdir") != 0)
+        return 1;
+
+    fivo_adam_options ao;
+    fivo_adam_options_default(&ao);
+    ao.learning_rate = o->learning_rate;
+    ao.clip_global_norm = o->clip_global_norm;
+    p->adam = fivo_adam_new(p->s.params, &ao);
+    if (p->adam == NULL)
+        fprintf(stderr, "fivo: error: out of memory for the optimizer (Adam moments of %d "
+                        "parameters)\n",
+                fivo_params_count(p->s.params));
+    if ((rc = agree_open(p->adam == NULL, "creating the optimizer", h, o->split)) != 0)
+        return rc;
+    if (o->eval_every > 0) {
+        fivo_dataset_info eval_info;
+        rc = fivo_session_open_split(&p->s, o->eval_split, &p->eval_ds, &eval_info);
+        p->have_eval = rc == 0;
+    }
+    if (rc == 0) {
+        fivo_train_setup ts = fivo_session_train_setup(&p->s, o->normalize_by_seq_len,
+                                                       (int)o->shards, (int)o->threads);
+        fivo_error terr = {0};
+        if (fivo_trainer_open(&p->tr, &ts, &terr) != FIVO_OK) {
+            fprintf(stderr, "fivo: error: %s\n", terr.message);
+            rc = 1;
+        }
+        p->have_trainer = rc == 0;
+    }
+    return agree_open(rc, "opening the eval split or the shards", h, o->eval_split);
+}
+
+/* From the opened parts: resume, write config.ini, the loop, the last
+ * checkpoint. Returns the exit code. */
+static int train_run_from(fivo_host *h, train_parts *p)
+{
+    const fivo_host_settings *o = &h->set;
+    fivo_session *s = &p->s;
+    const uint64_t layout = fivo_checkpoint_layout(s->batch_size, p->tr.shards);
+    long start = 0;
+    double best = NAN;
+    fivo_status st = resume(h, s, p->adam, p->tr.shards, &start, &best);
+    if (st != FIVO_OK && st != FIVO_ERR_NOT_FOUND)
+        return 1;
+    long saved = st == FIVO_OK ? start : -1;
+    /* Every check passed and the run starts: its settings, so that
+     * --config <logdir>/config.ini repeats it and eval/sample find them. */
+    int rc = agree_open(prints() ? fivo_host_run_config_write(h) : 0,
+                        "writing " FIVO_RUN_CONFIG_NAME, h, o->split);
+    if (rc != 0)
+        return rc;
+    if (prints())
+        fivo_log_info("train: model %s, bound %s, resampler %s, dataset %s (%s), %d sequences x "
+                      "%d particles in %d shards on %d ranks, %d parameters",
+                      s->model_name, s->bound_name, s->resampler_name, s->dataset_name, o->split,
+                      s->batch_size, s->num_samples, p->tr.shards, p->tr.ranks,
+                      fivo_params_count(s->params));
+
+    struct sigaction old_int, old_term;
+    catch_signals(&old_int, &old_term);
+    const uint64_t bytes0 = fivo_comm_bytes_sent();
+    const double comm0 = fivo_comm_seconds();
+    train_run r = {.h = h, .o = o, .s = s, .tr = &p->tr, .adam = p->adam,
+                   .eval_ds = p->have_eval ? &p->eval_ds : NULL, .layout = layout,
+                   .exact = fivo_session_has_exact(s), .start = start, .saved = saved,
+                   .best = best};
+    r.win.t0_us = g_get_monotonic_time();
+    r.last_ckpt_us = r.win.t0_us;
+    /* Evaluations since the best one (early stopping), counted on from
+     * best.fivo's step on resume. Eval is collective, so every rank stops
+     * early at the same step. */
+    r.since_best = resume_since_best(h->logdir, start, o->eval_every, best);
+    r.stop_early = o->early_stopping_patience > 0 && r.since_best >= o->early_stopping_patience;
+    if (r.stop_early && prints())
+        fivo_log_info("train: %s stopped early before step %ld (%ld evaluations without a better "
+                      "bound than %g); nothing to do",
+                      h->logdir, start, r.since_best, best);
+    rc = train_loop(&r);
+    /* At exit (done, signal, or a non-numeric error after a completed step):
+     * the parameters are those after r.step steps. Never after a NaN. */
+    if (!r.numeric_failure && r.step != r.saved &&
+        save_numbered(s, p->adam, r.step, r.best, o->keep_checkpoints, layout) != 0)
+        rc = 1;
+    say_end(p->tr.ranks, start, r.step, r.stop, bytes0, comm0);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rc;
+}
+
+int fivo_host_run_train(fivo_host *h)
+{
+    train_parts p;
+    int rc = train_open(h, &p);
+    if (rc == 0)
+        rc = train_run_from(h, &p);
+    train_close(&p);
     return rc;
 }
