@@ -55,6 +55,24 @@ inline bool under_valgrind()
     return p != nullptr && std::strstr(p, "vgpreload") != nullptr;
 }
 
+// True in an AddressSanitizer build: its shadow memory, allocator metadata
+// and quarantine add to the process's RSS, so a test of a memory ceiling
+// allows for them there.
+inline constexpr bool under_asan()
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return true;
+#else
+    return false;
+#endif
+#else
+    return false;
+#endif
+}
+
 } // namespace fivo_test
 
 // The one skip check for data: skips the current test unless the real file

@@ -390,10 +390,12 @@ long vm_hwm_kb()
 // Under valgrind the process's RSS is valgrind's, shadow memory included,
 // and a T = 4,000 step takes tens of minutes: there the long batch is 400
 // steps (still ~12 segments) and the ceiling is not checked; the Release
-// and ASan passes check it at 4,000.
+// pass checks 192 MB at 4,000 (measured 168 MB), the ASan pass 256 MB (its
+// shadow memory and quarantine: measured 197 MB), both far below the
+// whole tape's ~1 GB.
 TEST(Segments, ALongBatchTrainsUnderAFixedRss)
 {
-    const long ceiling_kb = 192 * 1024;
+    const long ceiling_kb = (fivo_test::under_asan() ? 256 : 192) * 1024;
     const bool vg = fivo_test::under_valgrind();
     const int T = vg ? 400 : 4000;
     pid_t pid = fork();
@@ -426,7 +428,7 @@ TEST(Segments, ALongBatchTrainsUnderAFixedRss)
 // ceiling not checked.
 TEST(Segments, ALongEvalRunsUnderAFixedRss)
 {
-    const long ceiling_kb = 192 * 1024;
+    const long ceiling_kb = (fivo_test::under_asan() ? 256 : 192) * 1024;
     const bool vg = fivo_test::under_valgrind();
     const int T = vg ? 400 : 4000;
     pid_t pid = fork();
