@@ -104,7 +104,7 @@ def main():
                 (wall + ew) / 60, (cpu + ec) / 60))
     print()
     print("Each run: the command in its folder's command.txt (fivo --config examples/<dataset>.ini "
-          "--model=M --bound=B ...), then fivo ... --mode=eval --split=test "
+          "--model=M --bound=B ...), then fivo --config <logdir>/config.ini --mode=eval --split=test "
           "--checkpoint=<logdir>/best.fivo --num_samples=4|16 --eval_bounds=elbo,iwae,fivo. "
           "Wall and CPU include the evaluations.")
 

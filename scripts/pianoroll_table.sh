@@ -60,9 +60,12 @@ run_one() { # dataset model bound
     fi
     for k in 4 16; do
         [ -f "$dir/eval$k.done" ] && continue
-        /usr/bin/time -f "%e %U %S" -a -o "$dir/eval_time.txt" "$fivo" "${common[@]}" --mode=eval \
-            --split=test --checkpoint="$dir/best.fivo" --num_samples="$k" \
-            --eval_bounds=elbo,iwae,fivo >"$dir/eval$k.log" 2>&1 || {
+        # The run's own settings (its config.ini: recipe, flags and EXTRA), so
+        # the model evaluated is the one trained.
+        /usr/bin/time -f "%e %U %S" -a -o "$dir/eval_time.txt" "$fivo" --config "$dir/config.ini" \
+            --logdir="$dir" --threads="$threads" --mode=eval --split=test \
+            --checkpoint="$dir/best.fivo" --num_samples="$k" --eval_bounds=elbo,iwae,fivo \
+            >"$dir/eval$k.log" 2>&1 || {
             echo "pianoroll_table: $ds $m/$b eval at $k particles failed, see $dir/eval$k.log" >&2
             return 1
         }
