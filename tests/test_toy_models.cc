@@ -5,6 +5,7 @@
 #include "dataset_test_util.h"
 #include "gradcheck.h"
 #include "model_harness.h"
+#include "test_data.h"
 
 #include <fivo/ext_tilt.h>
 #include <fivo/internal/registry.h>
@@ -362,7 +363,9 @@ TEST(ToyLongChain, QuadratureAgainstIwae)
                 p->data[0] = std::log(std::exp(0.5f) - 1.0f); // softplus = 0.5 = v
         }
         std::vector<double> ll = exact_ll(m, s.batch), mean, se;
-        iwae(m, s.batch, 50000, 8, mean, se);
+        // Under valgrind (memory checks, ~50x slower) 10,000 particles: the
+        // tolerance is in the estimate's own standard errors either way.
+        iwae(m, s.batch, fivo_test::under_valgrind() ? 10000 : 50000, 8, mean, se);
         for (int b = 0; b < 2; b++)
             EXPECT_LE(std::fabs(ll[b] - mean[b]), 4 * se[b] + 3e-3)
                 << "sequence " << b << ": quadrature " << ll[b] << ", IWAE " << mean[b] << " +- "
