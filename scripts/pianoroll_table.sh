@@ -58,17 +58,22 @@ run_one() { # dataset model bound
         }
         touch "$dir/train.done"
     fi
+    # A bound beyond elbo/iwae/fivo (fivo-aux, fivo-aux-td, sixo) is also
+    # evaluated as itself: its twisted log p-hat is a bound too.
+    local evals="elbo,iwae,fivo"
+    case "$b" in elbo | iwae | fivo) ;; *) evals="$evals,$b" ;; esac
     for k in 4 16; do
-        [ -f "$dir/eval$k.done" ] && continue
+        [ -f "$dir/eval$k.done" ] && [ -f "$dir/eval$k.bounds" ] && [ "$(cat "$dir/eval$k.bounds")" = "$evals" ] && continue
         # The run's own settings (its config.ini: recipe, flags and EXTRA), so
         # the model evaluated is the one trained.
         /usr/bin/time -f "%e %U %S" -a -o "$dir/eval_time.txt" "$fivo" --config "$dir/config.ini" \
             --logdir="$dir" --threads="$threads" --mode=eval --split=test \
-            --checkpoint="$dir/best.fivo" --num_samples="$k" --eval_bounds=elbo,iwae,fivo \
+            --checkpoint="$dir/best.fivo" --num_samples="$k" --eval_bounds="$evals" \
             >"$dir/eval$k.log" 2>&1 || {
             echo "pianoroll_table: $ds $m/$b eval at $k particles failed, see $dir/eval$k.log" >&2
             return 1
         }
+        echo "$evals" >"$dir/eval$k.bounds"
         touch "$dir/eval$k.done"
     done
 }
