@@ -228,6 +228,9 @@ typedef struct smc_run {
     /* without a tape: where the carried values wait out a release */
     float *carry;
     size_t carry_cap;
+    /* before set_observations: where a stepwise restart goes back to */
+    fivo_ctx_mark pre;
+    bool stepwise_asked;
 } smc_run;
 
 static void set_keys(fivo_ctx *ctx, const smc_run *r)
@@ -689,13 +692,15 @@ static smc_run *run_new(fivo_ctx *ctx, const fivo_model *model, const fivo_batch
     return r;
 }
 
+static fivo_status run_zero(fivo_ctx *ctx, smc_run *r, fivo_error *err);
+
 /* Row keys, the model's observations and zero state, the carried values
  * at step 0. */
 static fivo_status run_start(fivo_ctx *ctx, smc_run *r, fivo_error *err)
 {
     const fivo_model *model = &r->model;
     const fivo_batch *batch = &r->batch;
-    const int N = r->w.N, B = r->w.B, R = r->w.R;
+    const int N = r->w.N, B = r->w.B;
     /* Stable random numbers per sequence: proposal noise keyed by
      * seq_id * N + particle, resampling uniforms by seq_id. */
     if (batch->seq_ids != NULL)
@@ -704,10 +709,20 @@ static fivo_status run_start(fivo_ctx *ctx, smc_run *r, fivo_error *err)
                 r->keys[p * B + b] = (uint32_t)batch->seq_ids[b] * (uint32_t)N + (uint32_t)p;
     set_keys(ctx, r);
 
+    r->pre = fivo__ctx_mark(ctx);
     fivo_status st = fivo_model_set_observations(model, ctx, batch, N, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s' set_observations: ", model->name);
-    st = fivo_model_zero_state(model, ctx, R, &r->state0, err);
+    return run_zero(ctx, r, err);
+}
+
+/* The model's zero state and the carried values at step 0, diagnostics
+ * cleared (also after a stepwise restart). */
+static fivo_status run_zero(fivo_ctx *ctx, smc_run *r, fivo_error *err)
+{
+    const fivo_model *model = &r->model;
+    const int N = r->w.N, B = r->w.B, R = r->w.R;
+    fivo_status st = fivo_model_zero_state(model, ctx, R, &r->state0, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s' zero_state: ", model->name);
     if ((st = check_state(&r->state0, R, "zero_state", 0, err)) != FIVO_OK)
@@ -719,6 +734,39 @@ static fivo_status run_start(fivo_ctx *ctx, smc_run *r, fivo_error *err)
     r->state = r->state0;
     r->log_w = r->zeros_r;
     r->log_phat = r->zeros_b;
+    r->valid_steps = r->resample_steps = r->var_count = 0;
+    r->var_sum = 0.0;
+    return FIVO_OK;
+}
+
+/* At the first cut of a batch into segments: a model that can compute
+ * each step's share of the observations in that step (observe_stepwise)
+ * drops what set_observations made for all steps, O(T) and outside the
+ * segments, and the run restarts at step 0 (one segment's forward again),
+ * so memory is the state's. *restarted: it did. Its gradients equal the
+ * whole-batch encoding's up to float rounding, and every step's encoding
+ * is that step's own tape, so they do not depend on where segments are
+ * cut. */
+static fivo_status try_stepwise(fivo_ctx *ctx, smc_run *r, fivo_ctx_mark *m, bool *restarted,
+                                fivo_error *err)
+{
+    *restarted = false;
+    if (r->stepwise_asked || !FIVO_MODEL_HAS(&r->model, observe_stepwise))
+        return FIVO_OK;
+    r->stepwise_asked = true;
+    fivo_error e = {0};
+    fivo_status st = fivo_model_observe_stepwise(&r->model, &e);
+    if (st == FIVO_ERR_UNSUPPORTED)
+        return FIVO_OK;
+    if (st != FIVO_OK) {
+        *err = e;
+        return fivo_error_prefix(err, "model '%s' observe_stepwise: ", r->model.name);
+    }
+    fivo__ctx_release(ctx, &r->pre);
+    if ((st = run_zero(ctx, r, err)) != FIVO_OK)
+        return st;
+    *m = fivo__ctx_mark(ctx);
+    *restarted = true;
     return FIVO_OK;
 }
 
@@ -728,7 +776,7 @@ static fivo_status run_start(fivo_ctx *ctx, smc_run *r, fivo_error *err)
  * carried values are checkpointed and its memory released. Without a tape
  * (eval, sample's prefix) the steps' memory is released whenever it passes
  * the span, so eval's memory is the state's, not T times a step's. */
-static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, const fivo_ctx_mark *m, fivo_error *err)
+static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, fivo_ctx_mark *m, fivo_error *err)
 {
     const int T = r->w.T;
     const size_t budget = ctx->memory_budget;
@@ -758,6 +806,15 @@ static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, const fivo_ctx_mark *m, 
         }
         if (fixed > 0 ? t + 1 - r->seg_start[r->nseg - 1] < fixed : used < limit)
             continue;
+        if (r->nseg == 1) {
+            bool restarted;
+            if ((st = try_stepwise(ctx, r, m, &restarted, err)) != FIVO_OK)
+                return st;
+            if (restarted) {
+                t = -1;
+                continue;
+            }
+        }
         if (fixed == 0 && t == r->seg_start[r->nseg - 1])
             return fivo_error_set(err, FIVO_ERR_NOMEM,
                                   "memory budget of %.2f MB is too small for one step of %d rows: "
