@@ -22,7 +22,15 @@
  * and releases it. The recomputed steps draw the same random numbers (the
  * streams are keyed by step) and run the same ops on the same bits, and the
  * weight-gradient chunks are cut as in one flush, so the gradients are
- * bit-identical to the whole tape's, whatever the segment length.
+ * bit-identical to the whole tape's (with the whole-batch encoding),
+ * whatever the segment length.
+ *
+ * What set_observations makes once for all steps (a model's encoded
+ * observations) is O(T) and outside the segments: for a batch that will be
+ * cut, a model with set_observations_stepwise encodes each step in that
+ * step instead (stepwise_wanted), so training memory is the state's; the
+ * gradients are then the whole tape's up to float rounding, and the same
+ * bits for any segment length or thread count.
  *
  * Without a tape (eval, sample's prefix) the same release runs with no
  * checkpoints kept: the carried values cross it (carry_over) and nothing
@@ -228,9 +236,6 @@ typedef struct smc_run {
     /* without a tape: where the carried values wait out a release */
     float *carry;
     size_t carry_cap;
-    /* before set_observations: where a stepwise restart goes back to */
-    fivo_ctx_mark pre;
-    bool stepwise_asked;
 } smc_run;
 
 static void set_keys(fivo_ctx *ctx, const smc_run *r)
@@ -694,6 +699,56 @@ static smc_run *run_new(fivo_ctx *ctx, const fivo_model *model, const fivo_batch
 
 static fivo_status run_zero(fivo_ctx *ctx, smc_run *r, fivo_error *err);
 
+/* Arena bytes set_observations makes for the first `steps` steps of the
+ * batch (a probe, released). */
+static size_t observe_bytes(fivo_ctx *ctx, const smc_run *r, int steps)
+{
+    fivo_batch probe = r->batch;
+    int32_t *len = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)r->w.B);
+    if (len == NULL)
+        return 0;
+    for (int b = 0; b < r->w.B; b++)
+        len[b] = r->batch.lengths[b] < steps ? r->batch.lengths[b] : steps;
+    probe.lengths = len;
+    probe.max_len = steps;
+    fivo_ctx_mark m = fivo__ctx_mark(ctx);
+    size_t peak = ctx->peak;
+    fivo_error e = {0};
+    fivo_status st = fivo_model_set_observations(&r->model, ctx, &probe, r->w.N, &e);
+    size_t used = fivo__ctx_in_use(ctx) - (m.used_before + (size_t)(m.ptr - ctx->blocks[m.cur].base));
+    bool ok = st == FIVO_OK && ctx->status == FIVO_OK;
+    fivo__ctx_release(ctx, &m);
+    ctx->peak = peak;
+    if (ctx->status != FIVO_OK) { /* the real call reports it */
+        ctx->status = FIVO_OK;
+        ctx->message[0] = '\0';
+    }
+    return ok ? used : 0;
+}
+
+/* Whether a training run of this batch goes stepwise (the model's
+ * set_observations_stepwise): what set_observations makes once for all
+ * steps is O(T) and lies outside the segments, so a batch that will be cut
+ * (longer than the fixed segment length) or whose encoding would take a
+ * quarter of the budget (estimated from two probes of 1 and 2 steps) is
+ * encoded step by step. A function of the shapes only, so the same for any
+ * thread or rank count; a batch that fits keeps the whole-batch encoding
+ * and its bits. */
+static bool stepwise_wanted(fivo_ctx *ctx, const smc_run *r)
+{
+    const int T = r->w.T;
+    if (!ctx->grad_enabled || T <= 1 || ctx->status != FIVO_OK ||
+        !FIVO_MODEL_HAS(&r->model, set_observations_stepwise))
+        return false;
+    if (ctx->segment_steps > 0)
+        return T > ctx->segment_steps;
+    if (ctx->memory_budget == 0)
+        return false;
+    size_t one = observe_bytes(ctx, r, 1), two = observe_bytes(ctx, r, 2);
+    size_t step = two > one ? two - one : 0;
+    return (double)one + (double)step * (double)(T - 1) >= (double)ctx->memory_budget / 4.0;
+}
+
 /* Row keys, the model's observations and zero state, the carried values
  * at step 0. */
 static fivo_status run_start(fivo_ctx *ctx, smc_run *r, fivo_error *err)
@@ -709,15 +764,21 @@ static fivo_status run_start(fivo_ctx *ctx, smc_run *r, fivo_error *err)
                 r->keys[p * B + b] = (uint32_t)batch->seq_ids[b] * (uint32_t)N + (uint32_t)p;
     set_keys(ctx, r);
 
-    r->pre = fivo__ctx_mark(ctx);
-    fivo_status st = fivo_model_set_observations(model, ctx, batch, N, err);
+    fivo_status st = FIVO_ERR_UNSUPPORTED;
+    if (stepwise_wanted(ctx, r)) {
+        st = fivo_model_set_observations_stepwise(model, ctx, batch, N, err);
+        if (st != FIVO_OK && st != FIVO_ERR_UNSUPPORTED)
+            return fivo_error_prefix(err, "model '%s' set_observations_stepwise: ", model->name);
+    }
+    if (st == FIVO_ERR_UNSUPPORTED)
+        st = fivo_model_set_observations(model, ctx, batch, N, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s' set_observations: ", model->name);
     return run_zero(ctx, r, err);
 }
 
 /* The model's zero state and the carried values at step 0, diagnostics
- * cleared (also after a stepwise restart). */
+ * cleared. */
 static fivo_status run_zero(fivo_ctx *ctx, smc_run *r, fivo_error *err)
 {
     const fivo_model *model = &r->model;
@@ -739,44 +800,13 @@ static fivo_status run_zero(fivo_ctx *ctx, smc_run *r, fivo_error *err)
     return FIVO_OK;
 }
 
-/* At the first cut of a batch into segments: a model that can compute
- * each step's share of the observations in that step (observe_stepwise)
- * drops what set_observations made for all steps, O(T) and outside the
- * segments, and the run restarts at step 0 (one segment's forward again),
- * so memory is the state's. *restarted: it did. Its gradients equal the
- * whole-batch encoding's up to float rounding, and every step's encoding
- * is that step's own tape, so they do not depend on where segments are
- * cut. */
-static fivo_status try_stepwise(fivo_ctx *ctx, smc_run *r, fivo_ctx_mark *m, bool *restarted,
-                                fivo_error *err)
-{
-    *restarted = false;
-    if (r->stepwise_asked || !FIVO_MODEL_HAS(&r->model, observe_stepwise))
-        return FIVO_OK;
-    r->stepwise_asked = true;
-    fivo_error e = {0};
-    fivo_status st = fivo_model_observe_stepwise(&r->model, &e);
-    if (st == FIVO_ERR_UNSUPPORTED)
-        return FIVO_OK;
-    if (st != FIVO_OK) {
-        *err = e;
-        return fivo_error_prefix(err, "model '%s' observe_stepwise: ", r->model.name);
-    }
-    fivo__ctx_release(ctx, &r->pre);
-    if ((st = run_zero(ctx, r, err)) != FIVO_OK)
-        return st;
-    *m = fivo__ctx_mark(ctx);
-    *restarted = true;
-    return FIVO_OK;
-}
-
 /* The steps, from the arena mark m. With a tape and a budget (or fixed
  * segment length) the tape is cut into segments: each ends once its arena
  * use passes half the budget (backward about doubles a segment), its
  * carried values are checkpointed and its memory released. Without a tape
  * (eval, sample's prefix) the steps' memory is released whenever it passes
  * the span, so eval's memory is the state's, not T times a step's. */
-static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, fivo_ctx_mark *m, fivo_error *err)
+static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, const fivo_ctx_mark *m, fivo_error *err)
 {
     const int T = r->w.T;
     const size_t budget = ctx->memory_budget;
@@ -806,15 +836,6 @@ static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, fivo_ctx_mark *m, fivo_e
         }
         if (fixed > 0 ? t + 1 - r->seg_start[r->nseg - 1] < fixed : used < limit)
             continue;
-        if (r->nseg == 1) {
-            bool restarted;
-            if ((st = try_stepwise(ctx, r, m, &restarted, err)) != FIVO_OK)
-                return st;
-            if (restarted) {
-                t = -1;
-                continue;
-            }
-        }
         if (fixed == 0 && t == r->seg_start[r->nseg - 1])
             return fivo_error_set(err, FIVO_ERR_NOMEM,
                                   "memory budget of %.2f MB is too small for one step of %d rows: "

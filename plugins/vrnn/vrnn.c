@@ -45,8 +45,8 @@ typedef struct vrnn {
      * fivo.ext.tilt's step_terms (arena, valid until the ctx is reset). */
     fivo_tensor *last_z, *last_lpx;
     int last_t;
-    /* observe_stepwise: each step encodes its own inputs and targets (the
-     * per-batch tensors above are unused) */
+    /* set_observations_stepwise: each step encodes its own inputs and
+     * targets (the per-batch tensors above are unused) */
     bool stepwise;
 } vrnn;
 
@@ -137,14 +137,23 @@ static fivo_status vrnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
     return FIVO_OK;
 }
 
-static fivo_status vrnn_observe_stepwise(void *self, fivo_error *err)
+/* For a batch the engine cuts into segments: nothing for all steps at
+ * once; each step encodes its own frames (step_in_pre, step_q_pre). */
+static fivo_status vrnn_set_observations_stepwise(void *self, fivo_ctx *ctx,
+                                                  const fivo_batch *batch, int num_particles,
+                                                  fivo_error *err)
 {
     vrnn *m = self;
+    (void)ctx;
     if (m->sm->proposal_type == FIVO_PROPOSAL_SMOOTHING)
         return fivo_error_set(err, FIVO_ERR_UNSUPPORTED,
                               "vrnn: the smoothing proposal's reverse LSTM needs the whole batch");
-    m->stepwise = true;
+    fivo_status s = fivo_seqmodel_set_batch(m->sm, batch, num_particles, err);
+    if (s != FIVO_OK)
+        return s;
+    m->last_z = m->last_lpx = NULL;
     m->enc_in = m->enc_tgt = m->rev = m->in_pre = m->q_pre = NULL;
+    m->stepwise = true;
     return FIVO_OK;
 }
 
@@ -298,7 +307,7 @@ static const fivo_model_vtable VTABLE = {
     .propose_and_weight = vrnn_propose_and_weight,
     .sample_step = vrnn_sample_step,
     .log_likelihood = NULL,
-    .observe_stepwise = vrnn_observe_stepwise,
+    .set_observations_stepwise = vrnn_set_observations_stepwise,
 };
 
 /* ---- fivo.ext.tilt: the tilt of fivo-aux sees [h_t, encoded z_t] -------- */

@@ -62,17 +62,17 @@ typedef struct fivo_model_vtable {
      * one (the Gaussian HMM). */
     fivo_status (*log_likelihood)(void *self, const fivo_batch *batch, double *out,
                                   fivo_error *err);
-    /* (2.3) OPTIONAL: the batch set by set_observations becomes stepwise:
-     * from now on propose_and_weight(t) computes what step t needs of the
-     * observations itself (nothing set_observations made in ctx is used
-     * again), so a long batch trained in segments keeps memory bounded by
-     * the state. The engine calls it when it cuts a batch into segments, then
-     * releases what set_observations made, calls zero_state again and
-     * restarts at step 0. It MUST NOT touch ctx, and MUST give the same
-     * values up to float rounding; FIVO_ERR_UNSUPPORTED, changing nothing,
-     * when this configuration needs the whole batch at once (e.g. a reverse
-     * RNN over the future observations). */
-    fivo_status (*observe_stepwise)(void *self, fivo_error *err);
+    /* (2.3) OPTIONAL: set_observations for a batch the engine will cut into
+     * segments (see fivo/smc.h): takes the batch as set_observations does
+     * but precomputes nothing for all steps at once; propose_and_weight(t)
+     * computes step t's share of the observations itself, so what training
+     * keeps is bounded by the state, not by T. The values MUST equal
+     * set_observations' up to float rounding. FIVO_ERR_UNSUPPORTED, having
+     * changed nothing, when this configuration needs the whole batch at
+     * once (e.g. a reverse RNN over the future observations): the engine
+     * then calls set_observations. */
+    fivo_status (*set_observations_stepwise)(void *self, fivo_ctx *ctx, const fivo_batch *batch,
+                                             int num_particles, fivo_error *err);
 } fivo_model_vtable;
 
 /* A loaded model instance. */
@@ -99,7 +99,9 @@ fivo_status fivo_model_sample_step(const fivo_model *m, fivo_ctx *ctx, const fiv
                                    int t, fivo_state *out, fivo_tensor **x, fivo_error *err);
 fivo_status fivo_model_log_likelihood(const fivo_model *m, const fivo_batch *batch, double *out,
                                       fivo_error *err);
-fivo_status fivo_model_observe_stepwise(const fivo_model *m, fivo_error *err);
+fivo_status fivo_model_set_observations_stepwise(const fivo_model *m, fivo_ctx *ctx,
+                                                 const fivo_batch *batch, int num_particles,
+                                                 fivo_error *err);
 
 #ifdef __cplusplus
 }
