@@ -371,7 +371,7 @@ TEST(Segments, ThreadCountsGiveTheSameBits)
 }
 
 // A budget picks the segment length. Where the batch's encoding is small
-// against the budget (under a quarter) the cut run keeps it and the bits
+// against the budget (under an eighth) the cut run keeps it and the bits
 // are the whole tape's; where it is not (a smaller budget) the run encodes
 // stepwise: the bits of any fixed segment length, the whole tape's up to
 // float rounding.
@@ -381,10 +381,12 @@ TEST(Segments, ABudgetGivesTheSameBits)
     Stack s("vrnn", "fivo", "multinomial", "[model]\nlatent_size=16\n", d, true);
     ASSERT_TRUE(s.ok);
     Bits whole = s.step(d, 4, 0);
-    Bits seg = s.step(d, 4, 0, 1, (size_t)3 << 20);
+    Bits seg = s.step(d, 4, 0, 1, (size_t)6 << 20);
+    std::printf("whole tape: arena peak %zu kB; budget 6 MB: %zu kB\n", whole.arena_peak / 1024,
+                seg.arena_peak / 1024);
     EXPECT_TRUE(seg == whole);
     EXPECT_LT(seg.arena_peak, whole.arena_peak / 2);
-    EXPECT_LE(seg.arena_peak, ((size_t)3 << 20) + ((size_t)1 << 20));
+    EXPECT_LE(seg.arena_peak, ((size_t)6 << 20) + ((size_t)1 << 20));
     Bits small = s.step(d, 4, 0, 1, (size_t)1 << 20);
     EXPECT_TRUE(small == s.step(d, 4, 13));
     double rel = max_rel_diff(whole, small);

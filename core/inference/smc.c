@@ -12,8 +12,8 @@
  *
  * With a memory budget (fivo_ctx_set_memory_budget) the loop keeps the tape
  * for one segment of steps at a time: a segment ends once its arena use
- * passes half the budget (backward about doubles it; what set_observations
- * and zero_state made once for all steps comes on top), the carried values (state rows,
+ * passes 7/16 of what the budget leaves after what the run made before its
+ * steps (backward about doubles it), the carried values (state rows,
  * log weights, log p-hat) are copied to the side region and the segment's
  * memory is released. One tape node then stands for the whole loop; its
  * backward recomputes each segment's forward from its checkpoint, last
@@ -746,7 +746,7 @@ static bool stepwise_wanted(fivo_ctx *ctx, const smc_run *r)
         return false;
     size_t one = observe_bytes(ctx, r, 1), two = observe_bytes(ctx, r, 2);
     size_t step = two > one ? two - one : 0;
-    return (double)one + (double)step * (double)(T - 1) >= (double)ctx->memory_budget / 4.0;
+    return (double)one + (double)step * (double)(T - 1) >= (double)ctx->memory_budget / 8.0;
 }
 
 /* Row keys, the model's observations and zero state, the carried values
@@ -802,7 +802,7 @@ static fivo_status run_zero(fivo_ctx *ctx, smc_run *r, fivo_error *err)
 
 /* The steps, from the arena mark m. With a tape and a budget (or fixed
  * segment length) the tape is cut into segments: each ends once its arena
- * use passes half the budget (backward about doubles a segment), its
+ * use passes the limit below (backward about doubles a segment), its
  * carried values are checkpointed and its memory released. Without a tape
  * (eval, sample's prefix) the steps' memory is released whenever it passes
  * the span, so eval's memory is the state's, not T times a step's. */
@@ -812,9 +812,16 @@ static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, const fivo_ctx_mark *m, 
     const size_t budget = ctx->memory_budget;
     const int fixed = ctx->segment_steps;
     const bool segmented = (budget > 0 || fixed > 0) && ctx->grad_enabled && T > 1;
-    /* The budget is the tape's: what set_observations made once for all
-     * steps (the encoded observations, O(T x B)) comes on top. */
-    const size_t limit = segmented && fixed == 0 ? budget / 2 : 0;
+    /* A segment's forward may use 7/16 of what the budget leaves after what
+     * the run made before its steps (set_observations, the result arrays):
+     * its backward about doubles it, so the arena stays within the budget
+     * it was sized to and faults no new pages in. Where that leaves less
+     * than a quarter of the budget, half the budget (the arena then grows
+     * past it by what came before). Where the cuts fall changes no bits. */
+    const size_t pre = m->used_before + (size_t)(m->ptr - ctx->blocks[m->cur].base);
+    size_t limit = segmented && fixed == 0 && budget > pre ? (budget - pre) / 16 * 7 : 0;
+    if (segmented && fixed == 0 && limit < budget / 4)
+        limit = budget / 2;
     const bool carry = !ctx->grad_enabled && T > 1;
     const size_t span = budget > 0 ? budget / 2 : FIVO_SMC_NOGRAD_SPAN;
     int carried = 0; /* the step after the last release */
