@@ -14,6 +14,7 @@
 
 #ifdef FIVO_HAVE_LIBXSMM
 #include <libxsmm.h>
+#include <pthread.h>
 
 /* Row-major NN products on libxsmm's JIT kernel for the exact shape: 2-3x
  * OpenBLAS at a step's 16-row shapes (fivo_bench_gemm). Column-major view:
@@ -22,6 +23,39 @@
  * per (n, k), not one per batch. False when libxsmm has no kernel. */
 #define FIVO_XSMM 1
 #define FIVO_XSMM_ROWS 64
+
+/* A product longer than a chunk (T x B rows, once per batch) ends in a
+ * chunk of m mod 64 rows, a new kernel whenever a batch brings a new
+ * remainder: JIT code pages faulted in long after warm-up. The first time
+ * such a shape comes, every remainder's kernel is made at once (the same
+ * kernels, so the same bits). */
+#define FIVO_XSMM_SHAPES 64
+static pthread_mutex_t xsmm_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xsmm_shape {
+    libxsmm_blasint M, K, la, lb, lc;
+    float beta;
+} xsmm_seen[FIVO_XSMM_SHAPES];
+static int xsmm_nseen;
+
+static void xsmm_prepare(libxsmm_blasint M, libxsmm_blasint K, libxsmm_blasint la,
+                         libxsmm_blasint lb, libxsmm_blasint lc, float beta)
+{
+    pthread_mutex_lock(&xsmm_lock);
+    bool seen = false;
+    for (int i = 0; i < xsmm_nseen && !seen; i++) {
+        const struct xsmm_shape *s = &xsmm_seen[i];
+        seen = s->M == M && s->K == K && s->la == la && s->lb == lb && s->lc == lc && s->beta == beta;
+    }
+    if (!seen && xsmm_nseen < FIVO_XSMM_SHAPES) {
+        xsmm_seen[xsmm_nseen++] = (struct xsmm_shape){M, K, la, lb, lc, beta};
+        float alpha = 1.0f;
+        int flags = LIBXSMM_GEMM_FLAGS('N', 'N'), pf = LIBXSMM_PREFETCH_NONE;
+        for (libxsmm_blasint N = 1; N < FIVO_XSMM_ROWS; N++)
+            (void)libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
+    }
+    pthread_mutex_unlock(&xsmm_lock);
+}
+
 static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc)
 {
@@ -30,6 +64,8 @@ static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, i
     float alpha = 1.0f;
     int flags = LIBXSMM_GEMM_FLAGS('N', 'N'), pf = LIBXSMM_PREFETCH_NONE;
     libxsmm_blasint M = n, K = k, la = ldb, lb = lda, lc = ldc;
+    if (m > FIVO_XSMM_ROWS && m % FIVO_XSMM_ROWS != 0)
+        xsmm_prepare(M, K, la, lb, lc, beta);
     for (int r0 = 0; r0 < m; r0 += FIVO_XSMM_ROWS) {
         libxsmm_blasint N = m - r0 < FIVO_XSMM_ROWS ? m - r0 : FIVO_XSMM_ROWS;
         libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
