@@ -14,7 +14,6 @@
 
 #ifdef FIVO_HAVE_LIBXSMM
 #include <libxsmm.h>
-#include <pthread.h>
 
 /* Row-major NN products on libxsmm's JIT kernel for the exact shape: 2-3x
  * OpenBLAS at a step's 16-row shapes (fivo_bench_gemm). Column-major view:
@@ -25,35 +24,38 @@
 #define FIVO_XSMM_ROWS 64
 
 /* A product longer than a chunk (T x B rows, once per batch) ends in a
- * chunk of m mod 64 rows, a new kernel whenever a batch brings a new
- * remainder: JIT code pages faulted in long after warm-up. The first time
- * such a shape comes, every remainder's kernel is made at once (the same
- * kernels, so the same bits). */
-#define FIVO_XSMM_SHAPES 64
-static pthread_mutex_t xsmm_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct xsmm_shape {
-    libxsmm_blasint M, K, la, lb, lc;
-    float beta;
-} xsmm_seen[FIVO_XSMM_SHAPES];
-static int xsmm_nseen;
+ * chunk of m mod 64 rows: with its own kernel that is a new JIT kernel
+ * (code pages faulted in) whenever a batch brings a new remainder, long
+ * after warm-up. The remainder goes through the full chunk's kernel on a
+ * padded copy instead (per thread, kept); each row's arithmetic is the
+ * same, so the bits are too. */
+static _Thread_local float *xsmm_pad;
+static _Thread_local size_t xsmm_pad_floats;
 
-static void xsmm_prepare(libxsmm_blasint M, libxsmm_blasint K, libxsmm_blasint la,
-                         libxsmm_blasint lb, libxsmm_blasint lc, float beta)
+static bool xsmm_tail(libxsmm_smmfunction f, int rows, int n, int k, const float *a, int lda,
+                      const float *b, float beta, float *c, int ldc)
 {
-    pthread_mutex_lock(&xsmm_lock);
-    bool seen = false;
-    for (int i = 0; i < xsmm_nseen && !seen; i++) {
-        const struct xsmm_shape *s = &xsmm_seen[i];
-        seen = s->M == M && s->K == K && s->la == la && s->lb == lb && s->lc == lc && s->beta == beta;
+    size_t need = (size_t)FIVO_XSMM_ROWS * ((size_t)lda + (size_t)ldc);
+    if (need > xsmm_pad_floats) {
+        float *p = aligned_alloc(FIVO_ALIGN, (need * sizeof(float) + FIVO_ALIGN - 1) &
+                                                 ~(size_t)(FIVO_ALIGN - 1));
+        if (p == NULL)
+            return false;
+        memset(p, 0, need * sizeof(float));
+        free(xsmm_pad);
+        xsmm_pad = p;
+        xsmm_pad_floats = need;
     }
-    if (!seen && xsmm_nseen < FIVO_XSMM_SHAPES) {
-        xsmm_seen[xsmm_nseen++] = (struct xsmm_shape){M, K, la, lb, lc, beta};
-        float alpha = 1.0f;
-        int flags = LIBXSMM_GEMM_FLAGS('N', 'N'), pf = LIBXSMM_PREFETCH_NONE;
-        for (libxsmm_blasint N = 1; N < FIVO_XSMM_ROWS; N++)
-            (void)libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
+    float *pa = xsmm_pad, *pc = xsmm_pad + (size_t)FIVO_XSMM_ROWS * (size_t)lda;
+    for (int r = 0; r < rows; r++) {
+        memcpy(pa + (size_t)r * lda, a + (size_t)r * lda, (size_t)k * sizeof(float));
+        if (beta != 0.0f)
+            memcpy(pc + (size_t)r * ldc, c + (size_t)r * ldc, (size_t)n * sizeof(float));
     }
-    pthread_mutex_unlock(&xsmm_lock);
+    f(b, pa, pc);
+    for (int r = 0; r < rows; r++)
+        memcpy(c + (size_t)r * ldc, pc + (size_t)r * ldc, (size_t)n * sizeof(float));
+    return true;
 }
 
 static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
@@ -64,10 +66,16 @@ static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, i
     float alpha = 1.0f;
     int flags = LIBXSMM_GEMM_FLAGS('N', 'N'), pf = LIBXSMM_PREFETCH_NONE;
     libxsmm_blasint M = n, K = k, la = ldb, lb = lda, lc = ldc;
-    if (m > FIVO_XSMM_ROWS && m % FIVO_XSMM_ROWS != 0)
-        xsmm_prepare(M, K, la, lb, lc, beta);
     for (int r0 = 0; r0 < m; r0 += FIVO_XSMM_ROWS) {
         libxsmm_blasint N = m - r0 < FIVO_XSMM_ROWS ? m - r0 : FIVO_XSMM_ROWS;
+        if (r0 > 0 && N < FIVO_XSMM_ROWS) {
+            libxsmm_blasint N64 = FIVO_XSMM_ROWS;
+            libxsmm_smmfunction f =
+                libxsmm_smmdispatch(M, N64, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
+            if (f != NULL && xsmm_tail(f, (int)N, n, k, a + (size_t)r0 * lda, lda, b, beta,
+                                       c + (size_t)r0 * ldc, ldc))
+                break;
+        }
         libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
         if (f == NULL) {
             if (r0 == 0)
