@@ -14,6 +14,7 @@
 
 #ifdef FIVO_HAVE_LIBXSMM
 #include <libxsmm.h>
+#include <pthread.h>
 
 /* Row-major NN products on libxsmm's JIT kernel for the exact shape: 2-3x
  * OpenBLAS at a step's 16-row shapes (fivo_bench_gemm). Column-major view:
@@ -29,24 +30,54 @@
  * after warm-up. The remainder goes through the full chunk's kernel on a
  * padded copy instead (per thread, kept); each row's arithmetic is the
  * same, so the bits are too. */
-static _Thread_local float *xsmm_pad;
-static _Thread_local size_t xsmm_pad_floats;
+typedef struct xsmm_pad {
+    size_t floats;
+    float *data;
+} xsmm_pad;
+static pthread_key_t xsmm_pad_key;
+static pthread_once_t xsmm_pad_once = PTHREAD_ONCE_INIT;
+
+static void xsmm_pad_free(void *p)
+{
+    xsmm_pad *pad = p;
+    free(pad->data);
+    free(pad);
+}
+
+static void xsmm_pad_init(void) { (void)pthread_key_create(&xsmm_pad_key, xsmm_pad_free); }
+
+/* This thread's padded copy of at least `need` floats (freed at thread exit). */
+static float *xsmm_pad_get(size_t need)
+{
+    pthread_once(&xsmm_pad_once, xsmm_pad_init);
+    xsmm_pad *pad = pthread_getspecific(xsmm_pad_key);
+    if (pad == NULL) {
+        pad = calloc(1, sizeof *pad);
+        if (pad == NULL || pthread_setspecific(xsmm_pad_key, pad) != 0) {
+            free(pad);
+            return NULL;
+        }
+    }
+    if (need > pad->floats) {
+        float *p = aligned_alloc(FIVO_ALIGN, (need * sizeof(float) + FIVO_ALIGN - 1) &
+                                                 ~(size_t)(FIVO_ALIGN - 1));
+        if (p == NULL)
+            return NULL;
+        memset(p, 0, need * sizeof(float));
+        free(pad->data);
+        pad->data = p;
+        pad->floats = need;
+    }
+    return pad->data;
+}
 
 static bool xsmm_tail(libxsmm_smmfunction f, int rows, int n, int k, const float *a, int lda,
                       const float *b, float beta, float *c, int ldc)
 {
-    size_t need = (size_t)FIVO_XSMM_ROWS * ((size_t)lda + (size_t)ldc);
-    if (need > xsmm_pad_floats) {
-        float *p = aligned_alloc(FIVO_ALIGN, (need * sizeof(float) + FIVO_ALIGN - 1) &
-                                                 ~(size_t)(FIVO_ALIGN - 1));
-        if (p == NULL)
-            return false;
-        memset(p, 0, need * sizeof(float));
-        free(xsmm_pad);
-        xsmm_pad = p;
-        xsmm_pad_floats = need;
-    }
-    float *pa = xsmm_pad, *pc = xsmm_pad + (size_t)FIVO_XSMM_ROWS * (size_t)lda;
+    float *pa = xsmm_pad_get((size_t)FIVO_XSMM_ROWS * ((size_t)lda + (size_t)ldc));
+    if (pa == NULL)
+        return false;
+    float *pc = pa + (size_t)FIVO_XSMM_ROWS * (size_t)lda;
     for (int r = 0; r < rows; r++) {
         memcpy(pa + (size_t)r * lda, a + (size_t)r * lda, (size_t)k * sizeof(float));
         if (beta != 0.0f)
