@@ -72,9 +72,10 @@ const fivo_host_flag fivo_host_flags[] = {
     {"clip_global_norm", "train", "clip_global_norm", D, "0", NULL,
      "Clip gradients to this global norm (0: no clipping).", "0", NULL, AT(clip_global_norm)},
     {"memory_budget_mb", "train", "memory_budget_mb", D, "64", NULL,
-     "Memory for a training step's tape per shard thread, in MB (0: no limit; the observations "
-     "encoded once per batch come on top). Longer batches keep the tape for a segment of steps "
-     "at a time and recompute it in backward (same bits); the arena is sized to it at once. Too "
+     "Memory for a training step's tape per shard thread, in MB (0: no limit). Longer batches "
+     "keep the tape for a segment of steps at a time and recompute it in backward (the same bits "
+     "for any segment length; a model that can encodes such a batch's observations step by step, "
+     "equal to the whole tape's up to float rounding); the arena is sized to it at once. Too "
      "small for one step is refused with the figure needed.", "0", "1048576", AT(memory_budget_mb)},
     {"use_resampling_grads", "train", "use_resampling_grads", B, "false", NULL,
      "Add the REINFORCE score of the ancestor draws to the loss (the reference's resampling "

@@ -16,6 +16,7 @@ struct fivo_batcher {
     size_t cap_values;
     int32_t *lengths, *ids;
     int cap_rows, rows, max_len;
+    int32_t longest; /* the split's longest sequence: what the buffers grow to at once */
     /* the permutations of two consecutive epochs (a batch may straddle them) */
     int32_t *perm[2];
     uint64_t perm_epoch[2];
@@ -36,6 +37,9 @@ fivo_status fivo_batcher_create(const char *who, int32_t n, const int32_t *lengt
     b->n = n;
     b->len = lengths;
     b->dim = dim;
+    for (int32_t i = 0; i < n; i++)
+        if (lengths[i] > b->longest)
+            b->longest = lengths[i];
     *out = b;
     return FIVO_OK;
 }
@@ -125,10 +129,17 @@ fivo_status fivo_batcher_begin(fivo_batcher *b, int batch_size, bool shuffle, ui
     }
     size_t need = (size_t)T * (size_t)rows * (size_t)b->dim;
     if (need > b->cap_values) {
-        if (!grow_f32(&b->inputs, need) ||
-            !grow_f32(&b->targets, need))
+        /* room for this many of the longest sequences, touched now: a later
+         * longer batch faults no pages in */
+        size_t cap = (size_t)b->longest * (size_t)rows * (size_t)b->dim;
+        if (cap < need)
+            cap = need;
+        if (!grow_f32(&b->inputs, cap) ||
+            !grow_f32(&b->targets, cap))
             return fivo_error_set(err, FIVO_ERR_NOMEM, "%s: out of memory for a batch", b->who);
-        b->cap_values = need;
+        memset(b->inputs, 0, cap * sizeof(float));
+        memset(b->targets, 0, cap * sizeof(float));
+        b->cap_values = cap;
     }
     if (need > 0) {
         memset(b->inputs, 0, need * sizeof(float));

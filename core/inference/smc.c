@@ -12,8 +12,8 @@
  *
  * With a memory budget (fivo_ctx_set_memory_budget) the loop keeps the tape
  * for one segment of steps at a time: a segment ends once its arena use
- * passes half the budget (backward about doubles it; what set_observations
- * and zero_state made once for all steps comes on top), the carried values (state rows,
+ * passes 7/16 of what the budget leaves after what the run made before its
+ * steps (backward about doubles it), the carried values (state rows,
  * log weights, log p-hat) are copied to the side region and the segment's
  * memory is released. One tape node then stands for the whole loop; its
  * backward recomputes each segment's forward from its checkpoint, last
@@ -22,7 +22,15 @@
  * and releases it. The recomputed steps draw the same random numbers (the
  * streams are keyed by step) and run the same ops on the same bits, and the
  * weight-gradient chunks are cut as in one flush, so the gradients are
- * bit-identical to the whole tape's, whatever the segment length.
+ * bit-identical to the whole tape's (with the whole-batch encoding),
+ * whatever the segment length.
+ *
+ * What set_observations makes once for all steps (a model's encoded
+ * observations) is O(T) and outside the segments: for a batch that will be
+ * cut, a model with set_observations_stepwise encodes each step in that
+ * step instead (stepwise_wanted), so training memory is the state's; the
+ * gradients are then the whole tape's up to float rounding, and the same
+ * bits for any segment length or thread count.
  *
  * Without a tape (eval, sample's prefix) the same release runs with no
  * checkpoints kept: the carried values cross it (carry_over) and nothing
@@ -689,13 +697,65 @@ static smc_run *run_new(fivo_ctx *ctx, const fivo_model *model, const fivo_batch
     return r;
 }
 
+static fivo_status run_zero(fivo_ctx *ctx, smc_run *r, fivo_error *err);
+
+/* Arena bytes set_observations makes for the first `steps` steps of the
+ * batch (a probe, released). */
+static size_t observe_bytes(fivo_ctx *ctx, const smc_run *r, int steps)
+{
+    fivo_batch probe = r->batch;
+    int32_t *len = fivo_ctx_alloc(ctx, sizeof(int32_t) * (size_t)r->w.B);
+    if (len == NULL)
+        return 0;
+    for (int b = 0; b < r->w.B; b++)
+        len[b] = r->batch.lengths[b] < steps ? r->batch.lengths[b] : steps;
+    probe.lengths = len;
+    probe.max_len = steps;
+    fivo_ctx_mark m = fivo__ctx_mark(ctx);
+    size_t peak = ctx->peak;
+    fivo_error e = {0};
+    fivo_status st = fivo_model_set_observations(&r->model, ctx, &probe, r->w.N, &e);
+    size_t used = fivo__ctx_in_use(ctx) - (m.used_before + (size_t)(m.ptr - ctx->blocks[m.cur].base));
+    bool ok = st == FIVO_OK && ctx->status == FIVO_OK;
+    fivo__ctx_release(ctx, &m);
+    ctx->peak = peak;
+    if (ctx->status != FIVO_OK) { /* the real call reports it */
+        ctx->status = FIVO_OK;
+        ctx->message[0] = '\0';
+    }
+    return ok ? used : 0;
+}
+
+/* Whether a training run of this batch goes stepwise (the model's
+ * set_observations_stepwise): what set_observations makes once for all
+ * steps is O(T) and lies outside the segments, so a batch that will be cut
+ * (longer than the fixed segment length) or whose encoding would take a
+ * quarter of the budget (estimated from two probes of 1 and 2 steps) is
+ * encoded step by step. A function of the shapes only, so the same for any
+ * thread or rank count; a batch that fits keeps the whole-batch encoding
+ * and its bits. */
+static bool stepwise_wanted(fivo_ctx *ctx, const smc_run *r)
+{
+    const int T = r->w.T;
+    if (!ctx->grad_enabled || T <= 1 || ctx->status != FIVO_OK ||
+        !FIVO_MODEL_HAS(&r->model, set_observations_stepwise))
+        return false;
+    if (ctx->segment_steps > 0)
+        return T > ctx->segment_steps;
+    if (ctx->memory_budget == 0)
+        return false;
+    size_t one = observe_bytes(ctx, r, 1), two = observe_bytes(ctx, r, 2);
+    size_t step = two > one ? two - one : 0;
+    return (double)one + (double)step * (double)(T - 1) >= (double)ctx->memory_budget / 8.0;
+}
+
 /* Row keys, the model's observations and zero state, the carried values
  * at step 0. */
 static fivo_status run_start(fivo_ctx *ctx, smc_run *r, fivo_error *err)
 {
     const fivo_model *model = &r->model;
     const fivo_batch *batch = &r->batch;
-    const int N = r->w.N, B = r->w.B, R = r->w.R;
+    const int N = r->w.N, B = r->w.B;
     /* Stable random numbers per sequence: proposal noise keyed by
      * seq_id * N + particle, resampling uniforms by seq_id. */
     if (batch->seq_ids != NULL)
@@ -704,10 +764,26 @@ static fivo_status run_start(fivo_ctx *ctx, smc_run *r, fivo_error *err)
                 r->keys[p * B + b] = (uint32_t)batch->seq_ids[b] * (uint32_t)N + (uint32_t)p;
     set_keys(ctx, r);
 
-    fivo_status st = fivo_model_set_observations(model, ctx, batch, N, err);
+    fivo_status st = FIVO_ERR_UNSUPPORTED;
+    if (stepwise_wanted(ctx, r)) {
+        st = fivo_model_set_observations_stepwise(model, ctx, batch, N, err);
+        if (st != FIVO_OK && st != FIVO_ERR_UNSUPPORTED)
+            return fivo_error_prefix(err, "model '%s' set_observations_stepwise: ", model->name);
+    }
+    if (st == FIVO_ERR_UNSUPPORTED)
+        st = fivo_model_set_observations(model, ctx, batch, N, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s' set_observations: ", model->name);
-    st = fivo_model_zero_state(model, ctx, R, &r->state0, err);
+    return run_zero(ctx, r, err);
+}
+
+/* The model's zero state and the carried values at step 0, diagnostics
+ * cleared. */
+static fivo_status run_zero(fivo_ctx *ctx, smc_run *r, fivo_error *err)
+{
+    const fivo_model *model = &r->model;
+    const int N = r->w.N, B = r->w.B, R = r->w.R;
+    fivo_status st = fivo_model_zero_state(model, ctx, R, &r->state0, err);
     if (st != FIVO_OK)
         return fivo_error_prefix(err, "model '%s' zero_state: ", model->name);
     if ((st = check_state(&r->state0, R, "zero_state", 0, err)) != FIVO_OK)
@@ -719,12 +795,14 @@ static fivo_status run_start(fivo_ctx *ctx, smc_run *r, fivo_error *err)
     r->state = r->state0;
     r->log_w = r->zeros_r;
     r->log_phat = r->zeros_b;
+    r->valid_steps = r->resample_steps = r->var_count = 0;
+    r->var_sum = 0.0;
     return FIVO_OK;
 }
 
 /* The steps, from the arena mark m. With a tape and a budget (or fixed
  * segment length) the tape is cut into segments: each ends once its arena
- * use passes half the budget (backward about doubles a segment), its
+ * use passes the limit below (backward about doubles a segment), its
  * carried values are checkpointed and its memory released. Without a tape
  * (eval, sample's prefix) the steps' memory is released whenever it passes
  * the span, so eval's memory is the state's, not T times a step's. */
@@ -734,9 +812,16 @@ static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, const fivo_ctx_mark *m, 
     const size_t budget = ctx->memory_budget;
     const int fixed = ctx->segment_steps;
     const bool segmented = (budget > 0 || fixed > 0) && ctx->grad_enabled && T > 1;
-    /* The budget is the tape's: what set_observations made once for all
-     * steps (the encoded observations, O(T x B)) comes on top. */
-    const size_t limit = segmented && fixed == 0 ? budget / 2 : 0;
+    /* A segment's forward may use 7/16 of what the budget leaves after what
+     * the run made before its steps (set_observations, the result arrays):
+     * its backward about doubles it, so the arena stays within the budget
+     * it was sized to and faults no new pages in. Where that leaves less
+     * than a quarter of the budget, half the budget (the arena then grows
+     * past it by what came before). Where the cuts fall changes no bits. */
+    const size_t pre = m->used_before + (size_t)(m->ptr - ctx->blocks[m->cur].base);
+    size_t limit = segmented && fixed == 0 && budget > pre ? (budget - pre) / 16 * 7 : 0;
+    if (segmented && fixed == 0 && limit < budget / 4)
+        limit = budget / 2;
     const bool carry = !ctx->grad_enabled && T > 1;
     const size_t span = budget > 0 ? budget / 2 : FIVO_SMC_NOGRAD_SPAN;
     int carried = 0; /* the step after the last release */

@@ -14,6 +14,7 @@
 
 #ifdef FIVO_HAVE_LIBXSMM
 #include <libxsmm.h>
+#include <pthread.h>
 
 /* Row-major NN products on libxsmm's JIT kernel for the exact shape: 2-3x
  * OpenBLAS at a step's 16-row shapes (fivo_bench_gemm). Column-major view:
@@ -22,6 +23,72 @@
  * per (n, k), not one per batch. False when libxsmm has no kernel. */
 #define FIVO_XSMM 1
 #define FIVO_XSMM_ROWS 64
+
+/* A product longer than a chunk (T x B rows, once per batch) ends in a
+ * chunk of m mod 64 rows: with its own kernel that is a new JIT kernel
+ * (code pages faulted in) whenever a batch brings a new remainder, long
+ * after warm-up. The remainder goes through the full chunk's kernel on a
+ * padded copy instead (per thread, kept); each row's arithmetic is the
+ * same, so the bits are too. */
+typedef struct xsmm_pad {
+    size_t floats;
+    float *data;
+} xsmm_pad;
+static pthread_key_t xsmm_pad_key;
+static pthread_once_t xsmm_pad_once = PTHREAD_ONCE_INIT;
+
+static void xsmm_pad_free(void *p)
+{
+    xsmm_pad *pad = p;
+    free(pad->data);
+    free(pad);
+}
+
+static void xsmm_pad_init(void) { (void)pthread_key_create(&xsmm_pad_key, xsmm_pad_free); }
+
+/* This thread's padded copy of at least `need` floats (freed at thread exit). */
+static float *xsmm_pad_get(size_t need)
+{
+    pthread_once(&xsmm_pad_once, xsmm_pad_init);
+    xsmm_pad *pad = pthread_getspecific(xsmm_pad_key);
+    if (pad == NULL) {
+        pad = calloc(1, sizeof *pad);
+        if (pad == NULL || pthread_setspecific(xsmm_pad_key, pad) != 0) {
+            free(pad);
+            return NULL;
+        }
+    }
+    if (need > pad->floats) {
+        float *p = aligned_alloc(FIVO_ALIGN, (need * sizeof(float) + FIVO_ALIGN - 1) &
+                                                 ~(size_t)(FIVO_ALIGN - 1));
+        if (p == NULL)
+            return NULL;
+        memset(p, 0, need * sizeof(float));
+        free(pad->data);
+        pad->data = p;
+        pad->floats = need;
+    }
+    return pad->data;
+}
+
+static bool xsmm_tail(libxsmm_smmfunction f, int rows, int n, int k, const float *a, int lda,
+                      const float *b, float beta, float *c, int ldc)
+{
+    float *pa = xsmm_pad_get((size_t)FIVO_XSMM_ROWS * ((size_t)lda + (size_t)ldc));
+    if (pa == NULL)
+        return false;
+    float *pc = pa + (size_t)FIVO_XSMM_ROWS * (size_t)lda;
+    for (int r = 0; r < rows; r++) {
+        memcpy(pa + (size_t)r * lda, a + (size_t)r * lda, (size_t)k * sizeof(float));
+        if (beta != 0.0f)
+            memcpy(pc + (size_t)r * ldc, c + (size_t)r * ldc, (size_t)n * sizeof(float));
+    }
+    f(b, pa, pc);
+    for (int r = 0; r < rows; r++)
+        memcpy(c + (size_t)r * ldc, pc + (size_t)r * ldc, (size_t)n * sizeof(float));
+    return true;
+}
+
 static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc)
 {
@@ -32,6 +99,14 @@ static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, i
     libxsmm_blasint M = n, K = k, la = ldb, lb = lda, lc = ldc;
     for (int r0 = 0; r0 < m; r0 += FIVO_XSMM_ROWS) {
         libxsmm_blasint N = m - r0 < FIVO_XSMM_ROWS ? m - r0 : FIVO_XSMM_ROWS;
+        if (r0 > 0 && N < FIVO_XSMM_ROWS) {
+            libxsmm_blasint N64 = FIVO_XSMM_ROWS;
+            libxsmm_smmfunction f =
+                libxsmm_smmdispatch(M, N64, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
+            if (f != NULL && xsmm_tail(f, (int)N, n, k, a + (size_t)r0 * lda, lda, b, beta,
+                                       c + (size_t)r0 * ldc, ldc))
+                break;
+        }
         libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
         if (f == NULL) {
             if (r0 == 0)

@@ -44,6 +44,20 @@ static fivo_wgrad_group *find_group(fivo_ctx *ctx, float *dst, int ld, int in, i
         ctx->wg = g;
         ctx->cap_wg = cap;
     }
+    /* A slot keeps its stage buffers across backwards, sized for the group
+     * that used it. Groups do not come in the same order every step (a
+     * stepwise batch notes the encoders' weights between the segments,
+     * a whole-batch one after them), so a parameter takes back the slot it
+     * had: its stage fits, nothing is re-allocated or faulted in. */
+    for (int k = ctx->nwg + 1; k < ctx->cap_wg; k++) {
+        fivo_wgrad_group *o = &ctx->wg[k];
+        if (o->dst == dst && o->ld == ld && o->in == in && o->out == out && o->bias == bias) {
+            fivo_wgrad_group t = ctx->wg[ctx->nwg];
+            ctx->wg[ctx->nwg] = *o;
+            *o = t;
+            break;
+        }
+    }
     fivo_wgrad_group *gr = &ctx->wg[ctx->nwg];
     ctx->wg_last = ctx->nwg++;
     gr->staged = 0; /* the slot keeps its stage buffers */
@@ -153,6 +167,14 @@ static void stage_weight(fivo_ctx *ctx, fivo_wgrad_group *gr)
     for (const fivo_wgrad_part *p = gr->head; p != NULL && ctx->status == FIVO_OK; p = p->next) {
         if (gr->staged > 0 && gr->staged + p->rows > FIVO_WGRAD_CHUNK)
             stage_emit(ctx, gr);
+        if (p->rows > FIVO_WGRAD_CHUNK && p->ldx == gr->in) {
+            /* a chunk of its own (as one flush cuts it), formed in place: a
+             * stage as long as the batch would be re-allocated, and its
+             * pages faulted in, with every longer batch */
+            fivo__sgemm(ctx, true, false, gr->in, gr->out, p->rows, p->x, gr->in, p->g, gr->out,
+                        1.0f, gr->dst, gr->ld);
+            continue;
+        }
         int need = gr->staged + p->rows > FIVO_WGRAD_CHUNK ? gr->staged + p->rows : FIVO_WGRAD_CHUNK;
         if (stage_rows(gr) < need) { /* here staged is 0 unless the stage is new */
             size_t floats = (size_t)need * (size_t)(gr->in + gr->out);
@@ -241,6 +263,12 @@ static void flush_weight(fivo_ctx *ctx, fivo_wgrad_group *gr)
         for (const fivo_wgrad_part *q = p; q != NULL && (k == 0 || k + q->rows <= FIVO_WGRAD_CHUNK);
              q = q->next)
             k += q->rows;
+        if (k == p->rows && p->ldx == gr->in) { /* one part: no copy */
+            fivo__sgemm(ctx, true, false, gr->in, gr->out, k, p->x, gr->in, p->g, gr->out, 1.0f,
+                        gr->dst, gr->ld);
+            p = p->next;
+            continue;
+        }
         if (!reserve_pack(ctx, (size_t)k * (size_t)(gr->in + gr->out)))
             return;
         float *xs = ctx->pack, *gs = ctx->pack + (size_t)k * gr->in;

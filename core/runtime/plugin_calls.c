@@ -50,6 +50,14 @@ fivo_status fivo_model_log_likelihood(const fivo_model *m, const fivo_batch *bat
     return CALL(m, FIVO_MODEL_HAS, "model", log_likelihood, batch, out, err);
 }
 
+fivo_status fivo_model_set_observations_stepwise(const fivo_model *m, fivo_ctx *ctx,
+                                                 const fivo_batch *batch, int num_particles,
+                                                 fivo_error *err)
+{
+    return CALL(m, FIVO_MODEL_HAS, "model", set_observations_stepwise, ctx, batch, num_particles,
+                err);
+}
+
 fivo_status fivo_bound_bind(const fivo_bound *b, const fivo_model *model, const fivo_data_spec *spec,
                             fivo_params *params, fivo_error *err)
 {

@@ -492,7 +492,7 @@ static fivo_status log_likelihood(void *self, const fivo_batch *batch, double *o
 }
 
 static const fivo_model_vtable VTABLE = {
-    create, destroy, set_observations, zero_state, propose_and_weight, NULL, log_likelihood};
+    create, destroy, set_observations, zero_state, propose_and_weight, NULL, log_likelihood, NULL};
 
 /* The tilt extension, for fivo-aux: the bound's r(x_{t+1} | h_t, z_t) scores
  * the next step's target, which here is x itself, so the tilt is the

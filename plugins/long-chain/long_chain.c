@@ -388,7 +388,7 @@ static fivo_status log_likelihood(void *self, const fivo_batch *batch, double *o
 }
 
 static const fivo_model_vtable VTABLE = {
-    create, destroy, set_observations, zero_state, propose_and_weight, NULL, log_likelihood};
+    create, destroy, set_observations, zero_state, propose_and_weight, NULL, log_likelihood, NULL};
 
 /* The tilt extension, for sixo (2.2's future): the twist's features are a
  * one-hot of t (per-step offsets, as the proposal's per-step parameters)

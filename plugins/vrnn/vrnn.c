@@ -45,6 +45,9 @@ typedef struct vrnn {
      * fivo.ext.tilt's step_terms (arena, valid until the ctx is reset). */
     fivo_tensor *last_z, *last_lpx;
     int last_t;
+    /* set_observations_stepwise: each step encodes its own inputs and
+     * targets (the per-batch tensors above are unused) */
+    bool stepwise;
 } vrnn;
 
 static const fivo_option OPTIONS[] = {FIVO_SEQMODEL_OPTIONS};
@@ -103,6 +106,7 @@ static fivo_status vrnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
     if (s != FIVO_OK)
         return s;
     m->last_z = m->last_lpx = NULL;
+    m->stepwise = false;
     int TB = sm->T * sm->B;
     /* Inputs and targets are the same for every particle: encode the B
      * sequences once, for all steps, in one matmul each. */
@@ -133,6 +137,72 @@ static fivo_status vrnn_set_observations(void *self, fivo_ctx *ctx, const fivo_b
     return FIVO_OK;
 }
 
+/* For a batch the engine cuts into segments: nothing for all steps at
+ * once; each step encodes its own frames (step_in_pre, step_q_pre). */
+static fivo_status vrnn_set_observations_stepwise(void *self, fivo_ctx *ctx,
+                                                  const fivo_batch *batch, int num_particles,
+                                                  fivo_error *err)
+{
+    vrnn *m = self;
+    (void)ctx;
+    if (m->sm->proposal_type == FIVO_PROPOSAL_SMOOTHING)
+        return fivo_error_set(err, FIVO_ERR_UNSUPPORTED,
+                              "vrnn: the smoothing proposal's reverse LSTM needs the whole batch");
+    fivo_status s = fivo_seqmodel_set_batch(m->sm, batch, num_particles, err);
+    if (s != FIVO_OK)
+        return s;
+    m->last_z = m->last_lpx = NULL;
+    m->enc_in = m->enc_tgt = m->rev = m->in_pre = m->q_pre = NULL;
+    m->stepwise = true;
+    return FIVO_OK;
+}
+
+/* The shared input-side products of step t, one row per particle: the
+ * LSTM's (encoded x_{t-1} @ kernel[:Ed], step_in_pre) and the proposal's
+ * (encoded x_t, or the reverse LSTM's output, @ fc1 w[R:], step_q_pre).
+ * Gathered from the per-batch products, or, stepwise, made here from the B
+ * sequences' frames: inputs and targets stacked and encoded in one MLP
+ * call (*enc, for step_q_pre). NULL when the arena is exhausted. */
+static fivo_tensor *step_in_pre(fivo_ctx *ctx, const vrnn *m, int t, fivo_tensor **enc)
+{
+    const fivo_seqmodel *sm = m->sm;
+    *enc = NULL;
+    if (!m->stepwise) {
+        int32_t *tidx = fivo_seqmodel_step_rows(ctx, sm, t);
+        return tidx ? fivo_gather_rows(ctx, m->in_pre, tidx, sm->rows) : NULL;
+    }
+    const bool prop = sm->proposal_type != FIVO_PROPOSAL_PRIOR;
+    const int B = sm->B, D = sm->D;
+    int32_t *iidx = fivo_seqmodel_step_rows(ctx, sm, 0); /* row p * B + b <- b */
+    fivo_tensor *x = fivo_tensor_new(ctx, prop ? 2 * B : B, D);
+    if (!iidx || fivo_ctx_status(ctx, NULL) != FIVO_OK)
+        return NULL;
+    memcpy(x->data, fivo_batch_at(sm->batch->inputs, sm->batch, t, 0), sizeof(float) * (size_t)B * D);
+    if (prop)
+        memcpy(x->data + (size_t)B * D, fivo_batch_at(sm->batch->targets, sm->batch, t, 0),
+               sizeof(float) * (size_t)B * D);
+    *enc = fivo_mlp_forward(ctx, &sm->data_encoder, x);
+    fivo_tensor *pin = fivo_linear_pre(ctx, *enc, fivo_param_rows(ctx, m->lstm.kernel, 0, sm->Ed),
+                                       NULL, NULL, false);
+    return fivo_gather_rows(ctx, pin, iidx, sm->rows);
+}
+
+static fivo_tensor *step_q_pre(fivo_ctx *ctx, const vrnn *m, int t, const fivo_tensor *enc)
+{
+    const fivo_seqmodel *sm = m->sm;
+    if (!m->stepwise) {
+        int32_t *qidx = sm->proposal_type == FIVO_PROPOSAL_SMOOTHING
+                            ? fivo_seqmodel_seq_rows(ctx, sm, t)
+                            : fivo_seqmodel_step_rows(ctx, sm, t);
+        return qidx ? fivo_gather_rows(ctx, m->q_pre, qidx, sm->rows) : NULL;
+    }
+    int32_t *gidx = fivo_seqmodel_step_rows(ctx, sm, 1); /* row p * B + b <- B + b */
+    const fivo_tensor *w1 = m->proposal.layers[0].w;
+    fivo_tensor *pq = fivo_linear_pre(ctx, enc, fivo_param_rows(ctx, w1, sm->R, w1->rows - sm->R),
+                                      NULL, NULL, false);
+    return gidx ? fivo_gather_rows(ctx, pq, gidx, sm->rows) : NULL;
+}
+
 static fivo_status vrnn_zero_state(void *self, fivo_ctx *ctx, int rows, fivo_state *out,
                                    fivo_error *err)
 {
@@ -158,26 +228,24 @@ static fivo_status vrnn_propose_and_weight(void *self, fivo_ctx *ctx, const fivo
         return fivo_error_set(err, FIVO_ERR_INVALID,
                               "vrnn: step %d: state has %d tensors of %d rows, expected %d of %d",
                               t, state->count, state->t[0]->rows, ST_COUNT, sm->rows);
-    int32_t *tidx = fivo_seqmodel_step_rows(ctx, sm, t);
-    /* proposal fc1 over [h, enc_tgt_t] (or [h, rev_t]): the second part
-     * comes precomputed */
-    int32_t *qidx = sm->proposal_type == FIVO_PROPOSAL_SMOOTHING
-                        ? fivo_seqmodel_seq_rows(ctx, sm, t)
-                        : tidx;
-    if (!tidx || !qidx)
+    /* proposal fc1 over [h, enc_tgt_t] (or [h, rev_t]) and the LSTM over
+     * [enc_in_t, lat]: the first parts come precomputed */
+    fivo_tensor *enc, *in_pre = step_in_pre(ctx, m, t, &enc);
+    if (in_pre == NULL)
         return fivo_error_set(err, FIVO_ERR_NOMEM, "vrnn: step %d: arena exhausted", t);
-
-    /* LSTM over [enc_in_t, lat]: the enc_in part comes precomputed. */
     fivo_tensor *h, *c;
-    fivo_lstm_forward_pre(ctx, &m->lstm, fivo_gather_rows(ctx, m->in_pre, tidx, sm->rows), sm->Ed,
-                          state->t[ST_LAT], state->t[ST_H], state->t[ST_C], &h, &c);
+    fivo_lstm_forward_pre(ctx, &m->lstm, in_pre, sm->Ed, state->t[ST_LAT], state->t[ST_H],
+                          state->t[ST_C], &h, &c);
 
     /* Prior and proposal heads feed one fused node: the scales, the res_q
      * mean, the draw z and log p(z) - log q(z). */
     fivo_tensor *p_out = fivo_mlp_forward(ctx, &m->prior, h), *q_out = NULL;
-    if (sm->proposal_type != FIVO_PROPOSAL_PRIOR)
-        q_out = fivo_mlp_forward_pre(ctx, &m->proposal, h, 0,
-                                     fivo_gather_rows(ctx, m->q_pre, qidx, sm->rows));
+    if (sm->proposal_type != FIVO_PROPOSAL_PRIOR) {
+        fivo_tensor *q_pre = step_q_pre(ctx, m, t, enc);
+        if (q_pre == NULL)
+            return fivo_error_set(err, FIVO_ERR_NOMEM, "vrnn: step %d: arena exhausted", t);
+        q_out = fivo_mlp_forward_pre(ctx, &m->proposal, h, 0, q_pre);
+    }
     /* With q = p the log ratio is exactly 0 and is left out. */
     fivo_tensor *ratio = NULL;
     fivo_tensor *z = fivo_normal_res_q_sample(ctx, p_out, q_out, sm->raw_sigma_bias, sm->sigma_min,
@@ -239,6 +307,7 @@ static const fivo_model_vtable VTABLE = {
     .propose_and_weight = vrnn_propose_and_weight,
     .sample_step = vrnn_sample_step,
     .log_likelihood = NULL,
+    .set_observations_stepwise = vrnn_set_observations_stepwise,
 };
 
 /* ---- fivo.ext.tilt: the tilt of fivo-aux sees [h_t, encoded z_t] -------- */
@@ -284,12 +353,11 @@ static fivo_status vrnn_tilt_step_terms(const void *self, fivo_ctx *ctx, const f
     out->log_px = m->last_lpx;
     out->next_mu = out->next_sigma = NULL;
     if (t + 1 < sm->T) {
-        int32_t *tidx = fivo_seqmodel_step_rows(ctx, sm, t + 1);
-        if (!tidx)
+        fivo_tensor *enc, *h, *c, *mu, *sigma, *in_pre = step_in_pre(ctx, m, t + 1, &enc);
+        if (!in_pre)
             return fivo_error_set(err, FIVO_ERR_NOMEM, "vrnn: step %d: arena exhausted", t);
-        fivo_tensor *h, *c, *mu, *sigma;
-        fivo_lstm_forward_pre(ctx, &m->lstm, fivo_gather_rows(ctx, m->in_pre, tidx, sm->rows), sm->Ed,
-                              state->t[ST_LAT], state->t[ST_H], state->t[ST_C], &h, &c);
+        fivo_lstm_forward_pre(ctx, &m->lstm, in_pre, sm->Ed, state->t[ST_LAT], state->t[ST_H],
+                              state->t[ST_C], &h, &c);
         fivo_seqmodel_normal_head(ctx, fivo_mlp_forward(ctx, &m->prior, h), sm->Z, sm->raw_sigma_bias,
                                   sm->sigma_min, &mu, &sigma);
         out->next_mu = mu;

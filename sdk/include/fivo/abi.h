@@ -62,7 +62,7 @@ extern "C" {
 #endif
 
 #define FIVO_ABI_MAJOR 2u
-#define FIVO_ABI_MINOR 2u
+#define FIVO_ABI_MINOR 3u
 
 /* The one symbol a plugin module exports. */
 #define FIVO_PLUGIN_QUERY_SYMBOL "fivo_plugin_query"

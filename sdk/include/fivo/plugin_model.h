@@ -62,6 +62,17 @@ typedef struct fivo_model_vtable {
      * one (the Gaussian HMM). */
     fivo_status (*log_likelihood)(void *self, const fivo_batch *batch, double *out,
                                   fivo_error *err);
+    /* (2.3) OPTIONAL: set_observations for a batch the engine will cut into
+     * segments (see fivo/smc.h): takes the batch as set_observations does
+     * but precomputes nothing for all steps at once; propose_and_weight(t)
+     * computes step t's share of the observations itself, so what training
+     * keeps is bounded by the state, not by T. The values MUST equal
+     * set_observations' up to float rounding. FIVO_ERR_UNSUPPORTED, having
+     * changed nothing, when this configuration needs the whole batch at
+     * once (e.g. a reverse RNN over the future observations): the engine
+     * then calls set_observations. */
+    fivo_status (*set_observations_stepwise)(void *self, fivo_ctx *ctx, const fivo_batch *batch,
+                                             int num_particles, fivo_error *err);
 } fivo_model_vtable;
 
 /* A loaded model instance. */
@@ -88,6 +99,9 @@ fivo_status fivo_model_sample_step(const fivo_model *m, fivo_ctx *ctx, const fiv
                                    int t, fivo_state *out, fivo_tensor **x, fivo_error *err);
 fivo_status fivo_model_log_likelihood(const fivo_model *m, const fivo_batch *batch, double *out,
                                       fivo_error *err);
+fivo_status fivo_model_set_observations_stepwise(const fivo_model *m, fivo_ctx *ctx,
+                                                 const fivo_batch *batch, int num_particles,
+                                                 fivo_error *err);
 
 #ifdef __cplusplus
 }
