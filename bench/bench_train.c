@@ -25,7 +25,9 @@
  *        thread; their gradients add in float here, not in the host's fixed
  *        point, so the speed is the host's but the bits are not)]
  * "arena_peak_mb" is the arena's peak; "faults_per_step" counts from the
- * step after --warmup on. */
+ * step after --warmup on. "params_hash" is an FNV-1a hash of every parameter's
+ * bytes after the run, so two builds can be checked for the same bits;
+ * FIVO_BENCH_PLUGINS overrides the plugin folder (a copied older build). */
 #define _POSIX_C_SOURCE 200809L
 #include <fivo/fivo.h>
 #include <fivo/internal/shards.h>
@@ -158,7 +160,8 @@ int main(int argc, char **argv)
     }
     fivo_error err = {0};
     fivo_registry *reg = fivo_registry_new();
-    fivo_registry_scan_dir(reg, FIVO_BENCH_PLUGIN_DIR, &err);
+    const char *plugin_dir = getenv("FIVO_BENCH_PLUGINS");
+    fivo_registry_scan_dir(reg, plugin_dir && *plugin_dir ? plugin_dir : FIVO_BENCH_PLUGIN_DIR, &err);
     fivo_config *cfg = fivo_config_new();
     fivo_config_set(cfg, "model", "latent_size", latent);
     fivo_config_set(cfg, "model", "proposal_type", proposal);
@@ -280,6 +283,13 @@ int main(int argc, char **argv)
     int L = atoi(latent);
     double peak = sgemm_gflops(batch * n, 4 * L, 2 * L);
     const char *ob = getenv("OPENBLAS_NUM_THREADS");
+    uint64_t hash = 1469598103934665603ull;
+    for (int i = 0; i < fivo_params_count(params); i++) {
+        const fivo_tensor *p = fivo_params_at(params, i, NULL);
+        const unsigned char *bytes = (const unsigned char *)p->data;
+        for (size_t k = 0; k < (size_t)p->rows * (size_t)p->cols * sizeof(float); k++)
+            hash = (hash ^ bytes[k]) * 1099511628211ull;
+    }
     printf("{\"impl\": \"fivo\", \"mode\": \"%s\", \"model\": \"%s\", \"bound\": \"%s\", "
            "\"latent\": %s, \"batch\": %d, \"particles\": %d, \"threads\": %d, "
            "\"openblas_threads\": \"%s\", \"steps\": %d, "
@@ -288,12 +298,13 @@ int main(int argc, char **argv)
            "\"gflops\": %.2f, \"gflops_per_cpu_sec\": %.2f, \"sgemm_gflops\": %.2f, \"peak_fraction\": %.3f, "
            "\"faults_per_step\": %.1f, "
            "\"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f, \"budget_mb\": %g, "
-           "\"synthetic_T\": %d, \"shards\": %d, \"last_bound_per_t\": %.4f}\n",
+           "\"synthetic_T\": %d, \"shards\": %d, \"last_bound_per_t\": %.4f, \"params_hash\": \"%016llx\"}\n",
            eval ? "eval" : "train", model_name, bound_name, latent, batch, n, threads,
            ob ? ob : "unset", steps, dt, steps / dt, timesteps / dt, timesteps / cpu, gflops,
            (fivo_ctx_gemm_flops(ctx) - flops0) / cpu / 1e9, peak,
            gflops / (threads * peak), steps > 0 ? (double)faults / steps : 0.0,
-           ru.ru_maxrss / 1024.0, fivo_ctx_peak_bytes(ctx) / 1048576.0, budget_mb, synthetic, shards, last);
+           ru.ru_maxrss / 1024.0, fivo_ctx_peak_bytes(ctx) / 1048576.0, budget_mb, synthetic, shards, last,
+           (unsigned long long)hash);
     fivo_shard_buffer_free(&sbuf);
     free(syn_in);
     free(syn_tgt);

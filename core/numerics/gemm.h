@@ -20,8 +20,10 @@ FIVO_INTERNAL void fivo__sgemm(fivo_ctx *ctx, bool ta, bool tb, int m, int n, in
 FIVO_INTERNAL void fivo__defer_wgrad(fivo_ctx *ctx, float *dst, int ld, int in, int out,
                                      const float *x, int ldx, const float *g, int rows);
 /* dst (1 x out) += column sums of g (rows x out), likewise deferred; the sum
- * over all parts is taken in double, in tape order. */
-FIVO_INTERNAL void fivo__defer_bias(fivo_ctx *ctx, float *dst, int out, const float *g, int rows);
+ * over all parts is taken in double, in tape order. With y given, g is
+ * first masked in place by y > 0 (ReLU backward), in the same pass. */
+FIVO_INTERNAL void fivo__defer_bias(fivo_ctx *ctx, float *dst, int out, const float *y, float *g,
+                                    int rows);
 /* Forms every deferred gradient (end of fivo_ctx_backward). */
 FIVO_INTERNAL void fivo__wgrad_flush(fivo_ctx *ctx);
 /* Whether t's gradient may be deferred (a parameter or a view of one). */

@@ -107,7 +107,7 @@ static void lstm_backward(fivo_ctx *ctx, fivo_node *n)
     /* A parameter's kernel and bias gradients: noted here, formed once per
      * batch over every step's rows (gemm.h). */
     if (fivo__req(s->bias) && fivo__deferrable(ctx, s->bias))
-        fivo__defer_bias(ctx, s->bias->grad, G, dz, rows);
+        fivo__defer_bias(ctx, s->bias->grad, G, NULL, dz, rows);
     else if (fivo__req(s->bias))
         fivo__add_col_sums(ctx, dz, rows, G, fivo__grad(ctx, s->bias));
     if (fivo__req(s->kernel) && fivo__deferrable(ctx, s->kernel)) {

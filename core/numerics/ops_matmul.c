@@ -115,10 +115,8 @@ static void linear_backward(fivo_ctx *ctx, fivo_node *n)
     float *g = y->grad;
     bool relu = n->i[0] != 0;
     if (b != NULL && fivo__req(b) && fivo__deferrable(ctx, b)) {
-        /* a parameter's bias: sums once per batch over every step's rows */
-        if (relu)
-            relu_mask_kernel(fivo_tensor_size(y), y->data, g);
-        fivo__defer_bias(ctx, b->grad, out, g, rows);
+        /* a parameter's bias: one running sum over every step's rows */
+        fivo__defer_bias(ctx, b->grad, out, relu ? y->data : NULL, g, rows);
     } else if (b != NULL && fivo__req(b)) {
         /* ReLU mask and bias sums in one pass */
         double *acc = fivo__alloc(ctx, (size_t)out * sizeof(double));

@@ -99,19 +99,96 @@ void fivo__defer_wgrad(fivo_ctx *ctx, float *dst, int ld, int in, int out, const
         add_part(ctx, gr, x, ldx, g, rows);
 }
 
-void fivo__defer_bias(fivo_ctx *ctx, float *dst, int out, const float *g, int rows)
-{
-    fivo_wgrad_group *gr = find_group(ctx, dst, out, 1, out, true);
-    if (gr != NULL && rows > 0)
-        add_part(ctx, gr, NULL, 0, g, rows);
-}
-
+/* Column sums in double, each column's rows added in order. The sums of a
+ * block of columns stay in registers across the rows (not stored and
+ * reloaded per row, a store-to-load chain): the same additions in the same
+ * order, so the same bits. */
+#define FIVO_SUM_BLOCK 32
+#define FIVO_SUM_TAIL 8
 FIVO_KERNEL static void sum_rows_kernel(int rows, int cols, const float *restrict g,
                                         double *restrict acc)
 {
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < cols; j++)
-            acc[j] += (double)g[(size_t)r * cols + j];
+    int j0 = 0;
+    for (; j0 + FIVO_SUM_BLOCK <= cols; j0 += FIVO_SUM_BLOCK) {
+        double a[FIVO_SUM_BLOCK];
+        for (int k = 0; k < FIVO_SUM_BLOCK; k++)
+            a[k] = acc[j0 + k];
+        for (int r = 0; r < rows; r++) {
+            const float *gr = g + (size_t)r * cols + j0;
+            for (int k = 0; k < FIVO_SUM_BLOCK; k++)
+                a[k] += (double)gr[k];
+        }
+        for (int k = 0; k < FIVO_SUM_BLOCK; k++)
+            acc[j0 + k] = a[k];
+    }
+    for (; j0 + FIVO_SUM_TAIL <= cols; j0 += FIVO_SUM_TAIL) {
+        double a[FIVO_SUM_TAIL];
+        for (int k = 0; k < FIVO_SUM_TAIL; k++)
+            a[k] = acc[j0 + k];
+        for (int r = 0; r < rows; r++) {
+            const float *gr = g + (size_t)r * cols + j0;
+            for (int k = 0; k < FIVO_SUM_TAIL; k++)
+                a[k] += (double)gr[k];
+        }
+        for (int k = 0; k < FIVO_SUM_TAIL; k++)
+            acc[j0 + k] = a[k];
+    }
+    for (int j = j0; j < cols; j++) {
+        double a = acc[j];
+        for (int r = 0; r < rows; r++)
+            a += (double)g[(size_t)r * cols + j];
+        acc[j] = a;
+    }
+}
+
+/* The ReLU mask (g = y > 0 ? g : 0, in place) and the sums in one pass. */
+FIVO_KERNEL static void mask_sum_rows_kernel(int rows, int cols, const float *restrict y,
+                                             float *restrict g, double *restrict acc)
+{
+    for (int r = 0; r < rows; r++) {
+        float *restrict gr = g + (size_t)r * cols;
+        const float *restrict yr = y + (size_t)r * cols;
+        for (int j = 0; j < cols; j++) {
+            float v = yr[j] > 0.0f ? gr[j] : 0.0f;
+            gr[j] = v;
+            acc[j] += (double)v;
+        }
+    }
+}
+
+/* A bias group's running double sums, zeroed when it starts. */
+static bool bias_acc_ready(fivo_ctx *ctx, fivo_wgrad_group *gr)
+{
+    if (gr->bias_cap < gr->out) {
+        double *a = realloc(gr->bias_acc, (size_t)gr->out * sizeof *a);
+        if (a == NULL) {
+            fivo_ctx_fail(ctx, FIVO_ERR_NOMEM, "backward: cannot stage a bias of %d", gr->out);
+            return false;
+        }
+        gr->bias_acc = a;
+        gr->bias_cap = gr->out;
+    }
+    if (!gr->streamed) {
+        for (int j = 0; j < gr->out; j++)
+            gr->bias_acc[j] = 0.0;
+        gr->streamed = true;
+    }
+    return true;
+}
+
+/* Bias sums are taken at once, while g is still in cache (not re-read from
+ * memory at the end of backward): the parts are added in the order they
+ * come, as the end would add them, and dst changes only at the flush. */
+void fivo__defer_bias(fivo_ctx *ctx, float *dst, int out, const float *y, float *g, int rows)
+{
+    fivo_wgrad_group *gr = find_group(ctx, dst, out, 1, out, true);
+    if (gr == NULL || rows <= 0 || !bias_acc_ready(ctx, gr))
+        return;
+    if (y != NULL)
+        mask_sum_rows_kernel(rows, out, y, g, gr->bias_acc);
+    else
+        sum_rows_kernel(rows, out, g, gr->bias_acc);
+    gr->rows += rows;
 }
 
 static void flush_bias(fivo_ctx *ctx, fivo_wgrad_group *gr)
@@ -205,20 +282,8 @@ static void stage_weight(fivo_ctx *ctx, fivo_wgrad_group *gr)
 
 static void stage_bias(fivo_ctx *ctx, fivo_wgrad_group *gr)
 {
-    if (gr->bias_cap < gr->out) {
-        double *a = realloc(gr->bias_acc, (size_t)gr->out * sizeof *a);
-        if (a == NULL) {
-            fivo_ctx_fail(ctx, FIVO_ERR_NOMEM, "backward: cannot stage a bias of %d", gr->out);
-            return;
-        }
-        gr->bias_acc = a;
-        gr->bias_cap = gr->out;
-    }
-    if (!gr->streamed) {
-        for (int j = 0; j < gr->out; j++)
-            gr->bias_acc[j] = 0.0;
-        gr->streamed = true;
-    }
+    if (!bias_acc_ready(ctx, gr))
+        return;
     for (const fivo_wgrad_part *p = gr->head; p != NULL; p = p->next)
         sum_rows_kernel(p->rows, gr->out, p->g, gr->bias_acc);
     gr->head = gr->tail = NULL;
