@@ -395,22 +395,6 @@ TEST(Segments, ABudgetGivesTheSameBits)
     EXPECT_LE(small.arena_peak, ((size_t)1 << 20) + ((size_t)1 << 20));
 }
 
-// A tape well past the budget is cut into short (cache-sized) segments from
-// the first step, each spanning enough steps that the checkpoints stay
-// small: the bits stay the whole tape's.
-TEST(Segments, ShortSegmentsGiveTheSameBits)
-{
-    Data d(200, 4, 8, true, 7);
-    Stack s("vrnn", "fivo", "multinomial", "[model]\nlatent_size=32\n", d, true);
-    ASSERT_TRUE(s.ok);
-    Bits whole = s.step(d, 8, 0);
-    Bits seg = s.step(d, 8, 0, 1, (size_t)8 << 20);
-    EXPECT_TRUE(seg == whole);
-    // budget-sized segments (4 MB of forward tape) peak at 8.0 MB here, short
-    // ones (3 MB) at 6.3 MB
-    EXPECT_LT(seg.arena_peak, (size_t)15 << 19);
-}
-
 // Too small for one step: refused, naming the figure it would need.
 TEST(Segments, ABudgetTooSmallForOneStepIsRefusedWithTheFigure)
 {

@@ -49,15 +49,6 @@
  * this: small enough to stay near the cache, large enough that the
  * per-release copies and re-made transposes cost nothing measurable. */
 #define FIVO_SMC_NOGRAD_SPAN ((size_t)8 << 20)
-/* Once a training run is cut into segments anyway, its segments are cut
- * short, at about this much tape: a short segment's values are still in
- * cache when its backward reads them, and the forward writes into arena
- * memory the last segment just used (a budget-sized segment streams through
- * memory twice). Where a segment ends does not change the bits. */
-#define FIVO_SMC_SHORT_SEGMENT ((size_t)3 << 20)
-/* Short segments' checkpoints (a state each) stay within this share of the
- * budget: a segment spans at least the steps that need. */
-#define FIVO_SMC_CKPT_SHARE 8
 
 fivo_status fivo_criterion_parse(const char *text, fivo_criterion *out, fivo_error *err)
 {
@@ -834,10 +825,6 @@ static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, const fivo_ctx_mark *m, 
     const bool carry = !ctx->grad_enabled && T > 1;
     const size_t span = budget > 0 ? budget / 2 : FIVO_SMC_NOGRAD_SPAN;
     int carried = 0; /* the step after the last release */
-    /* short segments: from the first step when its tape times T clearly
-     * passes the limit, or else from the first cut at the limit */
-    bool cut_short = false;
-    int min_steps = 1;
     fivo_status st;
     for (int t = 0; t < T; t++) {
         if ((st = smc_step(ctx, r, t, false, err)) != FIVO_OK)
@@ -854,30 +841,14 @@ static fivo_status run_steps(fivo_ctx *ctx, smc_run *r, const fivo_ctx_mark *m, 
             carried = t + 1;
             continue;
         }
-        const int start = r->seg_start[r->nseg - 1];
-        if (fixed == 0 && t == 0) {
-            size_t ckpt = (size_t)r->w.R + (size_t)r->w.B;
-            for (int k = 0; k < r->state.count; k++)
-                ckpt += fivo_tensor_size(r->state.t[k]);
-            double need = ceil((double)T * (double)(ckpt * sizeof(float)) /
-                               ((double)budget / FIVO_SMC_CKPT_SHARE));
-            min_steps = need > (double)T ? T : need < 1.0 ? 1 : (int)need;
-            cut_short = (double)used * T >= 2.0 * (double)limit;
-        }
-        if (fixed > 0) {
-            if (t + 1 - start < fixed)
-                continue;
-        } else if (used >= limit) {
-            if (t == start)
-                return fivo_error_set(err, FIVO_ERR_NOMEM,
-                                      "memory budget of %.2f MB is too small for one step of %d "
-                                      "rows: it needs at least %.2f MB",
-                                      (double)budget / 1048576.0, r->w.R,
-                                      (double)(2 * used) / 1048576.0 + 0.01);
-            cut_short = true;
-        } else if (!cut_short || used < FIVO_SMC_SHORT_SEGMENT || t + 1 - start < min_steps) {
+        if (fixed > 0 ? t + 1 - r->seg_start[r->nseg - 1] < fixed : used < limit)
             continue;
-        }
+        if (fixed == 0 && t == r->seg_start[r->nseg - 1])
+            return fivo_error_set(err, FIVO_ERR_NOMEM,
+                                  "memory budget of %.2f MB is too small for one step of %d rows: "
+                                  "it needs at least %.2f MB",
+                                  (double)budget / 1048576.0, r->w.R,
+                                  (double)(2 * used) / 1048576.0 + 0.01);
         smc_ckpt *c = &r->ckpt[r->nseg];
         if (!checkpoint(ctx, r, c))
             return fivo_ctx_status(ctx, err);
