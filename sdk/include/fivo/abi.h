@@ -29,6 +29,8 @@
  * future_size and future slots (sixo); the structs that cross the ABI
  * (fivo_batch, fivo_data_spec, fivo_dataset_info, fivo_smc_options and the
  * instance structs) end with struct_size (below), so they too can grow.
+ * 2.3: the model vtable's set_observations_stepwise slot (training memory
+ * bounded by the state on long sequences).
  *
  * Growing structs (2.2, SQLite's iVersion, Win32's cbSize): each of those
  * structs ends with
