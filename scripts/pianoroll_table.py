@@ -86,6 +86,25 @@ def run_folders(out, datasets):
                 yield ds, model, bound, d
 
 
+def run_record(d):
+    """What one run folder holds: its test rows by particle count, train
+    rows, best valid step (None before the first evaluation), steps shown
+    (with "(running)" until train.done), and wall and CPU minutes of
+    training plus evaluation."""
+    rows = rows_of(os.path.join(d, "metrics.jsonl"))
+    test = {r["num_samples"]: r for r in rows
+            if r.get("mode") == "eval" and r.get("split") == "test"}
+    train = [r for r in rows if r.get("mode") == "train"]
+    valid = [r for r in rows if r.get("mode") == "eval" and r.get("split") == "valid"]
+    best = max(valid, key=lambda r: r["bound_mean"])["step"] if valid else None
+    wall, cpu = times(os.path.join(d, "time.txt"))
+    ew, ec = times(os.path.join(d, "eval_time.txt"))
+    steps = str(train[-1]["step"]) if train else "0"
+    if not os.path.isfile(os.path.join(d, "train.done")):
+        steps += " (running)"
+    return test, train, best, steps, (wall + ew) / 60, (cpu + ec) / 60
+
+
 def twists(out, datasets):
     print("| dataset | trained with | test FIVO (4) | test FIVO (16) | test own bound (4) "
           "| test own bound (16) | test FIVO (4) resampling | test FIVO (4) log-weight variance "
@@ -93,12 +112,7 @@ def twists(out, datasets):
           "| steps | best step | CPU |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for ds, model, bound, d in run_folders(out, datasets):
-        rows = rows_of(os.path.join(d, "metrics.jsonl"))
-        test = {r["num_samples"]: r for r in rows
-                if r.get("mode") == "eval" and r.get("split") == "test"}
-        train = [r for r in rows if r.get("mode") == "train"]
-        valid = [r for r in rows if r.get("mode") == "eval" and r.get("split") == "valid"]
-        best = max(valid, key=lambda r: r["bound_mean"])["step"] if valid else None
+        test, train, best, steps, _, cpu = run_record(d)
 
         def num(k, key, fmt="%.3f"):
             r = test.get(k)
@@ -117,16 +131,11 @@ def twists(out, datasets):
             if train and key in train[-1]:
                 vals = ["%.3f" % p[key] if p and key in p else "-" for p in picks]
                 tw.append("%s %s" % (key, " / ".join(vals)))
-        _, cpu = times(os.path.join(d, "time.txt"))
-        _, ecpu = times(os.path.join(d, "eval_time.txt"))
-        steps = str(train[-1]["step"]) if train else "0"
-        if not os.path.isfile(os.path.join(d, "train.done")):
-            steps += " (running)"
         print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f min |" % (
             NAMES.get(ds, ds), bound, num(4, "fivo_ll_per_t"), num(16, "fivo_ll_per_t"),
             num(4, own + "_ll_per_t"), num(16, own + "_ll_per_t"),
             num(4, "fivo_resample_rate", "%.2f"), num(4, "fivo_log_weight_var", "%.2f"), rate,
-            "; ".join(tw) or "-", steps, best if best is not None else "-", (cpu + ecpu) / 60))
+            "; ".join(tw) or "-", steps, best if best is not None else "-", cpu))
 
 
 def main():
@@ -139,17 +148,7 @@ def main():
           "| test FIVO (16) | published (trained bound) | steps | best step | wall | CPU |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for ds, model, bound, d in run_folders(out, datasets):
-        rows = rows_of(os.path.join(d, "metrics.jsonl"))
-        test = {r["num_samples"]: r for r in rows
-                if r.get("mode") == "eval" and r.get("split") == "test"}
-        train = [r for r in rows if r.get("mode") == "train"]
-        valid = [r for r in rows if r.get("mode") == "eval" and r.get("split") == "valid"]
-        best = max(valid, key=lambda r: r["bound_mean"])["step"] if valid else "-"
-        wall, cpu = times(os.path.join(d, "time.txt"))
-        ew, ec = times(os.path.join(d, "eval_time.txt"))
-        steps = str(train[-1]["step"]) if train else "0"
-        if not os.path.isfile(os.path.join(d, "train.done")):
-            steps += " (running)"
+        test, _, best, steps, wall, cpu = run_record(d)
 
         def cell(k, name):
             r = test.get(k)
@@ -163,8 +162,8 @@ def main():
             pub.append("%.2f (VHRNN)" % VHRNN[(ds, bound)])
         print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f min | %.0f min |" % (
             NAMES.get(ds, ds), model, bound, cell(4, "elbo"), cell(4, "iwae"), cell(4, "fivo"),
-            cell(16, "fivo"), "; ".join(pub) or "-", steps, best,
-            (wall + ew) / 60, (cpu + ec) / 60))
+            cell(16, "fivo"), "; ".join(pub) or "-", steps, best if best is not None else "-",
+            wall, cpu))
     print()
     print("Each run: the command in its folder's command.txt (fivo --config examples/<dataset>.ini "
           "--model=M --bound=B ...), then fivo --config <logdir>/config.ini --mode=eval --split=test "

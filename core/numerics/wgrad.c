@@ -105,34 +105,33 @@ void fivo__defer_wgrad(fivo_ctx *ctx, float *dst, int ld, int in, int out, const
  * order, so the same bits. */
 #define FIVO_SUM_BLOCK 32
 #define FIVO_SUM_TAIL 8
+/* Columns j0 .. j0 + W - 1; always inlined, so W is a constant and the W
+ * sums live in registers. */
+static inline __attribute__((always_inline)) void sum_rows_block(int rows, int cols,
+                                                                 const float *restrict g,
+                                                                 double *restrict acc, int j0,
+                                                                 const int W)
+{
+    double a[FIVO_SUM_BLOCK];
+    for (int k = 0; k < W; k++)
+        a[k] = acc[j0 + k];
+    for (int r = 0; r < rows; r++) {
+        const float *gr = g + (size_t)r * cols + j0;
+        for (int k = 0; k < W; k++)
+            a[k] += (double)gr[k];
+    }
+    for (int k = 0; k < W; k++)
+        acc[j0 + k] = a[k];
+}
+
 FIVO_KERNEL static void sum_rows_kernel(int rows, int cols, const float *restrict g,
                                         double *restrict acc)
 {
     int j0 = 0;
-    for (; j0 + FIVO_SUM_BLOCK <= cols; j0 += FIVO_SUM_BLOCK) {
-        double a[FIVO_SUM_BLOCK];
-        for (int k = 0; k < FIVO_SUM_BLOCK; k++)
-            a[k] = acc[j0 + k];
-        for (int r = 0; r < rows; r++) {
-            const float *gr = g + (size_t)r * cols + j0;
-            for (int k = 0; k < FIVO_SUM_BLOCK; k++)
-                a[k] += (double)gr[k];
-        }
-        for (int k = 0; k < FIVO_SUM_BLOCK; k++)
-            acc[j0 + k] = a[k];
-    }
-    for (; j0 + FIVO_SUM_TAIL <= cols; j0 += FIVO_SUM_TAIL) {
-        double a[FIVO_SUM_TAIL];
-        for (int k = 0; k < FIVO_SUM_TAIL; k++)
-            a[k] = acc[j0 + k];
-        for (int r = 0; r < rows; r++) {
-            const float *gr = g + (size_t)r * cols + j0;
-            for (int k = 0; k < FIVO_SUM_TAIL; k++)
-                a[k] += (double)gr[k];
-        }
-        for (int k = 0; k < FIVO_SUM_TAIL; k++)
-            acc[j0 + k] = a[k];
-    }
+    for (; j0 + FIVO_SUM_BLOCK <= cols; j0 += FIVO_SUM_BLOCK)
+        sum_rows_block(rows, cols, g, acc, j0, FIVO_SUM_BLOCK);
+    for (; j0 + FIVO_SUM_TAIL <= cols; j0 += FIVO_SUM_TAIL)
+        sum_rows_block(rows, cols, g, acc, j0, FIVO_SUM_TAIL);
     for (int j = j0; j < cols; j++) {
         double a = acc[j];
         for (int r = 0; r < rows; r++)
