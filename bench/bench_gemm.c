@@ -74,7 +74,10 @@ int main(int argc, char **argv)
     /* rows x cols x inner: LSTM [z,h] x 4H, heads, emission, at latent 32..256 */
     static const int shapes[][3] = {{16, 128, 64},  {16, 64, 32},   {16, 88, 32},   {16, 256, 128},
                                     {16, 128, 64},  {16, 1024, 512}, {16, 512, 256}, {64, 128, 64},
-                                    {256, 128, 64}, {1, 128, 64},   {7, 65, 33}};
+                                    {256, 128, 64}, {1, 128, 64},   {7, 65, 33},
+                                    /* one sequence per shard, 4 particles, latent 64 / 256 */
+                                    {4, 256, 128},  {4, 128, 256},  {4, 256, 64},   {4, 1024, 512},
+                                    {4, 256, 1024}, {4, 256, 256},  {4, 512, 256},  {4, 256, 512}};
     printf("%-14s %12s %12s %10s\n", "m x n x k", "openblas", "libxsmm", "maxdiff");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];

@@ -120,7 +120,8 @@ fivo_status fivo_trainer_open(fivo_trainer *t, const fivo_train_setup *set, fivo
         t->shard_exps = calloc((size_t)t->num_local * (size_t)(t->ntensors + 1), sizeof *t->shard_exps);
         t->shard_status = calloc((size_t)t->num_local, sizeof *t->shard_status);
         t->shard_err = calloc((size_t)t->num_local, sizeof *t->shard_err);
-        ok = t->shard_exps && t->shard_status && t->shard_err;
+        t->shard_order = calloc((size_t)t->num_local, sizeof *t->shard_order);
+        ok = t->shard_exps && t->shard_status && t->shard_err && t->shard_order;
     }
     if (!ok) {
         int shards = t->shards;
@@ -155,6 +156,7 @@ void fivo_trainer_close(fivo_trainer *t)
     free(t->shard_exps);
     free(t->shard_status);
     free(t->shard_err);
+    free(t->shard_order);
     fivo_shard_buffer_free(&t->buf);
     free(t->grads);
     free(t->acc);
@@ -356,18 +358,53 @@ typedef struct shards_job {
     const fivo_batch *full;
 } shards_job;
 
-/* Thread w's shards: w, w + W, w + 2W, ... (a fixed assignment, so each
- * replica is used by one thread; the results do not depend on it). */
+/* Piece w computes on replica w (one thread at a time per replica) the
+ * shards it takes from the queue, longest first: with shard j on thread
+ * j mod W, two long sequences on one thread left the other idle (JSB,
+ * batch 4, 2 cores: 1.41-1.58x one thread). A shard's result does not
+ * depend on the replica that computes it, so the bits stay the same. */
 static void shards_piece(void *arg, int w)
 {
     const shards_job *job = arg;
     fivo_trainer *t = job->t;
     shard_exec e = exec_of(t, w);
-    for (int j = w; j < t->num_local; j += t->workers) {
+    for (;;) {
+        int k = __atomic_fetch_add(&t->next_shard, 1, __ATOMIC_RELAXED);
+        if (k >= t->num_local)
+            break;
+        int j = t->shard_order[k];
         t->shard_err[j].code = FIVO_OK;
         t->shard_err[j].message[0] = '\0';
         t->shard_status[j] = own_shard(t, &e, job->step, job->full, j, &t->shard_err[j]);
     }
+}
+
+/* Own shard k's work this step: it runs to its longest sequence, so rows
+ * x that length. */
+static int64_t shard_work(const fivo_trainer *t, const fivo_batch *full, int k)
+{
+    int first, count;
+    fivo_shard_range(t->batch_size, t->shards, t->first_shard + k, &first, &count);
+    int64_t longest = 0;
+    for (int b = first; b < first + count; b++)
+        longest = full->lengths[b] > longest ? full->lengths[b] : longest;
+    return longest * count;
+}
+
+/* This step's own shards, most work first, ties in shard order (insertion:
+ * a rank's shards are few, one per sequence by default). */
+static void order_shards(fivo_trainer *t, const fivo_batch *full)
+{
+    for (int k = 0; k < t->num_local; k++) {
+        int64_t work = shard_work(t, full, k);
+        int at = k;
+        while (at > 0 && shard_work(t, full, t->shard_order[at - 1]) < work) {
+            t->shard_order[at] = t->shard_order[at - 1];
+            at--;
+        }
+        t->shard_order[at] = k;
+    }
+    t->next_shard = 0;
 }
 
 /* Own shards: compute each (on the shard threads when there are several),
@@ -382,6 +419,7 @@ static fivo_status local_shards(fivo_trainer *t, long step, fivo_error *err)
     note_lengths(t, &full);
     for (int w = 1; w < t->workers; w++)
         sync_replica(t, w);
+    order_shards(t, &full);
     shards_job job = {t, step, &full};
     fivo_threads_run(t->pool, t->workers, shards_piece, &job);
     for (int j = 0; j < t->num_local; j++)

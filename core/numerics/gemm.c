@@ -136,9 +136,19 @@ static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, i
 FIVO_KERNEL static void transpose_kernel(int rows, int cols, const float *restrict src, int ld,
                                          float *restrict dst)
 {
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < cols; j++)
-            dst[(size_t)j * rows + r] = src[(size_t)r * ld + j];
+    /* In 16 x 16 tiles: row by row, each write went to a new cache line
+     * `rows` floats on (8.6 % of a latent-256 step, perf); a tile reads 16
+     * lines and writes 16, each whole. */
+    enum { TILE = 16 };
+    for (int r0 = 0; r0 < rows; r0 += TILE) {
+        int r1 = r0 + TILE < rows ? r0 + TILE : rows;
+        for (int j0 = 0; j0 < cols; j0 += TILE) {
+            int j1 = j0 + TILE < cols ? j0 + TILE : cols;
+            for (int j = j0; j < j1; j++)
+                for (int r = r0; r < r1; r++)
+                    dst[(size_t)j * rows + r] = src[(size_t)r * ld + j];
+        }
+    }
 }
 
 static const float *transposed(fivo_ctx *ctx, const float *src, int rows, int cols, int ld)

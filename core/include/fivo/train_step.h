@@ -105,6 +105,8 @@ typedef struct fivo_trainer {
     int32_t *shard_exps;        /* [num_local][ntensors]: each shard's gradient exponents */
     fivo_status *shard_status;  /* [num_local] */
     fivo_error *shard_err;      /* [num_local] */
+    int32_t *shard_order;       /* [num_local]: this step's shards, longest first */
+    int next_shard;             /* the shard threads' queue into shard_order (atomic) */
     int32_t *exps;              /* [1 + ntensors]: stop flag, then exponents */
     double *mine;               /* own sequences' results, FIVO_TRAINER_SEQ_VALUES per sequence */
     /* The global batch's per-sequence results after a step, in batch order. */
