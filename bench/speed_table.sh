@@ -8,6 +8,8 @@
 #               second of the timed steps);
 #   fivo all    the fivo host's default command on every core (its default
 #               shards), timesteps/s of its last train report (second half);
+#   host 1 thr  the same command with --threads=1 (same bits);
+#   cores       fivo all / host 1 thr (issue 20 §4: >= 1.7x on 2 cores);
 #   peer        ../shared/peers/torch_vrnn_fivo.py on one thread;
 #   ratio       fivo 1 thr / peer, both one thread;
 #   GFLOP/s     fivo 1 thr: 2 m n k of every sgemm the step ran, counted in
@@ -71,8 +73,21 @@ echo "FMA peak (best 2048^3 sgemm, 1 thread, per $unit): $peak GFLOP/s native ke
 echo "VRNN filtering proposal, FIVO, batch 4, 4 particles; fivo 1 thr --shards $shards, $steps timed steps after $warm," \
     "peer $psteps after $pwarm, host $hsteps steps (rate of the last $((hsteps / 2)))"
 echo
-echo "| data | latent | fivo 1 thr ts/s | fivo all cores ts/s | peer ts/s | ratio | GFLOP/s | % FMA peak | fivo MB | peer MB | faults/step |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| data | latent | fivo 1 thr ts/s | fivo all cores ts/s | host 1 thr ts/s | cores | peer ts/s | ratio | GFLOP/s | % FMA peak | fivo MB | peer MB | faults/step |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+# host_rate [FLAG...]: timesteps/s of the fivo host's last train report for
+# dataset $f at latent $lat (the default command but for the run length).
+host_rate() {
+    rm -rf "$work/host"
+    "$host" --dataset_path="$f" --latent_size="$lat" --proposal_type=filtering --bound=fivo \
+        --batch_size=4 --num_samples=4 --max_steps="$hsteps" --summarize_every=$((hsteps / 2)) \
+        --checkpoint_every_secs=100000 --tensorboard=false --logdir="$work/host" "$@" \
+        >"$work/host.log" 2>&1 || { cat "$work/host.log" >&2; exit 1; }
+    "$python" -c "import json,sys
+r=[json.loads(l) for l in open(sys.argv[1]) if '\"train\"' in l]
+print('%.0f' % r[-1]['timesteps_per_sec'])" "$work/host/metrics.jsonl"
+}
+
 for ds in $datasets; do
     f=$data_dir/$ds.pickle
     [ -f "$f" ] || { echo "speed_table.sh: no $f" >&2; exit 1; }
@@ -81,7 +96,7 @@ for ds in $datasets; do
             --shards "$shards" --steps "$steps" --warmup "$warm")
         fts=$(field timesteps_per_sec "$fj")
         gf=$(field "$gkey" "$fj")
-        pts=- prss=- hts=-
+        pts=- prss=- hts=- h1ts=-
         if [ "${SKIP_PEER:-0}" != 1 ]; then
             pj=$(/usr/bin/time -f 'RSS %M' -o "$work/peer.rss" "$python" "$peer" --data "$f" --bound fivo \
                 --latent "$lat" --batch 4 --particles 4 --steps "$psteps" --warmup "$pwarm" --threads 1)
@@ -89,21 +104,15 @@ for ds in $datasets; do
             prss=$(awk '/^RSS/ {printf "%.0f", $2 / 1024}' "$work/peer.rss")
         fi
         if [ "${SKIP_HOST:-0}" != 1 ]; then
-            rm -rf "$work/host"
-            "$host" --dataset_path="$f" --latent_size="$lat" --proposal_type=filtering --bound=fivo \
-                --batch_size=4 --num_samples=4 --max_steps="$hsteps" --summarize_every=$((hsteps / 2)) \
-                --checkpoint_every_secs=100000 --tensorboard=false --logdir="$work/host" \
-                >"$work/host.log" 2>&1 || { cat "$work/host.log" >&2; exit 1; }
-            hts=$("$python" -c "import json,sys
-r=[json.loads(l) for l in open(sys.argv[1]) if '\"train\"' in l]
-print('%.0f' % r[-1]['timesteps_per_sec'])" "$work/host/metrics.jsonl")
+            hts=$(host_rate) h1ts=$(host_rate --threads=1)
         fi
         "$python" -c "import sys
-ds, lat, fts, hts, pts, gf, peak, rss, prss, flt = sys.argv[1:]
+ds, lat, fts, hts, h1ts, pts, gf, peak, rss, prss, flt = sys.argv[1:]
 ratio = '%.1fx' % (float(fts) / float(pts)) if pts != '-' else '-'
-print('| %s | %s | %.0f | %s | %s | %s | %.1f | %.0f %% | %.0f | %s | %.1f |' % (ds, lat, float(fts), hts,
-      pts if pts == '-' else '%.0f' % float(pts), ratio, float(gf), 100 * float(gf) / float(peak),
-      float(rss), prss, float(flt)))" "$ds" "$lat" "$fts" "$hts" "$pts" "$gf" "$peak" \
+cores = '%.2fx' % (float(hts) / float(h1ts)) if hts != '-' else '-'
+print('| %s | %s | %.0f | %s | %s | %s | %s | %s | %.1f | %.0f %% | %.0f | %s | %.1f |' % (ds, lat, float(fts), hts,
+      h1ts, cores, pts if pts == '-' else '%.0f' % float(pts), ratio, float(gf), 100 * float(gf) / float(peak),
+      float(rss), prss, float(flt)))" "$ds" "$lat" "$fts" "$hts" "$h1ts" "$pts" "$gf" "$peak" \
             "$(field peak_rss_mb "$fj")" "$prss" "$(field faults_per_step "$fj")"
     done
 done
