@@ -89,25 +89,54 @@ static bool xsmm_tail(libxsmm_smmfunction f, int rows, int n, int k, const float
     return true;
 }
 
+/* libxsmm's dispatch hashes and compares a descriptor on every call: at
+ * latent 32 that was 3.5 % of a step (internal_find_code, libxsmm_diff_n,
+ * libxsmm_xmmdispatch), for a few dozen shapes that recur every timestep.
+ * A small per-thread table of the kernels already dispatched answers
+ * first; a miss (or a collision) asks libxsmm, which stays the owner. */
+typedef struct xsmm_entry {
+    libxsmm_blasint m, n, k, la, lb, lc;
+    float beta;
+    libxsmm_smmfunction f;
+} xsmm_entry;
+enum { XSMM_CACHE = 256 };
+static _Thread_local xsmm_entry xsmm_cache[XSMM_CACHE];
+
+static libxsmm_smmfunction xsmm_kernel(libxsmm_blasint M, libxsmm_blasint N, libxsmm_blasint K,
+                                       libxsmm_blasint la, libxsmm_blasint lb, libxsmm_blasint lc,
+                                       float beta)
+{
+    uint64_t h = (uint64_t)M * 0x9E3779B97F4A7C15u ^ (uint64_t)N * 0xC2B2AE3D27D4EB4Fu ^
+                 (uint64_t)K * 0x165667B19E3779F9u ^ (uint64_t)la * 0x27D4EB2F165667C5u ^
+                 (uint64_t)lb * 0x94D049BB133111EBu ^ (uint64_t)lc * 0xBF58476D1CE4E5B9u ^
+                 (beta != 0.0f);
+    xsmm_entry *e = &xsmm_cache[(h ^ (h >> 29)) % XSMM_CACHE];
+    if (e->f != NULL && e->m == M && e->n == N && e->k == K && e->la == la && e->lb == lb &&
+        e->lc == lc && e->beta == beta)
+        return e->f;
+    float alpha = 1.0f;
+    int flags = LIBXSMM_GEMM_FLAGS('N', 'N'), pf = LIBXSMM_PREFETCH_NONE;
+    libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
+    if (f != NULL)
+        *e = (xsmm_entry){M, N, K, la, lb, lc, beta, f};
+    return f;
+}
+
 static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc)
 {
     if (beta != 0.0f && beta != 1.0f)
         return false;
-    float alpha = 1.0f;
-    int flags = LIBXSMM_GEMM_FLAGS('N', 'N'), pf = LIBXSMM_PREFETCH_NONE;
     libxsmm_blasint M = n, K = k, la = ldb, lb = lda, lc = ldc;
     for (int r0 = 0; r0 < m; r0 += FIVO_XSMM_ROWS) {
         libxsmm_blasint N = m - r0 < FIVO_XSMM_ROWS ? m - r0 : FIVO_XSMM_ROWS;
         if (r0 > 0 && N < FIVO_XSMM_ROWS) {
-            libxsmm_blasint N64 = FIVO_XSMM_ROWS;
-            libxsmm_smmfunction f =
-                libxsmm_smmdispatch(M, N64, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
+            libxsmm_smmfunction f = xsmm_kernel(M, FIVO_XSMM_ROWS, K, la, lb, lc, beta);
             if (f != NULL && xsmm_tail(f, (int)N, n, k, a + (size_t)r0 * lda, lda, b, beta,
                                        c + (size_t)r0 * ldc, ldc))
                 break;
         }
-        libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &alpha, &beta, &flags, &pf);
+        libxsmm_smmfunction f = xsmm_kernel(M, N, K, la, lb, lc, beta);
         if (f == NULL) {
             if (r0 == 0)
                 return false;
