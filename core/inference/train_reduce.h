@@ -10,6 +10,7 @@
 
 #include <fivo/error.h>
 #include <fivo/params.h>
+#include <fivo/internal/threads.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,10 +25,12 @@ void fivo_train_reduce_exponents(const int32_t *shard_exps, int num_local, int n
  * [num_local][nvalues], tensors in `params`' order) summed exactly in
  * fixed point with each tensor's exponent exps[i] (agreed across ranks)
  * for a step of `shards` shards in all, then over every rank; the sum goes
- * to params' grad buffers. acc: nvalues int64 of scratch. */
+ * to params' grad buffers. acc: nvalues int64 of scratch. The local sums
+ * and the conversion back run in fixed pieces of values on `pool` (NULL:
+ * on the caller); integer sums are exact, so the bits do not depend on it. */
 fivo_status fivo_train_reduce_gradients(fivo_params *params, const float *grads, int num_local,
                                         const int32_t *exps, int shards, int64_t *acc,
-                                        fivo_error *err);
+                                        fivo_threads *pool, fivo_error *err);
 
 #ifdef __cplusplus
 }

@@ -458,6 +458,6 @@ fivo_status fivo_trainer_step(fivo_trainer *t, long step, fivo_status pending, b
 
     /* Exact sum of every shard's gradient, the same on every rank. */
     st = fivo_train_reduce_gradients(t->set.unit.params, t->grads, t->num_local, t->exps + 1,
-                                     t->shards, t->acc, err);
+                                     t->shards, t->acc, t->pool, err);
     return move_baseline(t, st != FIVO_OK ? st : fivo_trainer_gather(t, err));
 }
