@@ -227,6 +227,9 @@ int main(int argc, char **argv)
     long long timesteps = 0;
     float inv[1024];
     fivo_shard_buffer sbuf = {0};
+    /* as the trainer does: room for a shard of the longest sequences */
+    sbuf.reserve_values = (size_t)(synthetic > 0 ? synthetic : info.max_len) *
+                          (size_t)((batch + shards - 1) / shards) * (size_t)info.dim;
     for (int step = 0; step < warmup + steps; step++) {
         if (step == warmup) {
             struct rusage r0;

@@ -50,16 +50,18 @@ fivo_status fivo_shard_slice(const fivo_batch *full, int first, int count, fivo_
         T = full->max_len;
     size_t values = (size_t)T * (size_t)count * (size_t)D;
     if (values > buf->cap_values) {
-        float *in = realloc(buf->inputs, sizeof(float) * (values ? values : 1));
+        size_t cap = values > buf->reserve_values ? values : buf->reserve_values;
+        float *in = realloc(buf->inputs, sizeof(float) * (cap ? cap : 1));
         if (in != NULL)
             buf->inputs = in;
-        float *tg = in != NULL ? realloc(buf->targets, sizeof(float) * (values ? values : 1))
-                               : NULL;
+        float *tg = in != NULL ? realloc(buf->targets, sizeof(float) * (cap ? cap : 1)) : NULL;
         if (tg != NULL)
             buf->targets = tg;
         if (in == NULL || tg == NULL)
-            return fivo_error_set(err, FIVO_ERR_NOMEM, "shard: cannot hold %zu values", values);
-        buf->cap_values = values;
+            return fivo_error_set(err, FIVO_ERR_NOMEM, "shard: cannot hold %zu values", cap);
+        memset(buf->inputs, 0, sizeof(float) * cap);
+        memset(buf->targets, 0, sizeof(float) * cap);
+        buf->cap_values = cap;
     }
     if (count > buf->cap_rows) {
         int32_t *l = realloc(buf->lengths, sizeof(int32_t) * (size_t)count);

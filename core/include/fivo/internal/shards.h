@@ -49,6 +49,10 @@ typedef struct fivo_shard_buffer {
     int32_t *lengths, *seq_ids;
     size_t cap_values;
     int cap_rows;
+    /* When set: the first growth makes room for at least this many values
+     * and touches them, so a later, longer shard faults no pages in (the
+     * trainer sets it from the split's longest sequence). */
+    size_t reserve_values;
 } fivo_shard_buffer;
 
 /* *out := sequences [first, first + count) of `full` (dim of `full`;
