@@ -2,7 +2,7 @@
 # Shards on threads, through the fivo host: a VRNN with FIVO on JSB, for
 # each latent size and batch, trained (1) on one thread with one shard, (2)
 # on one thread with S shards and (3) on every core with S shards (each
-# thread its own model replica, shard j on thread j mod threads). Prints
+# thread its own model replica, shards taken longest first). Prints
 # training timesteps/s of each (the last report, after warm-up), the ratio
 # (3)/(1) and (3)/(2), and whether (2) and (3) wrote byte-identical
 # checkpoints (they must: the bits depend on S, never on the thread count).

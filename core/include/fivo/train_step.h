@@ -22,7 +22,7 @@
  * Threads: with threads = N > 1 and more than one own shard, a rank
  * computes its shards on min(N, own shards) threads, each with its own
  * replica of the model, bound, resampler and context (opened by the
- * caller's fivo_train_replicas), shard j on thread j mod W; the fixed-point
+ * caller's fivo_train_replicas), taking shards longest first from a queue; the fixed-point
  * sum makes the order irrelevant, so the bits are those of one thread (and
  * of any rank count). With one own shard the threads go to the products
  * instead (fivo_ctx_set_threads). */
