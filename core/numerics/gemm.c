@@ -27,9 +27,9 @@
 /* A product longer than a chunk (T x B rows, once per batch) ends in a
  * chunk of m mod 64 rows: with its own kernel that is a new JIT kernel
  * (code pages faulted in) whenever a batch brings a new remainder, long
- * after warm-up. The remainder goes through the full chunk's kernel on a
- * padded copy instead (per thread, kept); each row's arithmetic is the
- * same, so the bits are too. */
+ * after warm-up. Such a chunk goes through the full chunk's kernel on a
+ * padded copy instead (per thread, kept; xsmm_rows); each row's arithmetic
+ * is the same, so the bits are too. */
 typedef struct xsmm_pad {
     size_t floats;
     float *data;
@@ -122,6 +122,25 @@ static libxsmm_smmfunction xsmm_kernel(libxsmm_blasint M, libxsmm_blasint N, lib
     return f;
 }
 
+/* The rows a product's chunk of N < 64 rows is computed with, on a padded
+ * copy where they differ. A tail (the chunk after full ones) takes the full
+ * chunk's kernel, which exists. A first chunk is rounded up to a multiple
+ * of 4 up to 16 rows (a step's particles x sequences keep their own) and of
+ * 16 beyond: a whole-sequence product of a one-sequence shard has T rows (a
+ * segment's, its length), and with a kernel per T every new length
+ * JIT-built kernels (code pages faulted in) long after warm-up (JSB latent
+ * 64, one sequence per shard: 2.7 faults per step over steps 10-40, all in
+ * libxsmm_build). Now 9 row counts per (n, k) at most. */
+static libxsmm_blasint xsmm_rows(libxsmm_blasint N, bool tail)
+{
+    if (tail)
+        return FIVO_XSMM_ROWS;
+    if (N <= 4)
+        return N;
+    libxsmm_blasint grain = N <= 16 ? 4 : 16;
+    return (N + grain - 1) / grain * grain;
+}
+
 static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc)
 {
@@ -130,8 +149,9 @@ static bool xsmm(int m, int n, int k, const float *a, int lda, const float *b, i
     libxsmm_blasint M = n, K = k, la = ldb, lb = lda, lc = ldc;
     for (int r0 = 0; r0 < m; r0 += FIVO_XSMM_ROWS) {
         libxsmm_blasint N = m - r0 < FIVO_XSMM_ROWS ? m - r0 : FIVO_XSMM_ROWS;
-        if (r0 > 0 && N < FIVO_XSMM_ROWS) {
-            libxsmm_smmfunction f = xsmm_kernel(M, FIVO_XSMM_ROWS, K, la, lb, lc, beta);
+        libxsmm_blasint Np = xsmm_rows(N, r0 > 0);
+        if (Np != N) {
+            libxsmm_smmfunction f = xsmm_kernel(M, Np, K, la, lb, lc, beta);
             if (f != NULL && xsmm_tail(f, (int)N, n, k, a + (size_t)r0 * lda, lda, b, beta,
                                        c + (size_t)r0 * ldc, ldc))
                 break;
