@@ -8,7 +8,10 @@
 #               second of the timed steps);
 #   fivo all    the fivo host's default command on every core (its default
 #               shards), timesteps/s of its last train report (second half);
-#   host 1 thr  the same command with --threads=1 (same bits);
+#   host 1 thr  the same command with --threads=1 (same bits); each host
+#               figure is the mean of HOST_REPEAT (2) runs, alternated with
+#               the other column's, over a window of about HOST_SECONDS (4)
+#               at fivo 1 thr's rate (80 steps gave JSB a 0.2 s window);
 #   cores       fivo all / host 1 thr (issue 20 §4: >= 1.7x on 2 cores);
 #   peer        ../shared/peers/torch_vrnn_fivo.py on one thread;
 #   ratio       fivo 1 thr / peer, both one thread;
@@ -29,8 +32,8 @@
 # script, not a measurement). The full table takes about an hour; run it on
 # an idle machine. Environment: DATA_DIR (default ../shared/data), PEER,
 # PYTHON (/usr/bin/python3), DATASETS, LATENTS, STEPS (fivo's timed steps,
-# 40), PEER_STEPS (10), HOST_STEPS (80), SHARDS (4), SKIP_PEER=1, SKIP_HOST=1,
-# PER_CPU=1.
+# 40), PEER_STEPS (10), HOST_STEPS (the least, 80), HOST_SECONDS (4),
+# HOST_REPEAT (2), SHARDS (4), SKIP_PEER=1, SKIP_HOST=1, PER_CPU=1.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
@@ -51,9 +54,11 @@ done
 if [ "$quick" = 1 ]; then
     datasets=${DATASETS:-jsb_chorales musedata} latents=${LATENTS:-32}
     steps=${STEPS:-3} warm=1 psteps=${PEER_STEPS:-2} pwarm=1 hsteps=${HOST_STEPS:-4}
+    host_seconds=0 host_repeat=${HOST_REPEAT:-1}
 else
     datasets=${DATASETS:-jsb_chorales nottingham musedata piano-midi.de} latents=${LATENTS:-32 64 256}
     steps=${STEPS:-40} warm=10 psteps=${PEER_STEPS:-10} pwarm=2 hsteps=${HOST_STEPS:-80}
+    host_seconds=${HOST_SECONDS:-4} host_repeat=${HOST_REPEAT:-2}
 fi
 work=$(mktemp -d /tmp/fivo_speed_table_XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -71,16 +76,20 @@ echo "$(date -u '+%F %H:%M UTC'), $(nproc) cores, load average before: $(cut -d'
 echo "FMA peak (best 2048^3 sgemm, 1 thread, per $unit): $peak GFLOP/s native kernels (OPENBLAS_CORETYPE unset)," \
     "$haswell GFLOP/s with OPENBLAS_CORETYPE=Haswell; fivo runs with OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 echo "VRNN filtering proposal, FIVO, batch 4, 4 particles; fivo 1 thr --shards $shards, $steps timed steps after $warm," \
-    "peer $psteps after $pwarm, host $hsteps steps (rate of the last $((hsteps / 2)))"
+    "peer $psteps after $pwarm, host at least $hsteps steps (rate of the second half, about" \
+    "${host_seconds} s at fivo 1 thr's rate), mean of $host_repeat runs alternated"
 echo
 echo "| data | latent | fivo 1 thr ts/s | fivo all cores ts/s | host 1 thr ts/s | cores | peer ts/s | ratio | GFLOP/s | % FMA peak | fivo MB | peer MB | faults/step |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-# host_rate [FLAG...]: timesteps/s of the fivo host's last train report for
-# dataset $f at latent $lat (the default command but for the run length).
+# host_rate N [FLAG...]: timesteps/s of the fivo host's last train report
+# (steps N/2 + 1 .. N) for dataset $f at latent $lat (the default command but
+# for the run length).
 host_rate() {
+    local n=$1
+    shift
     rm -rf "$work/host"
     "$host" --dataset_path="$f" --latent_size="$lat" --proposal_type=filtering --bound=fivo \
-        --batch_size=4 --num_samples=4 --max_steps="$hsteps" --summarize_every=$((hsteps / 2)) \
+        --batch_size=4 --num_samples=4 --max_steps="$n" --summarize_every=$((n / 2)) \
         --checkpoint_every_secs=100000 --tensorboard=false --logdir="$work/host" "$@" \
         >"$work/host.log" 2>&1 || { cat "$work/host.log" >&2; exit 1; }
     "$python" -c "import json,sys
@@ -104,7 +113,17 @@ for ds in $datasets; do
             prss=$(awk '/^RSS/ {printf "%.0f", $2 / 1024}' "$work/peer.rss")
         fi
         if [ "${SKIP_HOST:-0}" != 1 ]; then
-            hts=$(host_rate) h1ts=$(host_rate --threads=1)
+            # enough steps for a window of about host_seconds at one thread
+            n=$("$python" -c "import math,sys
+fts, sps, least, secs = map(float, sys.argv[1:])
+half = math.ceil(secs * sps)
+print(int(max(least, 2 * half)) // 2 * 2)" "$fts" "$(field steps_per_sec "$fj")" "$hsteps" "$host_seconds")
+            all=() one=()
+            for _ in $(seq "$host_repeat"); do
+                all+=("$(host_rate "$n")") one+=("$(host_rate "$n" --threads=1)")
+            done
+            hts=$("$python" -c "import sys; v=[float(x) for x in sys.argv[1:]]; print('%.0f' % (sum(v)/len(v)))" "${all[@]}")
+            h1ts=$("$python" -c "import sys; v=[float(x) for x in sys.argv[1:]]; print('%.0f' % (sum(v)/len(v)))" "${one[@]}")
         fi
         "$python" -c "import sys
 ds, lat, fts, hts, h1ts, pts, gf, peak, rss, prss, flt = sys.argv[1:]
