@@ -135,6 +135,7 @@ namespace {
 using fivo_test::Unit;
 
 struct StepRun : fivo_test::VrnnData {
+    explicit StepRun(const char *cfg = fivo_test::kConfig) : VrnnData(cfg) {}
     static fivo_status open_replica(void *user, fivo_train_unit *out, void **handle,
                                     fivo_error *err)
     {
@@ -205,6 +206,21 @@ TEST(TrainStep, ShardedStepSameBitsOnOneTwoThreeThreads)
     EXPECT_TRUE(same_bits(one, run.steps(4, 3)));
     // The same shards in two pieces of two: the same sum.
     EXPECT_TRUE(same_bits(run.steps(2, 1), run.steps(2, 2)));
+}
+
+// At latent 128 a step's products are large enough to be cut into pieces,
+// and a thread out of shards serves the pieces of those still running
+// (fivo_threads_share): the bits stay those of one thread.
+TEST(TrainStep, SharedProductsKeepTheBitsOfOneThread)
+{
+    StepRun run("[model]\nlatent_size=128\n");
+    ASSERT_TRUE(run.have_ds);
+    std::vector<float> one = run.steps(4, 1);
+    ASSERT_FALSE(one.empty());
+    for (int rep = 0; rep < 3; rep++) {
+        EXPECT_TRUE(same_bits(one, run.steps(4, 2))) << "2 threads, run " << rep;
+        EXPECT_TRUE(same_bits(one, run.steps(4, 3))) << "3 threads, run " << rep;
+    }
 }
 
 TEST(TrainStep, OneShardIsThePlainStepAndRepeats)

@@ -59,13 +59,13 @@ struct Unit {
 // The tiny pianoroll's train split and its data spec.
 struct VrnnData {
     Registry r;
-    Config config{kConfig};
+    Config config;
     fivo_dataset ds{};
     fivo_dataset_info info{};
     fivo_data_spec spec{};
     bool have_ds = false;
 
-    VrnnData()
+    explicit VrnnData(const char *cfg = kConfig) : config(cfg)
     {
         fivo_error err{};
         std::string path = std::string(FIVO_TEST_FIXTURE_DIR) + "/tiny_pianoroll.pkl";

@@ -9,6 +9,7 @@
 #include <fivo/internal/shards.h>
 #include <fivo/internal/threads.h>
 
+#include "ctx_internal.h" /* fivo__ctx_set_helpers */
 #include "numeric_guard.h"
 #include "train_reduce.h"
 
@@ -18,6 +19,12 @@ static fivo_train_test_hook test_hook;
 void fivo_train_set_test_hook(fivo_train_test_hook hook)
 {
     test_hook = hook;
+}
+
+/* Shard thread k's context: the session's for k = 0, replica k's after. */
+static fivo_ctx *worker_ctx(fivo_trainer *t, int k)
+{
+    return k == 0 ? t->set.unit.ctx : t->replicas[k - 1].ctx;
 }
 
 /* W threads for this rank's shards: replicas for threads 1..W-1 (thread
@@ -50,9 +57,15 @@ static fivo_status open_workers(fivo_trainer *t, int w, fivo_error *err)
         st = err->code != FIVO_OK ? err->code : FIVO_ERR_NOMEM;
     else
         st = fivo_ctx_set_threads(t->set.unit.ctx, 1, err);
-    if (st != FIVO_OK)
+    if (st != FIVO_OK) {
         fivo_trainer_close(t);
-    return st;
+        return st;
+    }
+    /* A thread out of shards helps with the products of those still running
+     * (the longest sequence's shard runs alone at the end of a step). */
+    for (int k = 0; k < w; k++)
+        fivo__ctx_set_helpers(worker_ctx(t, k), t->pool);
+    return FIVO_OK;
 }
 
 /* [train] use_resampling_grads: a recorder around each shard thread's
@@ -164,6 +177,8 @@ void fivo_trainer_close(fivo_trainer *t)
         fivo_resampling_grads_free(t->rgrads[w]);
     free(t->rgrads);
     free(t->rewards);
+    for (int k = 0; t->pool != NULL && k < t->workers; k++)
+        fivo__ctx_set_helpers(worker_ctx(t, k), NULL);
     fivo_threads_free(t->pool);
     for (int w = 0; w + 1 < t->workers && t->replicas != NULL; w++) {
         t->set.replicas.close(t->set.replicas.user, t->replica_handles[w]);
@@ -440,7 +455,7 @@ static fivo_status local_shards(fivo_trainer *t, long step, fivo_error *err)
         sync_replica(t, w);
     order_shards(t, &full);
     shards_job job = {t, step, &full};
-    fivo_threads_run(t->pool, t->workers, shards_piece, &job);
+    fivo_threads_run_helped(t->pool, t->workers, shards_piece, &job);
     for (int j = 0; j < t->num_local; j++)
         if (t->shard_status[j] != FIVO_OK) {
             *err = t->shard_err[j];

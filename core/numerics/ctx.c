@@ -94,6 +94,8 @@ fivo_status fivo_ctx_set_threads(fivo_ctx *ctx, int n, fivo_error *err)
 
 int fivo_ctx_threads(const fivo_ctx *ctx) { return fivo_threads_count(ctx->threads); }
 
+void fivo__ctx_set_helpers(fivo_ctx *ctx, struct fivo_threads *pool) { ctx->helpers = pool; }
+
 double fivo_ctx_gemm_flops(const fivo_ctx *ctx) { return ctx->gemm_flops; }
 
 void fivo_ctx_set_deferred_grads(fivo_ctx *ctx, bool on) { ctx->defer_wgrad = on; }

@@ -116,6 +116,9 @@ struct fivo_ctx {
     fivo_transposed *tr;          /* kept across resets; entries dropped at reset */
     int ntr, cap_tr, tr_last;
     struct fivo_threads *threads; /* NULL: one thread */
+    /* Not owned: a shard trainer's pool, whose idle threads help with this
+     * context's large products while it runs on one thread (gemm.c). */
+    struct fivo_threads *helpers;
     double gemm_flops;            /* 2 m n k of every product run (benchmarks) */
 
     fivo_status status;
@@ -132,6 +135,11 @@ struct fivo_ctx {
 };
 
 FIVO_INTERNAL void *fivo__arena_alloc_slow(fivo_ctx *ctx, size_t n);
+
+/* ctx's large products post their pieces to `pool` (NULL: no longer) when
+ * ctx runs on one thread inside a fivo_threads_run_helped of that pool; the
+ * pieces are the same, so are the bits. The pool must outlive the setting. */
+FIVO_INTERNAL void fivo__ctx_set_helpers(fivo_ctx *ctx, struct fivo_threads *pool);
 
 static inline void *fivo__alloc(fivo_ctx *ctx, size_t bytes)
 {

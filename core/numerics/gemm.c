@@ -289,5 +289,9 @@ void fivo__sgemm(fivo_ctx *ctx, bool ta, bool tb, int m, int n, int k, const flo
         return;
     }
     gemm_job j = {ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc};
-    fivo_threads_run(ctx->threads, (n + FIVO_GEMM_BLOCK - 1) / FIVO_GEMM_BLOCK, gemm_piece, &j);
+    int pieces = (n + FIVO_GEMM_BLOCK - 1) / FIVO_GEMM_BLOCK;
+    if (ctx->threads == NULL && ctx->helpers != NULL)
+        fivo_threads_share(ctx->helpers, pieces, gemm_piece, &j); /* a shard's: idle threads help */
+    else
+        fivo_threads_run(ctx->threads, pieces, gemm_piece, &j);
 }

@@ -33,6 +33,19 @@ int fivo_threads_count(const fivo_threads *pool);
  * caller. Not reentrant: fn must not call fivo_threads_run on the same pool. */
 void fivo_threads_run(fivo_threads *pool, int n, fivo_task_fn fn, void *arg);
 
+/* fivo_threads_run, and a thread whose pieces are done helps with the
+ * products the pieces still running share (fivo_threads_share) until every
+ * piece has returned, instead of waiting idle. */
+void fivo_threads_run_helped(fivo_threads *pool, int n, fivo_task_fn fn, void *arg);
+
+/* From inside a piece of fivo_threads_run_helped on `pool`: runs pieces
+ * 0..n-1 of fn on this thread and on any of the pool's threads that are
+ * idle, and returns when all are done. Anywhere else (a NULL pool, no
+ * helped run, no free board slot, n > 65535) it runs them in order on the
+ * caller. As for fivo_threads_run, a piece must write only its own outputs;
+ * fn must not share or run on the pool itself. */
+void fivo_threads_share(fivo_threads *pool, int n, fivo_task_fn fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif
