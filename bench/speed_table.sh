@@ -68,6 +68,14 @@ field() { # field NAME JSON-LINE
 }
 
 per_cpu=${PER_CPU:-0} shards=${SHARDS:-4}
+# A knob that is not a number stops here, named (not in a traceback later).
+for knob in "STEPS=$steps" "PEER_STEPS=$psteps" "HOST_STEPS=$hsteps" "HOST_REPEAT=$host_repeat" \
+    "SHARDS=$shards"; do
+    [[ ${knob#*=} =~ ^[1-9][0-9]*$ ]] ||
+        { echo "speed_table.sh: ${knob%%=*} = '${knob#*=}': expected a whole number >= 1" >&2; exit 2; }
+done
+[[ $host_seconds =~ ^[0-9]+([.][0-9]+)?$ ]] ||
+    { echo "speed_table.sh: HOST_SECONDS = '$host_seconds': expected seconds (a number >= 0)" >&2; exit 2; }
 col=1 gkey=gflops unit="wall second"
 [ "$per_cpu" = 1 ] && col=2 gkey=gflops_per_cpu_sec unit="CPU second"
 peak=$(env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 "$gemm" --square 2048 | cut -d' ' -f$col)
