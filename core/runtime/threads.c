@@ -112,6 +112,18 @@ static bool all_finished(fivo_threads *p, unsigned long unused)
     return atomic_load(&p->finished) == p->n - 1;
 }
 
+/* One round of waiting for a share: a pause, and after about 100 us of
+ * them a yield, so that with more threads than cores (or under valgrind,
+ * which runs one thread at a time) a waiting thread hands its core to the
+ * ones with work instead of spinning it away. */
+static void wait_a_little(unsigned *idle)
+{
+    if (++*idle < 2048)
+        cpu_relax();
+    else
+        sched_yield();
+}
+
 /* Claims the next piece of slot s, if it has one left. */
 static bool share_claim(share_slot *s, fivo_task_fn *fn, void **arg, int *piece)
 {
@@ -157,10 +169,15 @@ static void take_pieces(fivo_threads *p)
         atomic_fetch_sub_explicit(&p->running, 1, memory_order_release);
     }
     /* A helped run: serve the products of the pieces still running. */
-    if (atomic_load_explicit(&p->helping, memory_order_relaxed))
-        while (atomic_load_explicit(&p->running, memory_order_acquire) > 0)
-            if (!share_help(p))
-                cpu_relax();
+    if (atomic_load_explicit(&p->helping, memory_order_relaxed)) {
+        unsigned idle = 0;
+        while (atomic_load_explicit(&p->running, memory_order_acquire) > 0) {
+            if (share_help(p))
+                idle = 0;
+            else
+                wait_a_little(&idle);
+        }
+    }
 }
 
 /* The sleeper counts and the published values are sequentially consistent
@@ -330,8 +347,9 @@ void fivo_threads_share(fivo_threads *p, int n, fivo_task_fn fn, void *arg)
     }
     /* every piece is claimed; wait for the helpers' (their writes with them) */
     int done = atomic_fetch_add_explicit(&s->done, mine, memory_order_acq_rel) + mine;
+    unsigned idle = 0;
     while (done < n) {
-        cpu_relax();
+        wait_a_little(&idle);
         done = atomic_load_explicit(&s->done, memory_order_acquire);
     }
     atomic_store_explicit(&s->owner, 0, memory_order_release);
