@@ -29,7 +29,8 @@ export OPENBLAS_NUM_THREADS=1 # fewer threads: faster under valgrind, same resul
 # The slowest executables first (measured under valgrind in CI: 170-400 s
 # each, the rest mostly under 60 s), so two workers finish together instead
 # of one starting a long pole at the end.
-slow_first=(test_segments test_resampling_grads test_toy_models test_sixo test_write_faults)
+slow_first=(test_segments test_resampling_grads test_toy_models test_sixo test_write_faults
+            test_train_step)
 tests=()
 for name in "${slow_first[@]}"; do
   [ -x "$build/tests/$name" ] || continue

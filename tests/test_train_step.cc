@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "test_data.h"
 #include "vrnn_unit.h"
 
 extern "C" {
@@ -217,6 +218,13 @@ TEST(TrainStep, SharedProductsKeepTheBitsOfOneThread)
     ASSERT_TRUE(run.have_ds);
     std::vector<float> one = run.steps(4, 1);
     ASSERT_FALSE(one.empty());
+    // Under valgrind (threads one at a time, OpenBLAS in Debug: about two
+    // minutes per run at this size) one run on 2 threads; elsewhere 3 runs
+    // each on 2 and 3 threads.
+    if (fivo_test::under_valgrind()) {
+        EXPECT_TRUE(same_bits(one, run.steps(4, 2))) << "2 threads";
+        return;
+    }
     for (int rep = 0; rep < 3; rep++) {
         EXPECT_TRUE(same_bits(one, run.steps(4, 2))) << "2 threads, run " << rep;
         EXPECT_TRUE(same_bits(one, run.steps(4, 3))) << "3 threads, run " << rep;
